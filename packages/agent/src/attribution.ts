@@ -1,0 +1,143 @@
+/**
+ * Attribution: which npm package's code made a call, and the top application frames. Computed only
+ * for events (observe/deny), never on the grant path, and never part of a verdict.
+ *
+ * The app must not be able to spoof it. We keep our own references to `Error.captureStackTrace`,
+ * and at load we take ownership of `Error.prepareStackTrace` and `Error.stackTraceLimit` with
+ * accessors: the app still reads back whatever it sets (libraries like source-map-support keep
+ * working), but while the agent captures a stack V8 sees the agent's private formatter and limit.
+ */
+import * as fs from 'node:fs';
+import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { asAgentWork } from './agent-work.js';
+
+type PrepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => unknown;
+
+const captureStackTrace = Error.captureStackTrace;
+const readFileSync = fs.readFileSync;
+const MAX_APP_FRAMES = 5;
+const CAPTURE_DEPTH = 40;
+
+let capturing = false;
+const privatePrepare: PrepareStackTrace = (_error, sites) => sites;
+
+/** The bundle's own file, whose frames are never attributed. */
+const agentFile: string = typeof __filename === 'string' ? __filename : '';
+
+/**
+ * Installs the accessors described above. Called once at start; safe to call again.
+ * When the app already made them unconfigurable (it ran before us), we capture without them.
+ */
+export function protectStackCapture(): void {
+  ownProperty('prepareStackTrace', (appValue) => (capturing ? privatePrepare : appValue));
+  ownProperty('stackTraceLimit', (appValue) => (capturing ? CAPTURE_DEPTH : appValue));
+}
+
+function ownProperty(
+  key: 'prepareStackTrace' | 'stackTraceLimit',
+  read: (appValue: unknown) => unknown,
+): void {
+  const descriptor = Object.getOwnPropertyDescriptor(Error, key);
+  if (descriptor && (!descriptor.configurable || descriptor.get)) return;
+  let appValue: unknown = descriptor?.value;
+  Object.defineProperty(Error, key, {
+    configurable: false,
+    enumerable: descriptor?.enumerable ?? false,
+    get: () => read(appValue),
+    set: (value: unknown) => {
+      appValue = value;
+    },
+  });
+}
+
+export interface Attribution {
+  module?: { name: string; version?: string };
+  stack: string[];
+}
+
+/**
+ * Attributes the current call. `skip` is the hooked function: frames above it (the agent) are cut.
+ */
+export function attributeCall(skip?: (...args: never[]) => unknown): Attribution {
+  const sites = captureSites(skip ?? attributeCall);
+  const frames = sites.filter((site) => isApplicationFrame(fileOf(site)));
+  const stack = frames.slice(0, MAX_APP_FRAMES).map(formatFrame);
+  const first = frames[0];
+  const packageInfo = first ? packageOf(fileOf(first)) : undefined;
+  return packageInfo ? { module: packageInfo, stack } : { stack };
+}
+
+function captureSites(skip: (...args: never[]) => unknown): NodeJS.CallSite[] {
+  const holder: { stack?: unknown } = {};
+  const wasCapturing = capturing;
+  capturing = true;
+  try {
+    captureStackTrace(holder, skip as () => void);
+    const sites = holder.stack;
+    return Array.isArray(sites) ? sites.filter(isCallSite) : [];
+  } catch {
+    return [];
+  } finally {
+    capturing = wasCapturing;
+  }
+}
+
+function isCallSite(value: unknown): value is NodeJS.CallSite {
+  return typeof (value as NodeJS.CallSite | null)?.getFileName === 'function';
+}
+
+function fileOf(site: NodeJS.CallSite): string {
+  let file = site.getFileName() ?? site.getScriptNameOrSourceURL?.() ?? '';
+  if (file.startsWith('file://')) {
+    try {
+      file = fileURLToPath(file);
+    } catch {
+      // keep the URL as it is
+    }
+  }
+  return file;
+}
+
+function isApplicationFrame(file: string): boolean {
+  if (!file || file === agentFile) return false;
+  if (file.startsWith('node:') || !file.includes(sep)) return false; // Node's own modules
+  return true;
+}
+
+function formatFrame(site: NodeJS.CallSite): string {
+  const fn = site.getFunctionName() ?? site.getMethodName() ?? '<anonymous>';
+  return `${fileOf(site)}:${site.getLineNumber() ?? 0}:${site.getColumnNumber() ?? 0} ${fn}`;
+}
+
+const versionCache = new Map<string, string | undefined>();
+
+/** The npm package a file belongs to: the segment after the last `node_modules` (two for a scope). */
+export function packageOf(file: string): { name: string; version?: string } | undefined {
+  const parts = file.split(sep);
+  const index = parts.lastIndexOf('node_modules');
+  if (index < 0) return undefined;
+  const first = parts[index + 1];
+  if (!first) return undefined;
+  const scoped = first.startsWith('@');
+  const second = parts[index + 2];
+  if (scoped && !second) return undefined;
+  const name = scoped ? `${first}/${second}` : first;
+  const packageDir = parts.slice(0, index + (scoped ? 3 : 2)).join(sep);
+  const version = versionOf(packageDir);
+  return version ? { name, version } : { name };
+}
+
+function versionOf(packageDir: string): string | undefined {
+  if (versionCache.has(packageDir)) return versionCache.get(packageDir);
+  let version: string | undefined;
+  try {
+    const manifest = asAgentWork(() => readFileSync(`${packageDir}${sep}package.json`, 'utf8'));
+    const parsed = JSON.parse(manifest) as { version?: unknown };
+    if (typeof parsed.version === 'string') version = parsed.version;
+  } catch {
+    // no readable manifest: the package name alone still attributes the call
+  }
+  versionCache.set(packageDir, version);
+  return version;
+}

@@ -1,0 +1,93 @@
+/**
+ * Access to Node's internal bindings (tcp_wrap, pipe_wrap, udp_wrap, cares_wrap, fs, spawn_sync,
+ * process_wrap...) shared by every hook file.
+ *
+ * `process.binding(name)` returns, for the names on Node's allow list, the very object that
+ * `internalBinding(name)` gives Node's own `net`, `dns`, `dgram`, `fs` and `child_process` (Node 20
+ * and 22; see lib/internal/bootstrap/realm.js `processBindingAllowList`). Node's modules look the
+ * binding methods up at call time (`cares.getaddrinfo(...)`, `handle.connect(...)` on a
+ * `TCP.prototype` instance), so patching those objects in place puts every road, public API or
+ * raw binding, through the same hook.
+ *
+ * `process.binding` itself is wrapped later by the loader-escape hook (to hand out hooked objects);
+ * we capture the original here, at agent load, before anything can replace it.
+ */
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+export type Binding = Record<string, unknown>;
+
+// `process.binding` is deprecated (DEP0111) and absent from @types/node, but present in Node 20 and 22
+const processWithBinding = process as unknown as { binding?: (name: string) => unknown };
+const originalProcessBinding =
+  typeof processWithBinding.binding === 'function' ? processWithBinding.binding : undefined;
+const bindingCache = new Map<string, Binding | null>();
+
+/**
+ * The binding object Node's own modules use, or undefined when this Node does not expose it.
+ * @example const tcp = getBinding('tcp_wrap'); // { TCP, TCPConnectWrap, constants }
+ */
+export function getBinding(name: string): Binding | undefined {
+  const cached = bindingCache.get(name);
+  if (cached !== undefined) return cached ?? undefined;
+  let binding: Binding | null = null;
+  if (originalProcessBinding) {
+    try {
+      const value = Reflect.apply(originalProcessBinding, process, [name]);
+      if (value && (typeof value === 'object' || typeof value === 'function')) binding = value as Binding;
+    } catch {
+      // not on this Node's allow list (or removed): the public-API hooks still cover the common roads
+    }
+  }
+  bindingCache.set(name, binding);
+  return binding ?? undefined;
+}
+
+/** The original `process.binding`, for the loader-escape hook to delegate to. */
+export function getOriginalProcessBinding(): ((name: string) => unknown) | undefined {
+  return originalProcessBinding;
+}
+
+const patched = new WeakSet<object>();
+
+/**
+ * Replaces `target[key]` with `makeWrapper(original)`, in place, keeping the original only in the
+ * wrapper's closure (nothing on the wrapper leads back to it) and the original's name and length,
+ * so libraries that inspect functions see no difference. Patching the same method twice is a no-op,
+ * which makes a second copy of the agent harmless.
+ * @returns false when there is no such method to patch
+ */
+export function patchMethod<F extends AnyFunction>(
+  target: object | undefined | null,
+  key: string,
+  makeWrapper: (original: F) => F,
+): boolean {
+  if (!target) return false;
+  const descriptor = Object.getOwnPropertyDescriptor(target, key);
+  const original = descriptor ? descriptor.value : (target as Record<string, unknown>)[key];
+  if (typeof original !== 'function' || patched.has(original)) return false;
+  const wrapper = makeWrapper(original as F);
+  copyFunctionShape(original as F, wrapper);
+  patched.add(wrapper);
+  Object.defineProperty(target, key, {
+    value: wrapper,
+    writable: descriptor ? descriptor.writable !== false : true,
+    enumerable: descriptor ? descriptor.enumerable === true : true,
+    configurable: true,
+  });
+  return true;
+}
+
+/** True when `fn` is one of our wrappers (used by tests and by double-load protection). */
+export function isPatched(fn: unknown): boolean {
+  return typeof fn === 'function' && patched.has(fn);
+}
+
+function copyFunctionShape(from: AnyFunction, to: AnyFunction): void {
+  for (const key of ['name', 'length'] as const) {
+    try {
+      Object.defineProperty(to, key, { value: from[key], configurable: true });
+    } catch {
+      // a frozen function shape is cosmetic only
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Where events go, each as one JSON line written synchronously (so nothing is lost when the process
+ * is terminated or frozen right after): stdout (the function's log, CloudWatch), ES_EVENT_FILE when
+ * set, and the spool `<ES_RUNTIME_DIR>/events.ndjson` that the extension tails. The fs functions are
+ * captured at load and called as the agent's own work, so the app cannot intercept them and the
+ * filesystem hooks never see them.
+ */
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
+import { asAgentWork } from './agent-work.js';
+import { describeError, logOnce } from './log.js';
+
+const { openSync, writeSync, mkdirSync } = fs;
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+export interface EventSinkOptions {
+  eventFile?: string;
+  /** The spool file, or undefined when no extension reads one. */
+  spoolFile?: string;
+}
+
+export class EventSink {
+  private readonly files: Array<{ path: string; fd: number | null }>;
+
+  constructor(options: EventSinkOptions) {
+    this.files = [];
+    if (options.eventFile) this.files.push({ path: options.eventFile, fd: null });
+    if (options.spoolFile) this.files.push({ path: options.spoolFile, fd: null });
+  }
+
+  write(event: object): void {
+    const line = `${JSON.stringify(event)}\n`;
+    asAgentWork(() => {
+      writeFully(1, line, 'stdout');
+      for (const file of this.files) {
+        try {
+          file.fd ??= openAppend(file.path);
+          writeFully(file.fd, line, file.path);
+        } catch (error) {
+          logOnce(`sink:${file.path}`, `cannot write events to ${file.path}: ${describeError(error)}`);
+        }
+      }
+    });
+  }
+}
+
+function openAppend(path: string): number {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  return openSync(path, 'a', 0o600);
+}
+
+/** Writes the whole line; a non-blocking stdout pipe may say EAGAIN, so we wait briefly and retry. */
+function writeFully(fd: number, text: string, name: string): void {
+  let buffer = Buffer.from(text);
+  for (let attempt = 0; buffer.length > 0 && attempt < 200; attempt++) {
+    try {
+      const written = writeSync(fd, buffer);
+      buffer = buffer.subarray(written);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        logOnce(`sink:${name}`, `cannot write events to ${name}: ${describeError(error)}`);
+        return;
+      }
+      Atomics.wait(sleepCell, 0, 0, 5);
+    }
+  }
+}
+
+/** The spool path for a runtime dir. */
+export function spoolFileIn(runtimeDir: string): string {
+  return join(runtimeDir, 'events.ndjson');
+}

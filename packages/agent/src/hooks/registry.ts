@@ -1,0 +1,36 @@
+/**
+ * The one registry of hooks. Each file in src/hooks exports `hook: HookDescriptor` and is listed
+ * here once; `installHooks` installs only the hooks whose category the policy does not grant, so a
+ * granted category costs nothing at all. test/structure.test.ts checks that every hook file is
+ * registered and every registered hook has its file.
+ */
+import type { Category } from '@appdefender/policy';
+import type { AgentContext } from '../context.js';
+import { describeError, logLine } from '../log.js';
+
+export interface HookDescriptor {
+  /** The hook file's name without extension, e.g. `net`, `fs-promises`. */
+  name: string;
+  /** The category it governs; the hook is installed only when that category is not `grant`. */
+  category: Category;
+  /** Patches the modules and bindings; called at most once per process. */
+  install(context: AgentContext): void;
+}
+
+/** Every hook, in install order (bindings before the public APIs that enrich them). */
+export const HOOKS: readonly HookDescriptor[] = [];
+
+/** Installs the hooks the policy needs; a hook that fails to install is logged and skipped. */
+export function installHooks(context: AgentContext): string[] {
+  const installed: string[] = [];
+  for (const hook of HOOKS) {
+    if (context.policy[hook.category] === 'grant') continue;
+    try {
+      hook.install(context);
+      installed.push(hook.name);
+    } catch (error) {
+      logLine(`hook ${hook.name} could not be installed: ${describeError(error)}`);
+    }
+  }
+  return installed;
+}

@@ -1,0 +1,120 @@
+/**
+ * The agent's entry point, bundled to dist/agent.cjs and preloaded with
+ * `node --require /opt/appdefender/agent.cjs` (the layer's wrapper puts that in NODE_OPTIONS).
+ *
+ * At load it finds the policy, builds the context, and installs the hooks of every category the
+ * policy does not grant, all before the application's first line runs. Loading it twice (a child
+ * process that inherits NODE_OPTIONS and is also given `--require`) is a no-op. It never throws into
+ * the application: if it cannot start, it says so on stderr and the function runs unprotected.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { createDecider, detectCloudProvider, IpNameTable } from '@appdefender/policy';
+import { asAgentWork } from './agent-work.js';
+import { protectStackCapture } from './attribution.js';
+import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
+import { EventSink, spoolFileIn } from './event-sink.js';
+import { installHooks } from './hooks/registry.js';
+import { describeError, logLine } from './log.js';
+import { loadPolicy } from './policy-source.js';
+import { flushPendingEvents, initReporter } from './report.js';
+
+export { getBinding, patchMethod } from './bindings.js';
+export type { AgentContext } from './context.js';
+export { getContext } from './context.js';
+export { AccessDeniedError, enforce } from './enforce.js';
+
+const STARTED = Symbol.for('appdefender.agent');
+const DEFAULT_RUNTIME_DIR = '/tmp/.appdefender';
+
+function start(): void {
+  const env = process.env;
+  const runtimeDir = env.ES_RUNTIME_DIR || DEFAULT_RUNTIME_DIR;
+  const inLambda = Boolean(env.AWS_LAMBDA_RUNTIME_API || env.AWS_LAMBDA_FUNCTION_NAME);
+  const failMode = failModeFromEnv(env);
+  if (failMode.problem) logLine(failMode.problem);
+
+  const loaded = loadPolicy({ env, runtimeDir, failMode: failMode.mode, inLambda });
+  const { policy } = loaded;
+  if (loaded.source === 'fail-mode') {
+    logLine(`no policy could be had (${loaded.reason}); enforcing ES_FAIL_MODE=${failMode.mode}`);
+  } else if (loaded.source === 'cache') {
+    logLine(`using the cached policy group "${policy.name}" (${loaded.reason})`);
+  }
+
+  const provider = detectCloudProvider(env);
+  const appDirs = [env.LAMBDA_TASK_ROOT || process.cwd()];
+  const ipNames = new IpNameTable();
+  const alwaysAllowedHosts = env.AWS_LAMBDA_RUNTIME_API ? [env.AWS_LAMBDA_RUNTIME_API] : [];
+  const decider = createDecider(policy, {
+    appDirs,
+    provider,
+    ipNames,
+    alwaysAllowedHosts,
+    internalPaths: [runtimeDir],
+  });
+  const context: AgentContext = {
+    policy,
+    decider,
+    policySource: loaded.source,
+    failMode: failMode.mode,
+    appDirs,
+    runtimeDir,
+    spoolEvents: inLambda || Boolean(env.ES_RUNTIME_DIR),
+    ipNames,
+    alwaysAllowedHosts,
+    metadata: metadataFromEnv(env, provider),
+  };
+  if (loaded.reason && loaded.source === 'fail-mode') context.failReason = loaded.reason;
+  setContext(context);
+
+  const windowMs = Number(env.ES_AGGREGATE_WINDOW_MS ?? '');
+  initReporter({
+    sink: new EventSink({
+      eventFile: env.ES_EVENT_FILE || undefined,
+      spoolFile: context.spoolEvents ? spoolFileIn(runtimeDir) : undefined,
+    }),
+    aggregateWindowMs: Number.isInteger(windowMs) && windowMs >= 0 ? windowMs : undefined,
+  });
+  const governsSomething =
+    policy.network !== 'grant' || policy.filesystem !== 'grant' || policy.process !== 'grant';
+  if (governsSomething) {
+    protectStackCapture();
+    installHooks(context);
+    process.on('exit', flushPendingEvents);
+  }
+  if (context.spoolEvents) writeRuntimeFile(context);
+}
+
+/** `runtime.json` for the extension's function registration (docs/architecture.md). */
+function writeRuntimeFile(context: AgentContext): void {
+  try {
+    asAgentWork(() => {
+      fs.mkdirSync(context.runtimeDir, { recursive: true, mode: 0o700 });
+      const path = join(context.runtimeDir, 'runtime.json');
+      const temporary = `${path}.${process.pid}.tmp`;
+      const content = {
+        runtime: context.metadata.runtime,
+        agentVersion: context.metadata.agentVersion,
+        pid: process.pid,
+        handler: context.metadata.handler,
+        policyGroup: context.policy.name,
+        policySource: context.policySource,
+        nodeVersion: process.version,
+      };
+      fs.writeFileSync(temporary, JSON.stringify(content), { mode: 0o600 });
+      fs.renameSync(temporary, path);
+    });
+  } catch (error) {
+    logLine(`cannot write runtime.json: ${describeError(error)}`);
+  }
+}
+
+if (!(globalThis as Record<symbol, unknown>)[STARTED] && !getContext()) {
+  Object.defineProperty(globalThis, STARTED, { value: true, enumerable: false, configurable: false });
+  try {
+    start();
+  } catch (error) {
+    logLine(`the agent could not start and is not protecting this process: ${describeError(error)}`);
+  }
+}

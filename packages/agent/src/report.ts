@@ -1,0 +1,137 @@
+/**
+ * Builds events for observe/deny decisions and hands them to the sink, aggregating repeats.
+ *
+ * Aggregation: the first occurrence of a (category, action, operation, target) is written at once,
+ * with `count: 1`. Repeats within the window (ES_AGGREGATE_WINDOW_MS, default 1000 ms) are only
+ * counted; when the window closes, one more event with `count: <repeats>` is written and the window
+ * stays open for another period (a loop produces one line per window, not one per call). Pending
+ * counts are written at exit and before terminateOnDeny ends the process. So the sum of `count`
+ * over events is always the number of occurrences.
+ */
+import {
+  type AgentEvent,
+  createEvent,
+  describeTarget,
+  type NonGrantDecision,
+  type Operation,
+  uuidv7,
+} from '@appdefender/policy';
+import { attributeCall } from './attribution.js';
+import type { AgentContext } from './context.js';
+import type { EventSink } from './event-sink.js';
+import { currentInvocation } from './invocation.js';
+
+export type EventDetails = Record<string, unknown>;
+
+interface OpenWindow {
+  event: AgentEvent;
+  repeats: number;
+  closesAt: number;
+}
+
+const DEFAULT_WINDOW_MS = 1000;
+const MAX_OPEN_WINDOWS = 10_000;
+
+let sink: EventSink | undefined;
+let windowMs = DEFAULT_WINDOW_MS;
+const windows = new Map<string, OpenWindow>();
+let timer: NodeJS.Timeout | undefined;
+const setTimer = setTimeout;
+const now = Date.now;
+
+/** Connects the reporter to its sink; `aggregateWindowMs` 0 turns aggregation off. */
+export function initReporter(options: { sink: EventSink; aggregateWindowMs?: number }): void {
+  sink = options.sink;
+  windowMs = options.aggregateWindowMs ?? DEFAULT_WINDOW_MS;
+}
+
+/** Records one observe/deny decision; returns the event's target. */
+export function recordDecision(
+  context: AgentContext,
+  op: Operation,
+  decision: NonGrantDecision,
+  options: { details?: EventDetails | undefined; terminated: boolean },
+): { target: string } {
+  const target = describeTarget(op);
+  const key = `${op.category}\u0000${decision.verdict}\u0000${op.operation}\u0000${target}`;
+  const open = windowMs > 0 ? windows.get(key) : undefined;
+  if (open && !options.terminated) {
+    open.repeats++;
+    return { target };
+  }
+  const event = buildEvent(context, op, decision, target, options);
+  sink?.write(event);
+  if (windowMs > 0 && !options.terminated && windows.size < MAX_OPEN_WINDOWS) {
+    windows.set(key, { event, repeats: 0, closesAt: now() + windowMs });
+    scheduleSweep();
+  }
+  return { target };
+}
+
+function buildEvent(
+  context: AgentContext,
+  op: Operation,
+  decision: NonGrantDecision,
+  target: string,
+  options: { details?: EventDetails | undefined; terminated: boolean },
+): AgentEvent {
+  const { metadata } = context;
+  const event = createEvent({
+    op,
+    decision,
+    policyGroup: context.policy.name,
+    terminated: options.terminated,
+    target,
+    count: 1,
+    runtime: metadata.runtime,
+    provider: metadata.provider,
+    agentVersion: metadata.agentVersion,
+  });
+  if (metadata.function) event.function = metadata.function;
+  if (metadata.functionVersion) event.functionVersion = metadata.functionVersion;
+  if (metadata.region) event.region = metadata.region;
+  const invocation = currentInvocation();
+  if (invocation.requestId) event.requestId = invocation.requestId;
+  const attribution = attributeCall(recordDecision);
+  if (attribution.module) event.module = attribution.module;
+  if (attribution.stack.length > 0) event.stack = attribution.stack;
+  const details: EventDetails = { ...options.details };
+  if (invocation.traceId) details.traceId = invocation.traceId;
+  if (Object.keys(details).length > 0) event.details = details;
+  return event;
+}
+
+function scheduleSweep(): void {
+  if (timer) return;
+  timer = setTimer(sweep, windowMs);
+  timer.unref();
+}
+
+function sweep(): void {
+  timer = undefined;
+  const time = now();
+  for (const [key, open] of windows) {
+    if (open.closesAt > time) continue;
+    if (open.repeats === 0) {
+      windows.delete(key);
+      continue;
+    }
+    writeRepeats(open);
+    open.repeats = 0;
+    open.closesAt = time + windowMs;
+  }
+  if (windows.size > 0) scheduleSweep();
+}
+
+function writeRepeats(open: OpenWindow): void {
+  sink?.write({ ...open.event, id: uuidv7(), time: new Date().toISOString(), count: open.repeats });
+}
+
+/** Writes every pending repeat count now (at exit, and before terminateOnDeny ends the process). */
+export function flushPendingEvents(): void {
+  for (const open of windows.values()) {
+    if (open.repeats > 0) writeRepeats(open);
+    open.repeats = 0;
+  }
+  windows.clear();
+}
