@@ -1,4 +1,101 @@
-/** Canonical host: lowercase, ASCII, no trailing dot, IPv4 aliases canonicalised; null if not a host. */
-export function normalizeHostname(_host: string): string | null {
-  throw new Error('not implemented yet');
+/**
+ * Host name normalisation. Every host the engine compares goes through here first, so that aliases
+ * of one destination (`2130706433`, `0x7f000001`, `0177.0.0.1`, `127.1`, `::ffff:7f00:1`, `LOCALHOST.`)
+ * collapse to one canonical string and cannot slip past a rule written for another spelling.
+ *
+ * We lean on the WHATWG URL host parser (global `URL`, present in Node and browsers, so the engine stays
+ * free of Node built-ins): it implements UTS #46 IDN-to-ASCII and the same IPv4 number forms that
+ * getaddrinfo/inet_aton accept, which is exactly what Node's `net` and `dns` will connect to.
+ */
+
+/** Longest DNS name in presentation form (RFC 1035 §2.3.4 minus the root dot). */
+export const MAX_HOSTNAME_LENGTH = 253;
+
+// Plain ASCII names that need no URL parsing: lowercase letters, digits, '-', '_' and dots, no empty
+// labels, and a last label that cannot be read as an IPv4 number (so the URL parser would leave it alone).
+const PLAIN_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+const NUMERIC_LABEL = /^(?:[0-9]+|0x[0-9a-f]*)$/;
+// Characters allowed in a host before URL parsing; anything else ('/', '#', '@', ':', '%', spaces,
+// '*', …) would either be rejected or, worse, silently cut the host short (`evil.com#.stripe.com`).
+const ASCII_HOST_CHARS = /^[A-Za-z0-9._-]+$/;
+const NON_ASCII = /[^ -~]/; // anything but printable ASCII
+// In a name with non-ASCII letters, the ASCII part may still only be letters, digits, '.', '-', '_'.
+const NON_HOST_ASCII = /[ -,/:-@[-^`{-~]/;
+const CONTROL = /\p{Cc}/u;
+const IPV4 =
+  /^(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
+const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * Canonical form of a host name or IP address, or null when it is not a valid host.
+ *
+ * Lowercase, no trailing dot, IDN in ASCII (punycode) form, IPv6 without brackets and compressed,
+ * IPv4-mapped IPv6 as plain IPv4, and IPv4 number aliases in dotted-decimal.
+ *
+ * @example normalizeHostname('0x7f000001') // '127.0.0.1'
+ * @example normalizeHostname('[::FFFF:127.0.0.1]') // '127.0.0.1'
+ * @example normalizeHostname('Bücher.DE.') // 'xn--bcher-kva.de'
+ */
+export function normalizeHostname(host: string): string | null {
+  if (typeof host !== 'string' || host.length === 0 || host.length > 1024) return null;
+  if (IPV4.test(host)) return host;
+  if (host.charCodeAt(0) === 0x5b /* [ */) {
+    return host.charCodeAt(host.length - 1) === 0x5d /* ] */ ? normalizeIpv6(host.slice(1, -1)) : null;
+  }
+  if (host.includes(':')) return normalizeIpv6(host);
+
+  let name = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name.length === 0) return null;
+
+  if (PLAIN_NAME.test(name) && !NUMERIC_LABEL.test(lastLabel(name))) {
+    return name.length <= MAX_HOSTNAME_LENGTH ? name : null;
+  }
+  if (CONTROL.test(name)) return null;
+  if (NON_ASCII.test(name)) {
+    if (NON_HOST_ASCII.test(name)) return null;
+  } else if (!ASCII_HOST_CHARS.test(name)) {
+    return null;
+  }
+  name = parseUrlHost(name) ?? '';
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  if (name.length === 0 || name.length > MAX_HOSTNAME_LENGTH) return null;
+  // Empty labels ('a..b') are not resolvable names; the URL parser tolerates them, we do not.
+  if (name.startsWith('.') || name.includes('..')) return null;
+  return name;
+}
+
+/** Is `host` (already normalised) an IPv4 or IPv6 address rather than a name? */
+export function isIpAddress(host: string): boolean {
+  return host.includes(':') || IPV4.test(host);
+}
+
+function normalizeIpv6(address: string): string | null {
+  // Zone ids (`fe80::1%eth0`) name a local interface; they are kept, lowercase, after the address.
+  const percent = address.indexOf('%');
+  const bare = percent === -1 ? address : address.slice(0, percent);
+  const zone = percent === -1 ? '' : address.slice(percent + 1).toLowerCase();
+  if (percent !== -1 && !/^[a-z0-9_.-]+$/.test(zone)) return null;
+  if (!/^[0-9A-Fa-f:.]+$/.test(bare)) return null;
+  const parsed = parseUrlHost(`[${bare}]`);
+  if (parsed === null) return null;
+  const canonical = parsed.slice(1, -1);
+  const mapped = MAPPED_IPV4.exec(canonical);
+  if (mapped) {
+    const high = Number.parseInt(mapped[1]!, 16);
+    const low = Number.parseInt(mapped[2]!, 16);
+    return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+  }
+  return zone ? `${canonical}%${zone}` : canonical;
+}
+
+function parseUrlHost(host: string): string | null {
+  try {
+    return new URL(`http://${host}/`).hostname;
+  } catch {
+    return null;
+  }
+}
+
+function lastLabel(name: string): string {
+  return name.slice(name.lastIndexOf('.') + 1);
 }

@@ -1,16 +1,41 @@
 /**
- * @appdefender/policy: the pure policy engine (zero runtime dependencies, no Node built-ins, so it
- * bundles into the agent, the extension, the server and the dashboard alike).
+ * @appdefender/policy: the pure policy engine. Zero runtime dependencies and no Node built-ins, so it
+ * bundles into the agent, the extension, the server and the dashboard alike.
  */
-export { CLOUD_PROVIDER_ENDPOINTS, detectCloudProvider } from './cloud-provider.js';
-export { createDecider } from './decider.js';
-export { matchDomain } from './domain-match.js';
+export {
+  CLOUD_PROVIDER_CUSTOMER_HOSTS,
+  CLOUD_PROVIDER_ENDPOINTS,
+  detectCloudProvider,
+  matchCloudEndpoint,
+} from './cloud-provider.js';
+export {
+  type CachingDecider,
+  createDecider,
+  DEFAULT_MAX_CACHE_ENTRIES,
+  type DeciderStats,
+} from './decider.js';
+export {
+  type DomainEntryKind,
+  type DomainEntryParse,
+  type DomainWarning,
+  domainEntryWarnings,
+  matchDomain,
+  type ParsedDomainEntry,
+  parseDomainEntry,
+} from './domain-match.js';
 export { PolicyValidationError } from './errors.js';
-export { createEvent, describeTarget, validateEvent } from './events.js';
-export { normalizeHostname } from './hostname.js';
-export { IpNameTable } from './ip-name-table.js';
+export { createEvent, describeTarget, EVENT_LIMITS, validateEvent } from './events.js';
+export { isIpAddress, MAX_HOSTNAME_LENGTH, normalizeHostname } from './hostname.js';
+export { DEFAULT_IP_TABLE_MAX_ENTRIES, IpNameTable, type IpNameTableOptions } from './ip-name-table.js';
 export { OBSERVE_ALL } from './observe-all.js';
-export { isGovernedPath, toAbsolutePath } from './paths.js';
+export {
+  isGovernedPath,
+  isUnderDirectory,
+  normalizeAbsolutePath,
+  TMP_DIR,
+  type ToAbsolutePathOptions,
+  toAbsolutePath,
+} from './paths.js';
 export type {
   AgentEvent,
   Category,
@@ -33,4 +58,4 @@ export type {
   ValidationResult,
 } from './types.js';
 export { uuidv7 } from './uuidv7.js';
-export { parsePolicyGroup, validatePolicyGroup } from './validate-policy.js';
+export { POLICY_LIMITS, parsePolicyGroup, validatePolicyGroup } from './validate-policy.js';

@@ -1,21 +1,114 @@
+/**
+ * IP → name table. Hooks see many connections only as an address (`net.connect({host: '52.1.2.3'})`, a
+ * pooled socket, a UDP send). The agent records here which names each address was resolved from (the
+ * application's own lookups and the agent's resolution of allowed names), so the decision for an
+ * address is the decision for the names it stands for, for as long as the DNS answer is valid.
+ */
+import { isIpAddress, normalizeHostname } from './hostname.js';
 import type { IpNameTableLike } from './types.js';
 
-/** Maps IP addresses back to the names they were resolved from, with TTL. */
+export const DEFAULT_IP_TABLE_MAX_ENTRIES = 4096;
+
+interface AddressEntry {
+  /** name → expiry time (ms on the table clock). */
+  names: Map<string, number>;
+  generation: number;
+}
+
+export interface IpNameTableOptions {
+  /** Clock in ms (tests inject one); defaults to Date.now. */
+  now?: () => number;
+  /** Most addresses kept; the least recently learned is dropped first (default 4096). */
+  maxEntries?: number;
+}
+
+/**
+ * @example
+ * const table = new IpNameTable();
+ * table.learn('52.1.2.3', ['api.stripe.com'], 60_000);
+ * table.namesFor('52.1.2.3'); // ['api.stripe.com'] for the next minute
+ */
 export class IpNameTable implements IpNameTableLike {
-  constructor(_opts?: { now?: () => number; maxEntries?: number }) {}
-  learn(_ip: string, _names: string[], _ttlMs: number): void {
-    throw new Error('not implemented yet');
+  readonly #clock: () => number;
+  readonly #maxEntries: number;
+  readonly #addresses = new Map<string, AddressEntry>();
+  #nextGeneration = 1;
+
+  constructor(opts: IpNameTableOptions = {}) {
+    const maxEntries = opts.maxEntries ?? DEFAULT_IP_TABLE_MAX_ENTRIES;
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new RangeError(
+        `IpNameTable maxEntries must be a positive integer, got ${String(opts.maxEntries)}`,
+      );
+    }
+    this.#clock = opts.now ?? Date.now;
+    this.#maxEntries = maxEntries;
   }
-  namesFor(_ip: string): string[] {
-    throw new Error('not implemented yet');
+
+  /**
+   * Records that `ip` was resolved from `names`, valid for `ttlMs` (the DNS TTL). Names that are not
+   * valid host names are skipped; an address that is not an IP address is an error.
+   */
+  learn(ip: string, names: readonly string[], ttlMs: number): void {
+    const address = normalizeHostname(ip);
+    if (address === null || !isIpAddress(address)) {
+      throw new TypeError(`IpNameTable.learn: '${String(ip)}' is not an IP address`);
+    }
+    if (typeof ttlMs !== 'number' || !(ttlMs >= 0)) {
+      throw new RangeError(`IpNameTable.learn: ttlMs must be a non-negative number, got ${String(ttlMs)}`);
+    }
+    const expiresAt = this.#clock() + ttlMs;
+    const entry = this.#addresses.get(address) ?? { names: new Map<string, number>(), generation: 0 };
+    for (const raw of names) {
+      const name = normalizeHostname(raw);
+      if (name === null || isIpAddress(name)) continue;
+      // A fresh answer replaces the old expiry, shorter or longer: the latest TTL is the truth.
+      entry.names.set(name, expiresAt);
+    }
+    entry.generation = this.#nextGeneration++;
+    // Re-insert so Map order is "least recently learned first" for eviction.
+    this.#addresses.delete(address);
+    this.#addresses.set(address, entry);
+    if (this.#addresses.size > this.#maxEntries) {
+      const oldest = this.#addresses.keys().next().value;
+      if (oldest !== undefined) this.#addresses.delete(oldest);
+    }
   }
-  generationOf(_ip: string): number {
-    throw new Error('not implemented yet');
+
+  /** The names `ip` was resolved from whose TTL has not yet expired (any IP spelling). */
+  namesFor(ip: string): string[] {
+    return this.entriesFor(normalizeHostname(ip) ?? ip).map((entry) => entry.name);
   }
-  entriesFor(_ip: string): ReadonlyArray<{ name: string; expiresAt: number }> {
-    throw new Error('not implemented yet');
+
+  /** Live names of `ip` (normalised form) with their expiry times. */
+  entriesFor(ip: string): Array<{ name: string; expiresAt: number }> {
+    const entry = this.#addresses.get(ip);
+    if (entry === undefined) return [];
+    const now = this.#clock();
+    const live: Array<{ name: string; expiresAt: number }> = [];
+    for (const [name, expiresAt] of entry.names) {
+      if (expiresAt > now) live.push({ name, expiresAt });
+      else entry.names.delete(name);
+    }
+    if (entry.names.size === 0) this.#addresses.delete(ip);
+    return live;
   }
+
+  /**
+   * Changes whenever `ip` (normalised form) is learned again or dropped; 0 when unknown. Lets a decider
+   * cache a decision about an address and know when it went stale.
+   */
+  generationOf(ip: string): number {
+    return this.#addresses.get(ip)?.generation ?? 0;
+  }
+
+  /** The table's clock, in ms. */
   now(): number {
-    throw new Error('not implemented yet');
+    return this.#clock();
+  }
+
+  /** Number of addresses held (expired ones included until touched). */
+  get size(): number {
+    return this.#addresses.size;
   }
 }
