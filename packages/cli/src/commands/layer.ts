@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ARCHITECTURES, type Architecture, DEFAULT_LAYER_NAMES } from '../aws/constants.js';
+import { type LayerZip, publishLayer } from '../aws/publish-layer.js';
+import { type CliDeps, type CommandContext, commandContext } from '../context.js';
+import { CliError, ExitCode, NotFoundError, UsageError } from '../errors.js';
+import { layerDistDir, layerPackageDir } from '../local/paths.js';
+import { CLI_VERSION } from '../version.js';
+
+export function registerLayerCommand(program: Command, deps: CliDeps): void {
+  const layer = program.command('layer').description('build and publish the AppDefender Lambda layer');
+
+  layer
+    .command('build')
+    .description('build the layer tree (packages/layer/dist/layer/) and the per-architecture zips')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ appdefender layer build
+  $ appdefender layer build && appdefender layer publish --regions us-east-1`,
+    )
+    .action(async (_options, command: Command) => {
+      const ctx = await commandContext(command, deps);
+      await buildLayer(ctx);
+    });
+
+  layer
+    .command('publish')
+    .description('publish the layer for both architectures to each region and print the ARNs')
+    .requiredOption('--regions <list>', 'comma-separated regions, e.g. us-east-1,eu-west-1')
+    .option('--public', 'let every AWS account use the published versions')
+    .option('--zip-dir <dir>', 'where the zips are (default: packages/layer/dist/)')
+    .option('--profile <name>', 'AWS profile (env AWS_PROFILE)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ appdefender layer publish --regions us-east-1
+  $ appdefender layer publish --regions us-east-1,eu-west-1,ap-southeast-2 --public --json
+
+Layers are named ${DEFAULT_LAYER_NAMES.x86_64} (x86_64) and ${DEFAULT_LAYER_NAMES.arm64} (arm64); \`lambda enable\`
+picks the newest version of these in the function's region when no --layer-arn is given.`,
+    )
+    .action(async (_options, command: Command) => {
+      const ctx = await commandContext(command, deps);
+      await publishCommand(ctx);
+    });
+}
+
+async function buildLayer(ctx: CommandContext): Promise<void> {
+  const script = join(layerPackageDir, 'build.mjs');
+  if (!existsSync(script)) {
+    throw new NotFoundError(`The layer build script is not at ${script}`, {
+      hint: '`layer build` runs from a checkout of the AppDefender repository',
+    });
+  }
+  ctx.out.info(`Building the layer with ${script}`);
+  const code = await new Promise<number>((resolve, reject) => {
+    // The build's own output goes to stderr so stdout stays the result (the zip list).
+    const child = spawn(process.execPath, [script], {
+      cwd: layerPackageDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.pipe(ctx.deps.streams.stderr, { end: false });
+    child.stderr.pipe(ctx.deps.streams.stderr, { end: false });
+    child.on('error', reject);
+    child.on('close', (status) => resolve(status ?? 1));
+  });
+  if (code !== 0)
+    throw new CliError('BUILD_FAILED', ExitCode.failure, `The layer build failed (exit code ${code})`);
+  const zips = await findLayerZips(layerDistDir);
+  if (ctx.out.json) ctx.out.printJson({ layerDir: join(layerDistDir, 'layer'), zips });
+  else for (const zip of zips) ctx.out.line(`${zip.architecture}: ${zip.path}`);
+}
+
+/** Finds one zip per architecture in a directory (file names contain x86_64 / arm64). */
+export async function findLayerZips(dir: string): Promise<LayerZip[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    throw new NotFoundError(`No layer zips: ${dir} does not exist`, {
+      hint: 'Run `appdefender layer build` first',
+    });
+  }
+  const zips: LayerZip[] = [];
+  for (const architecture of ARCHITECTURES) {
+    const name = names.find((file) => file.endsWith('.zip') && file.includes(architecture));
+    if (!name) {
+      throw new NotFoundError(`No ${architecture} layer zip in ${dir}`, {
+        hint: 'Run `appdefender layer build` first',
+      });
+    }
+    zips.push({ architecture, path: join(dir, name) });
+  }
+  return zips;
+}
+
+const regionPattern = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+
+async function publishCommand(ctx: CommandContext): Promise<void> {
+  const regions = String(ctx.options['regions'])
+    .split(',')
+    .map((region) => region.trim())
+    .filter(Boolean);
+  const bad = regions.filter((region) => !regionPattern.test(region));
+  if (regions.length === 0 || bad.length > 0) {
+    throw new UsageError(
+      `--regions must list AWS regions like us-east-1; not understood: ${bad.join(', ') || '(empty)'}`,
+    );
+  }
+  const zips = await findLayerZips((ctx.options['zipDir'] as string | undefined) ?? layerDistDir);
+  const isPublic = ctx.options['public'] === true;
+  const { out } = ctx;
+  const progress = new Map<string, ReturnType<typeof out.progress>>();
+  const published = await publishLayer({
+    regions,
+    zips,
+    public: isPublic,
+    description: `AppDefender ${CLI_VERSION}: runtime protection for Node.js functions`,
+    createClient: (region) => ctx.deps.createLambdaClient({ region, profile: ctx.config.profile?.value }),
+    onProgress: ({ region, architecture, step }) => {
+      const key = `${region} ${architecture}`;
+      if (step === 'publishing') progress.set(key, out.progress(`${region}: publishing ${architecture}`));
+      else if (step === 'sharing') progress.get(key)?.update(`${region}: making ${architecture} public`);
+      else progress.get(key)?.succeed(`${region}: ${architecture} published`);
+    },
+  }).catch((error: unknown) => {
+    for (const p of progress.values()) p.fail();
+    throw error;
+  });
+  if (out.json) {
+    out.printJson({ layers: published });
+    return;
+  }
+  for (const layer of published) {
+    out.line(
+      `${layer.region}  ${layer.architecture.padEnd(6)}  ${layer.layerVersionArn}${layer.public ? '  (public)' : ''}`,
+    );
+  }
+}
+
+export type { Architecture };
