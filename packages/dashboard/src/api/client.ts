@@ -1,0 +1,132 @@
+import type {
+  ApiErrorBody,
+  ApiErrorDetail,
+  EventPage,
+  FunctionRecord,
+  Me,
+  PolicyGroup,
+  SignupResult,
+  StoredPolicyGroup,
+  TemporaryKey,
+} from './types.js';
+
+/** An error answered by the control plane, with its stable code and per-field details. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: ApiErrorDetail[];
+
+  constructor(options: { status: number; code: string; message: string; details?: ApiErrorDetail[] }) {
+    super(options.message);
+    this.name = 'ApiError';
+    this.status = options.status;
+    this.code = options.code;
+    this.details = options.details ?? [];
+  }
+}
+
+const API = '/api/v1';
+
+function isErrorBody(value: unknown): value is ApiErrorBody {
+  if (typeof value !== 'object' || value === null) return false;
+  const error = (value as { error?: unknown }).error;
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { message?: unknown }).message === 'string'
+  );
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { accept: 'application/json', 'content-type': 'application/json' };
+  }
+  let response: Response;
+  try {
+    response = await fetch(API + path, init);
+  } catch {
+    throw new ApiError({
+      status: 0,
+      code: 'NETWORK',
+      message: 'The control plane cannot be reached.',
+      details: [],
+    });
+  }
+  const text = await response.text();
+  let parsed: unknown = null;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+  }
+  if (!response.ok) {
+    if (isErrorBody(parsed)) {
+      throw new ApiError({ status: response.status, ...parsed.error });
+    }
+    throw new ApiError({
+      status: response.status,
+      code: `HTTP_${response.status}`,
+      message: `The control plane answered ${response.status} ${response.statusText}.`,
+    });
+  }
+  return parsed as T;
+}
+
+function query(params: Record<string, string | number | undefined | null>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+export interface EventQuery {
+  category?: string;
+  action?: string;
+  function?: string;
+  policyGroup?: string;
+  q?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface EventStats {
+  [key: string]: unknown;
+}
+
+export const api = {
+  me: () => request<Me>('GET', '/me'),
+  signup: (email: string, password: string) => request<SignupResult>('POST', '/signup', { email, password }),
+  login: (email: string, password: string) =>
+    request<{ account: Me['account'] }>('POST', '/login', { email, password }),
+  logout: () => request<unknown>('POST', '/logout', {}),
+  temporaryKey: () => request<TemporaryKey>('POST', '/temporary-keys', {}),
+  policyGroups: () => request<{ policyGroups: StoredPolicyGroup[] }>('GET', '/policy-groups'),
+  policyGroup: (name: string) =>
+    request<{ policyGroup: StoredPolicyGroup } | StoredPolicyGroup>(
+      'GET',
+      `/policy-groups/${encodeURIComponent(name)}`,
+    ),
+  createPolicyGroup: (group: PolicyGroup) =>
+    request<{ policyGroup: StoredPolicyGroup }>('POST', '/policy-groups', group),
+  updatePolicyGroup: (name: string, group: PolicyGroup) =>
+    request<{ policyGroup: StoredPolicyGroup }>('PUT', `/policy-groups/${encodeURIComponent(name)}`, group),
+  deletePolicyGroup: (name: string) =>
+    request<unknown>('DELETE', `/policy-groups/${encodeURIComponent(name)}`),
+  functions: () => request<{ functions: FunctionRecord[] }>('GET', '/functions'),
+  events: (params: EventQuery) => request<EventPage>('GET', `/events${query({ ...params })}`),
+  eventStats: (params: { since?: string; until?: string }) =>
+    request<EventStats>('GET', `/events/stats${query(params)}`),
+};
+
+/** The URL of the live stream; the browser's EventSource resends Last-Event-ID on reconnect. */
+export function eventStreamUrl(params: { lastEventId?: string }): string {
+  return `${API}/events/stream${query({ lastEventId: params.lastEventId })}`;
+}

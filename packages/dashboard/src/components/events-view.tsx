@@ -1,0 +1,254 @@
+import { useCallback, useDeferredValue, useEffect, useMemo, useState } from 'react';
+import { api } from '../api/client.js';
+import type { AppDefenderEvent } from '../api/types.js';
+import { bucketEvents, targetKey, topBy } from '../lib/event-aggregates.js';
+import { useEventFeed } from '../lib/event-feed.js';
+import { type EventFilters, parseFilters, rangeStart, serializeFilters } from '../lib/event-filters.js';
+import { formatCount } from '../lib/format.js';
+import { navigate, useLocation } from '../lib/router.js';
+import { useNow } from '../lib/use-now.js';
+import { useSession } from '../session.js';
+import { BarList, type SeriesKind, TimeChart } from './charts.js';
+import { EventDrawer } from './event-drawer.js';
+import { EventList } from './event-list.js';
+import { FilterBar } from './filter-bar.js';
+import { LiveControls } from './live-controls.js';
+import { RetentionNote } from './retention-note.js';
+
+export interface EventsViewProps {
+  /** When set, the view is one function's page: its events only, no function column. */
+  fixedFunction?: string;
+}
+
+/**
+ * Events with filters kept in the URL, live updates, charts and the detail drawer. The open
+ * event is in the URL too (`event=<id>`), so a link to it can be shared.
+ */
+export function EventsView({ fixedFunction }: EventsViewProps) {
+  const { me } = useSession();
+  const location = useLocation();
+  const nowMs = useNow(15_000);
+  const urlFilters = useMemo(() => parseFilters(location.search), [location.search]);
+  const filters = useMemo<EventFilters>(
+    () => (fixedFunction ? { ...urlFilters, function: fixedFunction } : urlFilters),
+    [urlFilters, fixedFunction],
+  );
+  const feed = useEventFeed(filters);
+  const [functionNames, setFunctionNames] = useState<string[]>([]);
+  const [groupNames, setGroupNames] = useState<string[]>([]);
+  const [seriesKind, setSeriesKind] = useState<SeriesKind>('action');
+  const openId = new URLSearchParams(location.search).get('event');
+  const [openEvent, setOpenEvent] = useState<AppDefenderEvent | null>(null);
+
+  useEffect(() => {
+    api
+      .functions()
+      .then((result) => setFunctionNames([...new Set(result.functions.map((fn) => fn.functionName))].sort()))
+      .catch(() => setFunctionNames([]));
+    api
+      .policyGroups()
+      .then((result) => setGroupNames(result.policyGroups.map((group) => group.name).sort()))
+      .catch(() => setGroupNames([]));
+  }, []);
+
+  // The drawer follows the URL; the event itself comes from the loaded list.
+  useEffect(() => {
+    if (!openId) setOpenEvent(null);
+    else if (openEvent?.id !== openId) {
+      const found = feed.events.find((event) => event.id === openId);
+      if (found) setOpenEvent(found);
+    }
+  }, [openId, feed.events, openEvent]);
+
+  const writeUrl = useCallback(
+    (next: EventFilters, extra: { event?: string | null } = {}, options: { replace?: boolean } = {}) => {
+      const params = new URLSearchParams(
+        serializeFilters(fixedFunction ? { ...next, function: null } : next),
+      );
+      const eventId =
+        extra.event === undefined ? new URLSearchParams(window.location.search).get('event') : extra.event;
+      if (eventId) params.set('event', eventId);
+      const query = params.toString();
+      navigate(`${location.path}${query ? `?${query}` : ''}`, options);
+    },
+    [fixedFunction, location.path],
+  );
+
+  const onFiltersChange = useCallback(
+    (next: EventFilters, options?: { replace?: boolean }) => writeUrl(next, { event: null }, options),
+    [writeUrl],
+  );
+  const onOpen = useCallback(
+    (event: AppDefenderEvent) => {
+      setOpenEvent(event);
+      writeUrl(filters, { event: event.id });
+    },
+    [writeUrl, filters],
+  );
+  const onClose = useCallback(() => {
+    setOpenEvent(null);
+    if (new URLSearchParams(window.location.search).get('event'))
+      writeUrl(filters, { event: null }, { replace: true });
+  }, [writeUrl, filters]);
+
+  // Charts use a deferred copy of the list: under a live burst React renders the list first and
+  // recomputes the aggregates when it has time.
+  const chartEvents = useDeferredValue(feed.events);
+  const newestMs = chartEvents[0] ? Date.parse(chartEvents[0].time) : 0;
+  const toMs = Math.max(nowMs, newestMs);
+  const fromMs =
+    rangeStart(filters.range, toMs)?.getTime() ??
+    Math.max(
+      toMs - me.plan.retentionDays * 86_400_000,
+      chartEvents.length > 0 ? Date.parse(chartEvents[chartEvents.length - 1]!.time) : toMs - 3600_000,
+    );
+  const timeline = useMemo(
+    () => bucketEvents(chartEvents, { fromMs, toMs, maxBuckets: 48 }),
+    [chartEvents, fromMs, toMs],
+  );
+  const tops = useMemo(
+    () => ({
+      domains: topBy(
+        chartEvents.filter((event) => event.category === 'network'),
+        targetKey,
+        6,
+      ),
+      paths: topBy(
+        chartEvents.filter((event) => event.category === 'filesystem'),
+        targetKey,
+        6,
+      ),
+      commands: topBy(
+        chartEvents.filter((event) => event.category === 'process'),
+        targetKey,
+        6,
+      ),
+      functions: topBy(chartEvents, (event) => event.function, 6),
+    }),
+    [chartEvents],
+  );
+
+  const filterOn = (field: 'function' | 'policyGroup' | 'text', value: string) => {
+    setOpenEvent(null);
+    writeUrl({ ...filters, [field]: value }, { event: null });
+  };
+
+  return (
+    <div className="events-view">
+      <div className="events-toolbar">
+        <RetentionNote />
+        <LiveControls
+          streamState={feed.streamState}
+          paused={feed.paused}
+          pendingCount={feed.pendingCount}
+          onTogglePause={() => feed.setPaused(!feed.paused)}
+        />
+      </div>
+      <FilterBar
+        filters={filters}
+        onChange={onFiltersChange}
+        functionNames={functionNames}
+        policyGroupNames={groupNames}
+        showFunction={!fixedFunction}
+      />
+      <section className="charts panel" aria-label="Charts">
+        <div className="chart-main">
+          <div className="segmented" role="radiogroup" aria-label="Chart series">
+            {(['action', 'category'] as const).map((kind) => (
+              <label key={kind} className="segment">
+                <input
+                  type="radio"
+                  name="series-kind"
+                  value={kind}
+                  checked={seriesKind === kind}
+                  onChange={() => setSeriesKind(kind)}
+                />
+                <span>By {kind}</span>
+              </label>
+            ))}
+          </div>
+          <TimeChart
+            buckets={timeline.buckets}
+            bucketMs={timeline.bucketMs}
+            kind={seriesKind}
+            title={`Events over time by ${seriesKind}`}
+          />
+        </div>
+        <div className="tops">
+          <BarList
+            title="Top domains"
+            entries={tops.domains}
+            empty="No network events."
+            onSelect={(key) => filterOn('text', key)}
+          />
+          <BarList
+            title="Top paths"
+            entries={tops.paths}
+            empty="No filesystem events."
+            onSelect={(key) => filterOn('text', key)}
+          />
+          <BarList
+            title="Top commands"
+            entries={tops.commands}
+            empty="No process events."
+            onSelect={(key) => filterOn('text', key)}
+          />
+          {!fixedFunction && (
+            <BarList
+              title="Top functions"
+              entries={tops.functions}
+              empty="No events from functions."
+              onSelect={(key) => filterOn('function', key)}
+              mono={false}
+            />
+          )}
+        </div>
+      </section>
+      <div className="list-header">
+        <h2 className="list-title">
+          <span data-testid="event-count">{formatCount(feed.events.length)}</span>{' '}
+          {feed.events.length === 1 ? 'event' : 'events'}
+          {feed.hasMore && <span className="muted"> (newest first, more available)</span>}
+        </h2>
+        {feed.error && (
+          <p className="form-error" role="alert">
+            {feed.error}
+          </p>
+        )}
+      </div>
+      {feed.events.length === 0 && !feed.loading ? (
+        <div className="empty panel">
+          <h3>No events {feed.liveCount === 0 ? 'yet' : ''} for these filters</h3>
+          <p className="muted">
+            Events appear here the moment a protected function observes or denies something. Grants make no
+            events.
+          </p>
+        </div>
+      ) : (
+        <EventList
+          events={feed.events}
+          onOpen={onOpen}
+          selectedId={openEvent?.id ?? null}
+          nowMs={nowMs}
+          label="Events, newest first"
+          showFunction={!fixedFunction}
+          footer={
+            feed.hasMore ? (
+              <div className="list-footer">
+                <button
+                  type="button"
+                  className="button small"
+                  onClick={feed.loadMore}
+                  disabled={feed.loading}
+                >
+                  {feed.loading ? 'Loading…' : 'Load older events'}
+                </button>
+              </div>
+            ) : null
+          }
+        />
+      )}
+      <EventDrawer event={openEvent} nowMs={nowMs} onClose={onClose} onFilter={filterOn} />
+    </div>
+  );
+}
