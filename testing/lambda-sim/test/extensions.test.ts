@@ -1,0 +1,207 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LambdaInitError, startLambda } from '../src/index.js';
+import { makeTempDir, readRecord, writeExtension, writeFile } from './fixtures.js';
+
+const HANDLER = `exports.handler = async (event) => ({ echoed: event });`;
+
+describe('external extensions in the local Lambda', () => {
+  const temp = makeTempDir('extensions');
+  afterAll(() => temp.cleanup());
+
+  function prepare(name: string): { taskRoot: string; layerDir: string; recordFile: string } {
+    const taskRoot = writeFile(join(temp.dir, name, 'task', 'index.js'), HANDLER).replace(/\/index\.js$/, '');
+    return {
+      taskRoot,
+      layerDir: join(temp.dir, name, 'opt'),
+      recordFile: join(temp.dir, name, 'record.txt'),
+    };
+  }
+
+  it('registers, subscribes to telemetry, and sees INVOKE, runtimeDone and SHUTDOWN in order', async () => {
+    // Prepare
+    const { taskRoot, layerDir, recordFile } = prepare('lifecycle');
+    writeExtension(layerDir, 'sample', { recordFile, telemetry: true });
+
+    // Act
+    const lambda = await startLambda({ handler: 'index.handler', taskRoot, layerDir, functionName: 'shop' });
+    const first = await lambda.invoke({ n: 1 });
+    const second = await lambda.invoke({ n: 2 });
+    const shutdown = await lambda.shutdown();
+
+    // Assess
+    expect(first).toMatchObject({ ok: true, result: { echoed: { n: 1 } } });
+    expect(second).toMatchObject({ ok: true, result: { echoed: { n: 2 } } });
+    expect(shutdown).toEqual({ extensionsExited: true, killed: [] });
+    const record = readRecord(recordFile, 'sample');
+    const registered = JSON.parse(record.find((line) => line.startsWith('registered '))?.slice(11) ?? '{}');
+    expect(registered).toEqual({
+      status: 200,
+      body: {
+        functionName: 'shop',
+        functionVersion: '$LATEST',
+        handler: 'index.handler',
+        accountId: '123456789012',
+      },
+    });
+    expect(record).toContain('subscribed 200');
+    // Order of what the extension saw, telemetry included (platform.report arrives at the next thaw).
+    const steps = record
+      .filter((line) => /^(event|done|exit)|^telemetry platform\.(start|runtimeDone|report)/.test(line))
+      .map((line) => line.split(' ').slice(0, 3).join(' '));
+    const [a, b] = [first.requestId, second.requestId];
+    expect(steps).toEqual([
+      `event INVOKE ${a}`,
+      `telemetry platform.start ${a}`,
+      `telemetry platform.runtimeDone ${a}`,
+      `done ${a}`,
+      `event INVOKE ${b}`,
+      `telemetry platform.report ${a}`,
+      `telemetry platform.start ${b}`,
+      `telemetry platform.runtimeDone ${b}`,
+      `done ${b}`,
+      `telemetry platform.report ${b}`,
+      'event SHUTDOWN spindown',
+      'exit',
+    ]);
+    const invoke = JSON.parse(
+      record
+        .find((line) => line.startsWith(`event INVOKE ${a}`))
+        ?.split(' ')
+        .slice(3)
+        .join(' ') ?? '{}',
+    );
+    expect(invoke).toEqual({
+      eventType: 'INVOKE',
+      deadlineMs: expect.any(Number),
+      requestId: a,
+      invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:shop',
+      tracing: { type: 'X-Amzn-Trace-Id', value: expect.stringMatching(/^Root=1-/) },
+    });
+    const shutdownEvent = JSON.parse(
+      record
+        .find((line) => line.startsWith('event SHUTDOWN'))
+        ?.split(' ')
+        .slice(3)
+        .join(' ') ?? '{}',
+    );
+    expect(shutdownEvent).toEqual({
+      eventType: 'SHUTDOWN',
+      shutdownReason: 'spindown',
+      deadlineMs: expect.any(Number),
+    });
+    expect(record.some((line) => line.startsWith('telemetry platform.initStart'))).toBe(true);
+    expect(record.some((line) => line.startsWith('telemetry platform.extension sample'))).toBe(true);
+  });
+
+  it('ends an invocation only when every extension asked for the next event', async () => {
+    const { taskRoot, layerDir, recordFile } = prepare('post-invoke');
+    writeExtension(layerDir, 'slow', { recordFile, postInvokeDelayMs: 300 });
+    writeExtension(layerDir, 'quick', { recordFile });
+    const lambda = await startLambda({ handler: 'index.handler', taskRoot, layerDir });
+    try {
+      const invocation = await lambda.invoke({});
+
+      expect(invocation.ok).toBe(true);
+      // The caller had its response long before: the extension's work shows as post-runtime time only.
+      expect(invocation.durationMs).toBeLessThan(250);
+      expect(invocation.postRuntimeDurationMs).toBeGreaterThanOrEqual(280);
+    } finally {
+      await lambda.shutdown();
+    }
+  });
+
+  it('gives extensions the function environment without the variables Lambda hides from them', async () => {
+    const { taskRoot, layerDir, recordFile } = prepare('env');
+    writeExtension(layerDir, 'envcheck', { recordFile });
+    const lambda = await startLambda({ handler: 'index.handler', taskRoot, layerDir, functionName: 'envfn' });
+    await lambda.shutdown();
+
+    const env = JSON.parse(
+      readRecord(recordFile, 'envcheck')
+        .find((line) => line.startsWith('env '))
+        ?.slice(4) ?? '{}',
+    );
+    expect(env).toEqual({
+      AWS_LAMBDA_FUNCTION_NAME: 'envfn',
+      AWS_REGION: 'us-east-1',
+      AWS_LAMBDA_RUNTIME_API: lambda.runtimeApi,
+    });
+  });
+
+  it('freezes the extensions between invocations', async () => {
+    const { taskRoot, layerDir, recordFile } = prepare('freeze');
+    writeExtension(layerDir, 'ticker', { recordFile, tick: true });
+    const lambda = await startLambda({ handler: 'index.handler', taskRoot, layerDir });
+    try {
+      await lambda.invoke({});
+      const ticksBefore = readRecord(recordFile, 'ticker').filter((line) => line.startsWith('tick')).length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const ticksWhileFrozen =
+        readRecord(recordFile, 'ticker').filter((line) => line.startsWith('tick')).length - ticksBefore;
+
+      expect(ticksWhileFrozen).toBe(0);
+    } finally {
+      await lambda.shutdown();
+    }
+    expect(readRecord(recordFile, 'ticker').filter((line) => line.startsWith('tick')).length).toBeGreaterThan(
+      0,
+    );
+  });
+
+  it('SIGKILLs an extension that ignores SHUTDOWN after 2 seconds', async () => {
+    const { taskRoot, layerDir, recordFile } = prepare('stubborn');
+    writeExtension(layerDir, 'stubborn', { recordFile, ignoreShutdown: true });
+    writeExtension(layerDir, 'polite', { recordFile });
+    const lambda = await startLambda({ handler: 'index.handler', taskRoot, layerDir });
+    await lambda.invoke({});
+
+    const startedAt = Date.now();
+    const shutdown = await lambda.shutdown();
+    const tookMs = Date.now() - startedAt;
+
+    expect(shutdown).toEqual({ extensionsExited: false, killed: ['extension:stubborn'] });
+    expect(tookMs).toBeGreaterThanOrEqual(1900);
+    expect(tookMs).toBeLessThan(4000);
+    expect(readRecord(recordFile, 'stubborn')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^event SHUTDOWN spindown/)]),
+    );
+    expect(readRecord(recordFile, 'polite')).toContain('exit');
+    expect(lambda.logs).toContain('SHUTDOWN: extension:stubborn did not exit within 2000 ms, SIGKILL');
+  });
+
+  it('fails Init when an extension reports an init error', async () => {
+    const { taskRoot, layerDir, recordFile } = prepare('init-error');
+    writeExtension(layerDir, 'broken', { recordFile, initError: 'Extension.ConfigInvalid' });
+
+    const started = startLambda({ handler: 'index.handler', taskRoot, layerDir });
+
+    await expect(started).rejects.toThrow(LambdaInitError);
+    await expect(started).rejects.toMatchObject({
+      errorType: 'Extension.ConfigInvalid',
+      source: 'extension:broken',
+    });
+  });
+
+  it('fails Init when an extension exits before registering', async () => {
+    const { taskRoot, layerDir, recordFile } = prepare('crash');
+    writeExtension(layerDir, 'crasher', { recordFile, exitBeforeRegister: 4 });
+
+    await expect(startLambda({ handler: 'index.handler', taskRoot, layerDir })).rejects.toMatchObject({
+      errorType: 'Extension.Crash',
+      message: expect.stringContaining('exit status 4'),
+    });
+  });
+
+  it('fails Init when an extension never registers within the init timeout', async () => {
+    const { taskRoot, layerDir } = prepare('silent');
+    writeFile(join(layerDir, 'extensions', 'silent'), '#!/bin/sh\nexec sleep 30\n', true);
+
+    await expect(
+      startLambda({ handler: 'index.handler', taskRoot, layerDir, initTimeoutMs: 500 }),
+    ).rejects.toMatchObject({
+      errorType: 'Sandbox.Timedout',
+      message: expect.stringContaining('not registered: extension:silent'),
+    });
+  });
+});
