@@ -1,0 +1,276 @@
+/**
+ * The extension as Lambda runs it: the bash launcher (early registration over /dev/tcp) exec'ing
+ * the bundled extension.cjs, against loopback fakes of the Extensions/Telemetry APIs and of the
+ * control plane. Each test gets a fresh layer dir and runtime dir.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error build.mjs is plain JavaScript without type declarations
+import { buildExtension, launcherPath } from '../build.mjs';
+import {
+  type FakeControlPlane,
+  type FakeLambdaApi,
+  startFakeControlPlane,
+  startFakeLambdaApi,
+} from './fakes.js';
+
+const LICENSE_KEY = 'adk_test_key';
+// absolute, so a test can hide node from PATH without hiding bash
+const BASH = fs.existsSync('/bin/bash') ? '/bin/bash' : '/usr/bin/bash';
+const POLICY = { name: 'payments-strict', network: 'deny', filesystem: 'observe', process: 'deny' };
+
+let layerDir: string;
+
+beforeAll(async () => {
+  layerDir = fs.mkdtempSync(join(tmpdir(), 'appdefender-layer-'));
+  fs.mkdirSync(join(layerDir, 'extensions'));
+  fs.mkdirSync(join(layerDir, 'appdefender'));
+  fs.copyFileSync(launcherPath, join(layerDir, 'extensions', 'appdefender'));
+  fs.chmodSync(join(layerDir, 'extensions', 'appdefender'), 0o755);
+  await buildExtension({ outfile: join(layerDir, 'appdefender', 'extension.cjs') });
+});
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function startLauncher(
+  env: Record<string, string>,
+  launcher = join(layerDir, 'extensions', 'appdefender'),
+): Running {
+  const child = spawn(BASH, [launcher], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  cleanups.push(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return { child, output: () => output, exited };
+}
+
+async function setup(options: { controlPlane?: boolean } = {}) {
+  const lambda = await startFakeLambdaApi();
+  cleanups.push(() => lambda.close());
+  let plane: FakeControlPlane | undefined;
+  if (options.controlPlane !== false) {
+    plane = await startFakeControlPlane({ licenseKey: LICENSE_KEY, policy: POLICY });
+    cleanups.push(() => plane!.close());
+  }
+  const runtimeDir = fs.mkdtempSync(join(tmpdir(), 'appdefender-rt-'));
+  const env: Record<string, string> = {
+    AWS_LAMBDA_RUNTIME_API: lambda.address,
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    AWS_LAMBDA_FUNCTION_NAME: 'fn',
+    ES_RUNTIME_DIR: runtimeDir,
+    ES_LICENSE_KEY: LICENSE_KEY,
+    ES_POLICY_GROUP_NAME: POLICY.name,
+    ES_API_URL: plane?.url ?? 'http://127.0.0.1:9',
+    ES_TELEMETRY_LISTEN_HOST: '127.0.0.1',
+  };
+  return { lambda, plane, runtimeDir, env };
+}
+
+function appendEvents(runtimeDir: string, prefix: string, count: number): string[] {
+  const ids: string[] = [];
+  let text = '';
+  for (let index = 0; index < count; index++) {
+    const id = `${prefix}-${index}`;
+    ids.push(id);
+    text += `${JSON.stringify({ id, time: new Date().toISOString(), category: 'filesystem', action: 'observe', operation: 'write', target: '/tmp/x', terminated: false, policyGroup: POLICY.name })}\n`;
+  }
+  fs.appendFileSync(join(runtimeDir, 'events.ndjson'), text);
+  return ids;
+}
+
+async function runInvocation(
+  lambda: FakeLambdaApi,
+  requestId: string,
+  nextCount: number,
+  during?: () => void,
+) {
+  lambda.invoke(requestId);
+  // the extension received INVOKE once it is no longer the one waiting: give it the event, then finish
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  during?.();
+  await lambda.runtimeDone(requestId);
+  await lambda.waitForNext(nextCount);
+}
+
+describe('extension launcher + extension.cjs', () => {
+  it('registers early, hands the policy over, delivers events before the next `next` and at SHUTDOWN', async () => {
+    // Prepare
+    const { lambda, plane, runtimeDir, env } = await setup();
+    const running = startLauncher(env);
+
+    // Act: init
+    await lambda.waitForNext(1);
+
+    // Assess: registered once (by the launcher), with the account id feature, policy handed over
+    expect(lambda.registrations).toEqual([{ name: 'appdefender', acceptFeature: 'accountId' }]);
+    expect(lambda.telemetryDestination).toMatch(/^http:\/\/sandbox\.localdomain:\d+$/);
+    const handOff = JSON.parse(fs.readFileSync(join(runtimeDir, 'policy.json'), 'utf8'));
+    expect(handOff).toMatchObject({
+      source: 'control-plane',
+      policy: { name: POLICY.name, network: 'deny' },
+    });
+    expect(fs.existsSync(join(runtimeDir, 'policy.pending'))).toBe(false);
+    fs.writeFileSync(
+      join(runtimeDir, 'runtime.json'),
+      JSON.stringify({ runtime: 'nodejs20.x', agentVersion: '0.1.0' }),
+    );
+
+    // Act: an invocation writing events, then runtimeDone
+    let ids: string[] = [];
+    await runInvocation(lambda, 'req-1', 2, () => {
+      ids = appendEvents(runtimeDir, 'a', 3);
+    });
+
+    // Assess: everything arrived before the extension asked for the next event
+    expect(plane!.events.map((event) => event.id)).toEqual(ids);
+    expect(plane!.functions).toEqual([
+      expect.objectContaining({
+        provider: 'aws',
+        region: 'eu-west-1',
+        accountId: '123456789012',
+        runtime: 'nodejs20.x',
+        architecture: process.arch === 'arm64' ? 'arm64' : 'x86_64',
+        memoryMb: 256,
+        functionName: 'fn',
+        policyGroup: POLICY.name,
+        agentVersion: '0.1.0',
+        coldStart: true,
+      }),
+    ]);
+
+    // Act: events written right before SHUTDOWN
+    const late = appendEvents(runtimeDir, 'late', 2);
+    lambda.shutdown();
+
+    // Assess
+    expect(await running.exited).toBe(0);
+    expect(plane!.events.map((event) => event.id)).toEqual([...ids, ...late]);
+    expect(running.output()).toContain('5 events delivered, 0 dropped');
+  });
+
+  it('delivers every event exactly once across hundreds of invocations', async () => {
+    const { lambda, plane, runtimeDir, env } = await setup();
+    const running = startLauncher(env);
+    await lambda.waitForNext(1);
+    const expected: string[] = [];
+    for (let index = 0; index < 200; index++) {
+      await runInvocation(lambda, `req-${index}`, index + 2, () => {
+        expected.push(...appendEvents(runtimeDir, `i${index}`, (index % 3) + 1));
+      });
+    }
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+    const received = plane!.events.map((event) => event.id);
+    expect(received.length).toBe(expected.length);
+    expect(new Set(received).size).toBe(expected.length);
+    expect(received).toEqual(expected);
+  }, 60_000);
+
+  it('honours Retry-After and keeps events in the spool until the control plane takes them', async () => {
+    const { lambda, plane, runtimeDir, env } = await setup();
+    const running = startLauncher({ ...env, ES_FLUSH_BUDGET_MS: '3000' });
+    await lambda.waitForNext(1);
+    plane!.failEvents = { status: 503, retryAfterSeconds: 1, times: 1 };
+    let ids: string[] = [];
+    const started = Date.now();
+    await runInvocation(lambda, 'req-1', 2, () => {
+      ids = appendEvents(runtimeDir, 'r', 4);
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(plane!.eventRequests).toBeGreaterThanOrEqual(2);
+    expect(plane!.events.map((event) => event.id)).toEqual(ids);
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+  });
+
+  it('with the control plane down: initialises at once, falls back to the cached policy, does not hold invocations', async () => {
+    // Prepare: a first start fills the cache
+    const first = await setup();
+    const firstRun = startLauncher(first.env);
+    await first.lambda.waitForNext(1);
+    first.lambda.shutdown();
+    expect(await firstRun.exited).toBe(0);
+    await first.plane!.close();
+
+    // Act: a later start of the same environment (same runtime dir) with the control plane gone
+    const lambda = await startFakeLambdaApi();
+    cleanups.push(() => lambda.close());
+    const started = Date.now();
+    const running = startLauncher({ ...first.env, AWS_LAMBDA_RUNTIME_API: lambda.address });
+    await lambda.waitForNext(1);
+    const initMs = Date.now() - started;
+
+    // Assess: the cached copy is handed over within the fetch budget
+    expect(initMs).toBeLessThan(3000);
+    expect(JSON.parse(fs.readFileSync(join(first.runtimeDir, 'policy.json'), 'utf8'))).toMatchObject({
+      source: 'cache',
+      policy: { name: POLICY.name },
+    });
+    expect(running.output()).toContain('using the cached policy group');
+
+    // Act: invocations with events while nobody takes them
+    for (let index = 0; index < 3; index++) {
+      const before = Date.now();
+      await runInvocation(lambda, `req-${index}`, index + 2, () =>
+        appendEvents(first.runtimeDir, `d${index}`, 2),
+      );
+      expect(Date.now() - before).toBeLessThan(1500);
+    }
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+    expect(running.output()).toMatch(/0 events delivered, 0 dropped, \d+ bytes undelivered/);
+  });
+
+  it('without any policy source: writes policy.error.json for the agent and still runs', async () => {
+    const { lambda, runtimeDir, env } = await setup({ controlPlane: false });
+    const running = startLauncher({ ...env, ES_POLICY_FETCH_BUDGET_MS: '300' });
+    await lambda.waitForNext(1);
+    const failure = JSON.parse(fs.readFileSync(join(runtimeDir, 'policy.error.json'), 'utf8'));
+    expect(failure.error).toMatch(/ECONNREFUSED|refused/i);
+    expect(fs.existsSync(join(runtimeDir, 'policy.json'))).toBe(false);
+    expect(fs.existsSync(join(runtimeDir, 'policy.pending'))).toBe(false);
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+  });
+
+  it('stays an idle extension when its code is missing, and when no Node.js is found', async () => {
+    const { lambda, env } = await setup({ controlPlane: false });
+    const brokenLayer = fs.mkdtempSync(join(tmpdir(), 'appdefender-broken-'));
+    fs.mkdirSync(join(brokenLayer, 'extensions'));
+    fs.copyFileSync(launcherPath, join(brokenLayer, 'extensions', 'appdefender'));
+    const running = startLauncher(env, join(brokenLayer, 'extensions', 'appdefender'));
+    await lambda.waitForNext(1);
+    lambda.invoke('req-1');
+    await lambda.waitForNext(2);
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+    expect(running.output()).toContain('extension code missing');
+
+    const lambda2 = await startFakeLambdaApi();
+    cleanups.push(() => lambda2.close());
+    const noNode = startLauncher({ ...env, AWS_LAMBDA_RUNTIME_API: lambda2.address, PATH: '/nonexistent' });
+    await lambda2.waitForNext(1);
+    lambda2.shutdown();
+    expect(await noNode.exited).toBe(0);
+    expect(noNode.output()).toContain('no Node.js found');
+  });
+});
