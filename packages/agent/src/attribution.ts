@@ -2,10 +2,11 @@
  * Attribution: which npm package's code made a call, and the top application frames. Computed only
  * for events (observe/deny), never on the grant path, and never part of a verdict.
  *
- * The app must not be able to spoof it. We keep our own references to `Error.captureStackTrace`,
- * and at load we take ownership of `Error.prepareStackTrace` and `Error.stackTraceLimit` with
- * accessors: the app still reads back whatever it sets (libraries like source-map-support keep
- * working), but while the agent captures a stack V8 sees the agent's private formatter and limit.
+ * The app must not be able to spoof it. We keep our own reference to `Error.captureStackTrace`,
+ * and at load we take ownership of `Error.prepareStackTrace` with an accessor: the app still reads
+ * back whatever it sets (libraries like source-map-support keep working), but while the agent
+ * captures a stack, Node's formatter sees the agent's private one. `Error.stackTraceLimit` must stay
+ * a data property (V8 reads it without calling accessors), so we set it around the capture.
  */
 import * as fs from 'node:fs';
 import { sep } from 'node:path';
@@ -26,25 +27,17 @@ const privatePrepare: PrepareStackTrace = (_error, sites) => sites;
 const agentFile: string = typeof __filename === 'string' ? __filename : '';
 
 /**
- * Installs the accessors described above. Called once at start; safe to call again.
- * When the app already made them unconfigurable (it ran before us), we capture without them.
+ * Installs the accessor described above. Called once at start; safe to call again.
+ * When the app already made it unconfigurable (it ran before us), we capture without it.
  */
 export function protectStackCapture(): void {
-  ownProperty('prepareStackTrace', (appValue) => (capturing ? privatePrepare : appValue));
-  ownProperty('stackTraceLimit', (appValue) => (capturing ? CAPTURE_DEPTH : appValue));
-}
-
-function ownProperty(
-  key: 'prepareStackTrace' | 'stackTraceLimit',
-  read: (appValue: unknown) => unknown,
-): void {
-  const descriptor = Object.getOwnPropertyDescriptor(Error, key);
+  const descriptor = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
   if (descriptor && (!descriptor.configurable || descriptor.get)) return;
   let appValue: unknown = descriptor?.value;
-  Object.defineProperty(Error, key, {
+  Object.defineProperty(Error, 'prepareStackTrace', {
     configurable: false,
     enumerable: descriptor?.enumerable ?? false,
-    get: () => read(appValue),
+    get: () => (capturing ? privatePrepare : appValue),
     set: (value: unknown) => {
       appValue = value;
     },
@@ -71,8 +64,10 @@ export function attributeCall(skip?: (...args: never[]) => unknown): Attribution
 function captureSites(skip: (...args: never[]) => unknown): NodeJS.CallSite[] {
   const holder: { stack?: unknown } = {};
   const wasCapturing = capturing;
+  const appLimit = Error.stackTraceLimit;
   capturing = true;
   try {
+    Error.stackTraceLimit = CAPTURE_DEPTH;
     captureStackTrace(holder, skip as () => void);
     const sites = holder.stack;
     return Array.isArray(sites) ? sites.filter(isCallSite) : [];
@@ -80,6 +75,11 @@ function captureSites(skip: (...args: never[]) => unknown): NodeJS.CallSite[] {
     return [];
   } finally {
     capturing = wasCapturing;
+    try {
+      Error.stackTraceLimit = appLimit;
+    } catch {
+      // a frozen limit was never changed
+    }
   }
 }
 

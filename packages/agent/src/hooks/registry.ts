@@ -4,9 +4,20 @@
  * granted category costs nothing at all. test/structure.test.ts checks that every hook file is
  * registered and every registered hook has its file.
  */
+import { syncBuiltinESMExports } from 'node:module';
 import type { Category } from '@appdefender/policy';
 import type { AgentContext } from '../context.js';
 import { describeError, logLine } from '../log.js';
+import { hook as childProcessHook } from './child-process.js';
+import { hook as dgramHook } from './dgram.js';
+import { hook as dnsHook } from './dns.js';
+import { hook as fsHook } from './fs.js';
+import { hook as fsBindingHook } from './fs-binding.js';
+import { hook as httpHook } from './http.js';
+import { hook as loaderEscapesHook } from './loader-escapes.js';
+import { hook as nativeAddonsHook } from './native-addons.js';
+import { hook as netHook } from './net.js';
+import { hook as workerHook } from './worker.js';
 
 export interface HookDescriptor {
   /** The hook file's name without extension, e.g. `net`, `fs-promises`. */
@@ -18,7 +29,19 @@ export interface HookDescriptor {
 }
 
 /** Every hook, in install order (bindings before the public APIs that enrich them). */
-export const HOOKS: readonly HookDescriptor[] = [];
+export const HOOKS: readonly HookDescriptor[] = [
+  netHook,
+  dnsHook,
+  dgramHook,
+  httpHook,
+  fsBindingHook,
+  fsHook,
+  childProcessHook,
+  workerHook,
+  nativeAddonsHook,
+  // last: syncs ESM namespaces of builtins with everything patched above
+  loaderEscapesHook,
+];
 
 /** Installs the hooks the policy needs; a hook that fails to install is logged and skipped. */
 export function installHooks(context: AgentContext): string[] {
@@ -32,5 +55,8 @@ export function installHooks(context: AgentContext): string[] {
       logLine(`hook ${hook.name} could not be installed: ${describeError(error)}`);
     }
   }
+  // ESM named imports of node:* builtins (`import { connect } from 'node:net'`) are live bindings
+  // that only follow our patches of the CommonJS exports after this call.
+  if (installed.length > 0) syncBuiltinESMExports();
   return installed;
 }

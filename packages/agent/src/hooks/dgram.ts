@@ -1,0 +1,129 @@
+/**
+ * UDP (contract §1 `network`, operations `send` and `connect`).
+ * - `dgram.Socket.prototype.send` / `connect`: the destination as the app named it; a denial
+ *   fails like the API (send: the callback's error, else an 'error' event; connect: 'error' event).
+ * - The udp_wrap binding's `send`/`send6`/`connect`/`connect6`: the address actually used, after
+ *   whatever lookup (an app-supplied `lookup` option, rebinding) and raw binding use. A denial here
+ *   returns EACCES, which dgram reports through its usual callback / 'error' path.
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { normalizeHostname, type Operation } from '@appdefender/policy';
+import { isAgentWork } from '../agent-work.js';
+import { getBinding, patchMethod } from '../bindings.js';
+import type { AgentContext } from '../context.js';
+import { judge } from '../enforce.js';
+import { UV_EACCES } from '../network/errno.js';
+import { intentOf, ownerOf, rememberIntent, withJudgedHost } from '../network/intents.js';
+import type { HookDescriptor } from './registry.js';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type Emitter = { emit(event: string, ...args: unknown[]): unknown };
+
+export const hook: HookDescriptor = { name: 'dgram', category: 'network', install };
+
+function install(_context: AgentContext): void {
+  const udp = getBinding('udp_wrap') as { UDP?: { prototype: object } } | undefined;
+  const proto = udp?.UDP?.prototype;
+  patchMethod(proto, 'send', (original) => wrapBindingSend(original));
+  patchMethod(proto, 'send6', (original) => wrapBindingSend(original));
+  patchMethod(proto, 'connect', (original) => wrapBindingConnect(original));
+  patchMethod(proto, 'connect6', (original) => wrapBindingConnect(original));
+  patchMethod(dgram.Socket.prototype, 'send', wrapSend);
+  patchMethod(dgram.Socket.prototype, 'connect', wrapConnect);
+}
+
+function udpOperation(operation: 'send' | 'connect', host: string, port: number | undefined): Operation {
+  const normalized = normalizeHostname(host);
+  const op: Operation =
+    normalized && net.isIP(normalized)
+      ? { category: 'network', operation, protocol: 'udp', ip: normalized }
+      : { category: 'network', operation, protocol: 'udp', host };
+  if (port !== undefined) op.port = port;
+  return op;
+}
+
+function toPort(value: unknown): number | undefined {
+  const port = typeof value === 'number' || typeof value === 'string' ? Number(value) : Number.NaN;
+  return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+}
+
+/** The destination of an unconnected `send`, following dgram's own argument rules. */
+function sendDestination(socket: unknown, args: unknown[]): { host: string; port: number } | undefined {
+  if (intentOf(socket as object)?.connected) return undefined; // a connected socket was judged at connect
+  let port: unknown;
+  let address: unknown;
+  if (args[4] || (args[3] && typeof args[3] !== 'function')) {
+    port = args[3];
+    address = args[4];
+  } else {
+    port = args[1];
+    address = args[2];
+  }
+  const portNumber = toPort(port);
+  if (portNumber === undefined) return undefined; // dgram throws its own validation error
+  const type = (socket as { type?: unknown }).type;
+  const host =
+    typeof address === 'string' && address !== '' ? address : type === 'udp6' ? '::1' : '127.0.0.1';
+  return { host, port: portNumber };
+}
+
+function wrapSend(original: AnyFunction): AnyFunction {
+  return function send(this: unknown, ...args: unknown[]) {
+    if (isAgentWork()) return Reflect.apply(original, this, args);
+    const destination = sendDestination(this, args);
+    if (!destination) return Reflect.apply(original, this, args);
+    const { verdict, error } = judge(udpOperation('send', destination.host, destination.port));
+    if (error) {
+      const callback = args.findLast((arg) => typeof arg === 'function') as AnyFunction | undefined;
+      if (callback) process.nextTick(callback, error);
+      else process.nextTick(() => (this as Emitter).emit('error', error));
+      return undefined;
+    }
+    rememberIntent(this as object, { host: destination.host, port: destination.port, verdict });
+    return withJudgedHost(destination.host, () => Reflect.apply(original, this, args));
+  };
+}
+
+function wrapConnect(original: AnyFunction): AnyFunction {
+  return function connect(this: unknown, ...args: unknown[]) {
+    if (isAgentWork()) return Reflect.apply(original, this, args);
+    const port = toPort(args[0]);
+    if (port === undefined) return Reflect.apply(original, this, args);
+    const type = (this as { type?: unknown }).type;
+    const host =
+      typeof args[1] === 'string' && args[1] !== '' ? args[1] : type === 'udp6' ? '::1' : '127.0.0.1';
+    const { verdict, error } = judge(udpOperation('connect', host, port));
+    if (error) {
+      process.nextTick(() => (this as Emitter).emit('error', error));
+      return undefined;
+    }
+    rememberIntent(this as object, { host, port, verdict, connected: true });
+    return withJudgedHost(host, () => Reflect.apply(original, this, args));
+  };
+}
+
+/** Judges the address a UDP handle really sends to or connects to. */
+function judgeAddress(handle: unknown, operation: 'send' | 'connect', ip: unknown, port: unknown): boolean {
+  const intent = intentOf(ownerOf(handle));
+  if (intent?.verdict === 'observe' || typeof ip !== 'string') return true;
+  const op: Operation = { category: 'network', operation, protocol: 'udp', ip };
+  if (typeof port === 'number') op.port = port;
+  const details = intent?.host && intent.host !== ip ? { host: intent.host } : undefined;
+  return judge(op, details).error === null;
+}
+
+function wrapBindingSend(original: AnyFunction): AnyFunction {
+  return function send(this: unknown, ...args: unknown[]) {
+    // (req, list, count, port, ip, hasCallback) unconnected; (req, list, count, hasCallback) connected
+    if (isAgentWork() || args.length < 5) return Reflect.apply(original, this, args);
+    return judgeAddress(this, 'send', args[4], args[3]) ? Reflect.apply(original, this, args) : UV_EACCES;
+  };
+}
+
+function wrapBindingConnect(original: AnyFunction): AnyFunction {
+  return function connect(this: unknown, ...args: unknown[]) {
+    if (isAgentWork()) return Reflect.apply(original, this, args);
+    return judgeAddress(this, 'connect', args[0], args[1]) ? Reflect.apply(original, this, args) : UV_EACCES;
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * The filesystem safety net: every path- or descriptor-taking method of Node's `fs` binding, patched
+ * in place. `fs`, `fs/promises`, `FileHandle`, streams, `cp`, `rm`, `fs-extra`... and raw
+ * `process.binding('fs')` all end in these methods, and Node looks them up on the binding object at
+ * call time (lib/fs.js `binding.open(...)`, lib/internal/fs/promises.js `binding.openFileHandle(...)`),
+ * so one patch covers every road.
+ *
+ * A denied call fails the way the binding reports failure to its caller, which is how the public API
+ * fails: a synchronous call throws; a callback call (an `FSReqCallback` argument) gets the error in
+ * its `oncomplete` on the next tick; a promise call (`kUsePromises`) returns a rejected promise;
+ * `existsSync` answers false. Watchers (`fs.watch`, `fs.watchFile`) throw, as they do on any error.
+ *
+ * Reads by Node's module loader are never judged (see support/fs-loader.ts).
+ */
+import type { Operation } from '@appdefender/policy';
+import { isAgentWork } from '../agent-work.js';
+import { getBinding, patchMethod } from '../bindings.js';
+import { getContext } from '../context.js';
+import { enforce } from '../enforce.js';
+import type { HookDescriptor } from './registry.js';
+import { installLoaderExemption, isEsmLoaderCall, isLoaderActive } from './support/fs-loader.js';
+import {
+  type FdEntry,
+  fdEntry,
+  forgetFd,
+  governedCandidate,
+  initFsPaths,
+  isWriteFlags,
+  rememberFd,
+  resolveGoverned,
+  resolvePath,
+} from './support/fs-paths.js';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type Access = 'read' | 'write';
+
+/** One path argument of a binding method: its index, how it is accessed, whether a final link is followed. */
+interface PathArg {
+  index: number;
+  /** `flags` = decided by the open flags in argument `flagsIndex`. */
+  access: Access | 'flags';
+  follow: boolean;
+}
+
+interface MethodSpec {
+  paths?: PathArg[];
+  flagsIndex?: number;
+  /** Index of a descriptor whose metadata the call changes (fchmod, fchown, futimes, ftruncate). */
+  fdWrite?: number;
+  /** Index of a descriptor the call closes. */
+  closes?: number;
+  /** What the call returns that names an opened file. */
+  opens?: 'fd' | 'filehandle';
+  /** symlink(target, path): the target, resolved from the link's directory, is judged as a write too. */
+  symlinkTarget?: boolean;
+  /** existsSync: a denied call answers false rather than throwing. */
+  answersFalse?: boolean;
+}
+
+const read = (index: number, follow = true): PathArg => ({ index, access: 'read', follow });
+const write = (index: number, follow = true): PathArg => ({ index, access: 'write', follow });
+const byFlags = (index: number): PathArg => ({ index, access: 'flags', follow: true });
+
+/** Node 20, 22 and 24 method names; a method this Node lacks is skipped. */
+const METHODS: Record<string, MethodSpec> = {
+  access: { paths: [read(0)] },
+  existsSync: { paths: [read(0)], answersFalse: true },
+  open: { paths: [byFlags(0)], flagsIndex: 1, opens: 'fd' },
+  openFileHandle: { paths: [byFlags(0)], flagsIndex: 1, opens: 'filehandle' },
+  readFileUtf8: { paths: [byFlags(0)], flagsIndex: 1 },
+  writeFileUtf8: { paths: [write(0)] },
+  close: { closes: 0 },
+  rename: { paths: [write(0, false), write(1, false)] },
+  ftruncate: { fdWrite: 0 },
+  rmdir: { paths: [write(0, false)] },
+  mkdir: { paths: [write(0, false)] },
+  mkdtemp: { paths: [write(0, false)] },
+  readdir: { paths: [read(0)] },
+  stat: { paths: [read(0)] },
+  lstat: { paths: [read(0, false)] },
+  statfs: { paths: [read(0)] },
+  link: { paths: [write(0, false), write(1, false)] },
+  symlink: { paths: [write(1, false)], symlinkTarget: true },
+  readlink: { paths: [read(0, false)] },
+  unlink: { paths: [write(0, false)] },
+  realpath: { paths: [read(0)] },
+  copyFile: { paths: [read(0), write(1)] },
+  chmod: { paths: [write(0)] },
+  fchmod: { fdWrite: 0 },
+  lchmod: { paths: [write(0, false)] },
+  chown: { paths: [write(0)] },
+  fchown: { fdWrite: 0 },
+  lchown: { paths: [write(0, false)] },
+  utimes: { paths: [write(0)] },
+  futimes: { fdWrite: 0 },
+  lutimes: { paths: [write(0, false)] },
+  // Node 22+: native cp and rm
+  cpSyncCheckPaths: { paths: [read(0), write(1)] },
+  cpSyncCopyDir: { paths: [read(0), write(1)] },
+  cpSyncOverrideFile: { paths: [read(0), write(1)] },
+  rmSync: { paths: [write(0, false)] },
+};
+
+/** Loader-only readers: Node's loader holds its own references (destructured at bootstrap), the app
+ * can only reach them through `process.binding('fs')`, which hands out a judged copy of them. */
+export const LOADER_ONLY_METHODS: Record<string, MethodSpec> = {
+  internalModuleReadJSON: { paths: [read(0)] },
+  internalModuleStat: { paths: [read(0)] },
+  legacyMainResolve: { paths: [read(0)] },
+  getFormatOfExtensionlessFile: { paths: [read(0)] },
+};
+
+const ReflectApply = Reflect.apply;
+const PromiseReject = Promise.reject.bind(Promise);
+const PromiseThen = Promise.prototype.then;
+const nextTick = process.nextTick;
+
+let kUsePromises: unknown;
+let FSReqCallback: (new () => object) | undefined;
+
+export const hook: HookDescriptor = {
+  name: 'fs-binding',
+  category: 'filesystem',
+  install(context) {
+    const binding = getBinding('fs');
+    if (!binding) throw new Error("this Node does not expose the fs binding through process.binding('fs')");
+    initFsPaths({ appDirs: context.appDirs, binding });
+    installLoaderExemption();
+    kUsePromises = binding.kUsePromises;
+    FSReqCallback =
+      typeof binding.FSReqCallback === 'function' ? (binding.FSReqCallback as new () => object) : undefined;
+    for (const [name, spec] of Object.entries(METHODS)) {
+      patchMethod<AnyFunction>(binding, name, (original) => judgedMethod(`fs.${name}`, spec, original));
+    }
+    const fileHandleProto = (binding.FileHandle as { prototype?: object } | undefined)?.prototype;
+    patchMethod<AnyFunction>(
+      fileHandleProto,
+      'close',
+      (original) =>
+        function close(this: unknown, ...args: unknown[]) {
+          forgetFd((this as { fd?: unknown } | null)?.fd);
+          return ReflectApply(original, this, args);
+        },
+    );
+    const statWatcherProto = (binding.StatWatcher as { prototype?: object } | undefined)?.prototype;
+    patchMethod<AnyFunction>(statWatcherProto, 'start', (original) =>
+      judgedMethod('fs.watchFile', { paths: [read(0)] }, original),
+    );
+    const fsEvent = getBinding('fs_event_wrap')?.FSEvent as { prototype?: object } | undefined;
+    patchMethod<AnyFunction>(fsEvent?.prototype, 'start', (original) =>
+      judgedMethod('fs.watch', { paths: [read(0)] }, original),
+    );
+  },
+};
+
+/**
+ * Wraps one binding method. Exported for the loader-escape hook, which judges the loader-only
+ * readers on the copy of the binding it hands the app.
+ */
+export function judgedMethod(call: string, spec: MethodSpec, original: AnyFunction): AnyFunction {
+  const paths = spec.paths ?? [];
+  const wrapper = function (this: unknown, ...args: unknown[]): unknown {
+    if (isLoaderActive() || isAgentWork()) return ReflectApply(original, this, args);
+    let opened: FdEntry | null = null;
+    for (const pathArg of paths) {
+      const candidate = governedCandidate(args[pathArg.index]);
+      if (candidate === null) continue;
+      const real = resolveGoverned(candidate, pathArg.follow);
+      if (real === null) continue;
+      const access =
+        pathArg.access === 'flags'
+          ? isWriteFlags(args[spec.flagsIndex ?? 1])
+            ? 'write'
+            : 'read'
+          : pathArg.access;
+      const denied = judge(access, real, call, wrapper);
+      if (denied) return failCall(args, denied, spec);
+      if (spec.opens) opened = { path: real, write: access === 'write' };
+    }
+    if (spec.symlinkTarget) {
+      const denied = judgeSymlinkTarget(args[0], args[1], call, wrapper);
+      if (denied) return failCall(args, denied, spec);
+    }
+    if (spec.fdWrite !== undefined) {
+      const entry = fdEntry(args[spec.fdWrite]);
+      if (entry && !entry.write) {
+        const denied = judge('write', entry.path, call, wrapper);
+        if (denied) return failCall(args, denied, spec);
+      }
+    }
+    if (spec.closes !== undefined) forgetFd(args[spec.closes]);
+    if (opened) return callAndRemember(original, this, args, opened, spec);
+    return ReflectApply(original, this, args);
+  };
+  return wrapper;
+}
+
+function judge(access: Access, path: string, call: string, hookFn: AnyFunction): Error | null {
+  const op: Operation = { category: 'filesystem', operation: access, path };
+  if (access === 'read') {
+    // Module loading reads are never judged; the stack is only looked at when a verdict would cost.
+    const decision = getContext()?.decider.decide(op);
+    if (!decision || decision.verdict === 'grant') return null;
+    if (isEsmLoaderCall(hookFn)) return null;
+  }
+  return enforce(op, { call });
+}
+
+/** A new symlink must not point at a place the app may not write: judge its resolved target. */
+function judgeSymlinkTarget(
+  target: unknown,
+  linkPath: unknown,
+  call: string,
+  hookFn: AnyFunction,
+): Error | null {
+  const link = governedCandidate(linkPath) ?? absoluteOf(linkPath);
+  if (link === null) return null;
+  const linkDir = resolvePath(link.slice(0, Math.max(1, link.lastIndexOf('/'))), true);
+  const targetText =
+    typeof target === 'string'
+      ? target
+      : target instanceof Uint8Array
+        ? Buffer.from(target).toString('utf8')
+        : null;
+  if (targetText === null) return null;
+  const candidate = governedCandidate(
+    targetText.charCodeAt(0) === 0x2f ? targetText : `${linkDir}/${targetText}`,
+  );
+  if (candidate === null) return null;
+  const real = resolveGoverned(candidate, true);
+  return real === null ? null : judge('write', real, call, hookFn);
+}
+
+function absoluteOf(path: unknown): string | null {
+  return typeof path === 'string' && path.charCodeAt(0) === 0x2f ? path : null;
+}
+
+function callAndRemember(
+  original: AnyFunction,
+  self: unknown,
+  args: unknown[],
+  entry: FdEntry,
+  spec: MethodSpec,
+): unknown {
+  const req = requestOf(args);
+  if (req && typeof req.oncomplete === 'function') {
+    const oncomplete = req.oncomplete as AnyFunction;
+    req.oncomplete = function (this: unknown, ...results: unknown[]) {
+      if (!results[0]) rememberFd(results[1], entry);
+      return ReflectApply(oncomplete, this, results);
+    };
+  }
+  const result = ReflectApply(original, self, args);
+  if (spec.opens === 'fd' && typeof result === 'number') rememberFd(result, entry);
+  if (spec.opens === 'filehandle' && result && typeof (result as Promise<unknown>).then === 'function') {
+    return ReflectApply(PromiseThen, result, [
+      (handle: { fd?: unknown }) => {
+        rememberFd(handle?.fd, entry);
+        return handle;
+      },
+    ]);
+  }
+  return result;
+}
+
+function requestOf(args: unknown[]): { oncomplete?: unknown } | undefined {
+  if (!FSReqCallback) return undefined;
+  for (let i = args.length - 1; i >= 0; i--) {
+    const arg = args[i];
+    if (arg instanceof FSReqCallback) return arg as { oncomplete?: unknown };
+  }
+  return undefined;
+}
+
+/** Fails the call the way this binding call reports failure (see the module comment). */
+function failCall(args: unknown[], error: Error, spec: MethodSpec): unknown {
+  if (spec.answersFalse) return false;
+  for (let i = args.length - 1; i >= 0; i--) {
+    if (args[i] === kUsePromises && kUsePromises !== undefined) return PromiseReject(error);
+  }
+  const req = requestOf(args);
+  if (req && typeof req.oncomplete === 'function') {
+    const oncomplete = req.oncomplete as AnyFunction;
+    nextTick(() => ReflectApply(oncomplete, req, [error]));
+    return undefined;
+  }
+  throw error;
+}

@@ -1,0 +1,104 @@
+/**
+ * Public filesystem APIs that do not end in the `fs` binding patched by fs-binding.ts: directory
+ * handles (`fs_dir` binding, not reachable through `process.binding`), `fs.openAsBlob` (`blob`
+ * binding), `process.loadEnvFile`, and the diagnostics that write files natively
+ * (`process.report.writeReport`, `v8.writeHeapSnapshot`). Each fails the way its API fails.
+ */
+import * as fs from 'node:fs';
+import * as v8 from 'node:v8';
+import type { Operation } from '@appdefender/policy';
+import { isAgentWork } from '../agent-work.js';
+import { patchMethod } from '../bindings.js';
+import { enforce } from '../enforce.js';
+import type { HookDescriptor } from './registry.js';
+import { governedCandidate, resolveGoverned } from './support/fs-paths.js';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+const ReflectApply = Reflect.apply;
+const PromiseReject = Promise.reject.bind(Promise);
+const nextTick = process.nextTick;
+
+export const hook: HookDescriptor = {
+  name: 'fs',
+  category: 'filesystem',
+  install() {
+    const promises = fs.promises as unknown as Record<string, unknown>;
+    patchMethod<AnyFunction>(fs, 'opendirSync', (original) => syncJudged('fs.opendirSync', 'read', original));
+    patchMethod<AnyFunction>(fs, 'opendir', (original) => callbackJudged('fs.opendir', 'read', original));
+    patchMethod<AnyFunction>(promises, 'opendir', (original) =>
+      promiseJudged('fs.promises.opendir', 'read', original),
+    );
+    patchMethod<AnyFunction>(fs, 'openAsBlob', (original) =>
+      promiseJudged('fs.openAsBlob', 'read', original),
+    );
+    patchMethod<AnyFunction>(process, 'loadEnvFile', (original) =>
+      syncJudged('process.loadEnvFile', 'read', original, './.env'),
+    );
+    patchMethod<AnyFunction>(process.report, 'writeReport', (original) => writeReportJudged(original));
+    patchMethod<AnyFunction>(v8, 'writeHeapSnapshot', (original) =>
+      syncJudged('v8.writeHeapSnapshot', 'write', original),
+    );
+  },
+};
+
+/** The ERR_ACCESS_DENIED error for `input`, or null when the access may proceed. */
+export function judgePath(input: unknown, access: 'read' | 'write', call: string): Error | null {
+  if (isAgentWork()) return null;
+  const candidate = governedCandidate(input);
+  if (candidate === null) return null;
+  const real = resolveGoverned(candidate, true);
+  if (real === null) return null;
+  const op: Operation = { category: 'filesystem', operation: access, path: real };
+  return enforce(op, { call });
+}
+
+function syncJudged(
+  call: string,
+  access: 'read' | 'write',
+  original: AnyFunction,
+  defaultPath?: string,
+): AnyFunction {
+  return function (this: unknown, ...args: unknown[]) {
+    const path = args[0] === undefined ? defaultPath : args[0];
+    if (path !== undefined) {
+      const denied = judgePath(path, access, call);
+      if (denied) throw denied;
+    }
+    return ReflectApply(original, this, args);
+  };
+}
+
+function callbackJudged(call: string, access: 'read' | 'write', original: AnyFunction): AnyFunction {
+  return function (this: unknown, ...args: unknown[]) {
+    const callback = args[args.length - 1];
+    const denied = typeof callback === 'function' ? judgePath(args[0], access, call) : null;
+    if (denied) {
+      nextTick(() => ReflectApply(callback as AnyFunction, undefined, [denied]));
+      return undefined;
+    }
+    return ReflectApply(original, this, args);
+  };
+}
+
+function promiseJudged(call: string, access: 'read' | 'write', original: AnyFunction): AnyFunction {
+  return function (this: unknown, ...args: unknown[]) {
+    const denied = judgePath(args[0], access, call);
+    if (denied) return PromiseReject(denied);
+    return ReflectApply(original, this, args);
+  };
+}
+
+/** writeReport([filename][, err]): a relative name lands in `process.report.directory`, else the cwd. */
+function writeReportJudged(original: AnyFunction): AnyFunction {
+  return function (this: unknown, ...args: unknown[]) {
+    const filename = typeof args[0] === 'string' ? args[0] : undefined;
+    if (filename) {
+      const directory = process.report?.directory;
+      const path = filename.startsWith('/') || !directory ? filename : `${directory}/${filename}`;
+      const denied = judgePath(path, 'write', 'process.report.writeReport');
+      if (denied) throw denied;
+    }
+    return ReflectApply(original, this, args);
+  };
+}

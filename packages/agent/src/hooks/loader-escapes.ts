@@ -1,0 +1,64 @@
+/**
+ * The loader's escape hatches hand out hooked objects only.
+ * - `process.binding('fs')`: the binding Node uses is patched in place (fs-binding.ts), but its
+ *   loader-only readers (`internalModuleReadJSON` returns any file's text, `internalModuleStat`...)
+ *   cannot be: Node's loader resolves modules with them. The app gets a copy of the binding whose
+ *   loader-only readers are judged, non-writable and non-configurable (so deleting them cannot
+ *   uncover the originals); everything else on it is the patched binding itself.
+ * - Other allowed bindings (`spawn_sync`, `process_wrap`, `tcp_wrap`...) are the patched objects.
+ * - `process._linkedBinding` only serves bindings an embedder linked in, none of Node's own.
+ * - `process.getBuiltinModule(id)` returns the same, patched, module objects as `require`.
+ * - ESM named imports (`import { openSync } from 'node:fs'`) are copied from the module objects
+ *   when first imported; `module.syncBuiltinESMExports()` brings any namespace that already exists
+ *   in line with the hooked functions. This hook is registered last for that reason.
+ */
+import * as nodeModule from 'node:module';
+import { getBinding, getOriginalProcessBinding, patchMethod } from '../bindings.js';
+import { judgedMethod, LOADER_ONLY_METHODS } from './fs-binding.js';
+import type { HookDescriptor } from './registry.js';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+const ReflectApply = Reflect.apply;
+
+export const hook: HookDescriptor = {
+  name: 'loader-escapes',
+  category: 'filesystem',
+  install() {
+    const originalBinding = getOriginalProcessBinding();
+    const realFs = getBinding('fs');
+    if (originalBinding && realFs) {
+      const appFs = appFacingFsBinding(realFs);
+      patchMethod<AnyFunction>(
+        process,
+        'binding',
+        (original) =>
+          function binding(this: unknown, ...args: unknown[]) {
+            const result = ReflectApply(original, this, args);
+            return result === realFs ? appFs : result;
+          },
+      );
+    }
+    nodeModule.syncBuiltinESMExports();
+  },
+};
+
+function appFacingFsBinding(realFs: Record<string, unknown>): Record<string, unknown> {
+  const copy = Object.create(realFs) as Record<string, unknown>;
+  for (const [name, spec] of Object.entries(LOADER_ONLY_METHODS)) {
+    const original = realFs[name];
+    if (typeof original !== 'function') continue;
+    const judged = judgedMethod(`fs.${name}`, spec, original as AnyFunction);
+    const bound = function (this: unknown, ...args: unknown[]) {
+      return ReflectApply(judged, this === copy ? realFs : this, args);
+    };
+    Object.defineProperty(bound, 'name', { value: name });
+    Object.defineProperty(copy, name, {
+      value: bound,
+      writable: false,
+      configurable: false,
+      enumerable: true,
+    });
+  }
+  return copy;
+}

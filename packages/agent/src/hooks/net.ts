@@ -1,0 +1,231 @@
+/**
+ * TCP and Unix-socket connections (contract §1 `network`, operation `connect`).
+ *
+ * Two layers, because each sees what the other cannot:
+ * - `net.Socket.prototype.connect`, which every road goes through (net.connect, tls.connect, http,
+ *   https, http2, fetch/WebSocket of Node's bundled undici, userland undici, ws, axios...), sees the
+ *   host name and port before DNS. A denied name fails there, asynchronously, with an 'error' event
+ *   on the socket, which is how a connection failure reaches every one of those APIs.
+ * - The tcp_wrap binding's `TCP.prototype.connect/connect6` sees the address actually dialled,
+ *   whatever lookup produced it (an app-supplied `lookup`, DNS rebinding, numeric aliases), and raw
+ *   binding use. Under deny, the address must belong to an allowed name (IpNameTable) or be allowed
+ *   itself. Under observe it reports only what was not already reported by name.
+ * - The pipe_wrap binding's `Pipe.prototype.connect` covers raw Unix-socket connects.
+ * IP literals (in any spelling Node accepts) are judged by their address right away, except while
+ * the agent's own first resolution of the allowed names is still out: then they are judged at the
+ * binding, which can wait for it.
+ */
+import * as net from 'node:net';
+import { normalizeHostname, type Operation } from '@appdefender/policy';
+import { isAgentWork } from '../agent-work.js';
+import { getBinding, patchMethod } from '../bindings.js';
+import { type AgentContext, getContext as getContextForDryRun } from '../context.js';
+import { judge } from '../enforce.js';
+import { allowedNamesPending, whenAllowedNamesSettled } from '../network/address-learning.js';
+import { UV_EACCES } from '../network/errno.js';
+import {
+  type ConnectIntent,
+  currentRequestDetails,
+  intentOf,
+  ownerOf,
+  rememberIntent,
+  withJudgedHost,
+} from '../network/intents.js';
+import type { EventDetails } from '../report.js';
+import type { HookDescriptor } from './registry.js';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type Destroyable = { destroy(error?: Error): unknown };
+
+export const hook: HookDescriptor = { name: 'net', category: 'network', install };
+
+function install(_context: AgentContext): void {
+  const tcp = getBinding('tcp_wrap') as { TCP?: { prototype: object } } | undefined;
+  patchMethod(tcp?.TCP?.prototype, 'connect', wrapTcpConnect);
+  patchMethod(tcp?.TCP?.prototype, 'connect6', wrapTcpConnect);
+  const pipe = getBinding('pipe_wrap') as { Pipe?: { prototype: object } } | undefined;
+  patchMethod(pipe?.Pipe?.prototype, 'connect', wrapPipeConnect);
+  patchMethod(net.Socket.prototype, 'connect', wrapSocketConnect);
+}
+
+interface ConnectTarget {
+  host?: string;
+  port?: number;
+  path?: string;
+}
+
+/** Reads host/port or path from any of `socket.connect`'s call forms; undefined lets Node validate. */
+function connectTarget(args: unknown[]): ConnectTarget | undefined {
+  const first = args[0];
+  let options: Record<string, unknown>;
+  if (Array.isArray(first))
+    options = (first[0] ?? {}) as Record<string, unknown>; // Node's normalized form
+  else if (first !== null && typeof first === 'object') options = first as Record<string, unknown>;
+  else if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first)) return { path: first };
+  else options = { port: first, host: typeof args[1] === 'string' ? args[1] : undefined };
+  if (options.path !== undefined && options.path !== null && options.path !== '') {
+    return typeof options.path === 'string' ? { path: options.path } : undefined;
+  }
+  const port = toPort(options.port);
+  if (port === undefined) return undefined;
+  const host = typeof options.host === 'string' && options.host !== '' ? options.host : 'localhost';
+  return { host, port };
+}
+
+function toPort(value: unknown): number | undefined {
+  if (typeof value !== 'number' && !(typeof value === 'string' && value.trim() !== '')) return undefined;
+  const port = Number(value);
+  return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
+}
+
+/** The address a host spelling stands for when it is an IP literal (`2130706433`, `[::ffff:…]`...). */
+function literalAddress(host: string): string | undefined {
+  if (net.isIP(host)) return host;
+  const normalized = normalizeHostname(host);
+  return normalized && net.isIP(normalized) ? normalized : undefined;
+}
+
+function failSocket(socket: unknown, error: Error): void {
+  const destroy = (socket as Partial<Destroyable>).destroy;
+  if (typeof destroy === 'function') destroy.call(socket, error);
+}
+
+function wrapSocketConnect(original: AnyFunction): AnyFunction {
+  return function connect(this: unknown, ...args: unknown[]) {
+    if (isAgentWork()) return Reflect.apply(original, this, args);
+    const target = connectTarget(args);
+    if (!target || this === null || typeof this !== 'object') return Reflect.apply(original, this, args);
+    const details = currentRequestDetails();
+    let intent: ConnectIntent;
+    if (target.path !== undefined) {
+      const { verdict, error } = judge(
+        { category: 'network', operation: 'connect', protocol: 'pipe', path: target.path },
+        details,
+      );
+      if (error) return failAndReturn(this, error);
+      intent = { path: target.path, verdict };
+    } else if (literalAddress(target.host!) !== undefined) {
+      const address = literalAddress(target.host!)!;
+      if (allowedNamesPending()) {
+        // judged at the address once the agent's own lookups are in (see the binding hook)
+        intent = { host: target.host!, port: target.port!, verdict: 'deferred' };
+        if (details) intent.details = details;
+      } else {
+        const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
+        op.port = target.port!;
+        const literalDetails = address === target.host ? details : { ...details, host: target.host };
+        const { verdict, error } = judge(op, literalDetails);
+        if (error) return failAndReturn(this, error);
+        intent = { host: target.host!, port: target.port!, verdict };
+      }
+    } else {
+      const op: Operation = {
+        category: 'network',
+        operation: 'connect',
+        protocol: 'tcp',
+        host: target.host!,
+        port: target.port!,
+      };
+      const { verdict, error } = judge(op, details);
+      if (error) return failAndReturn(this, error);
+      intent = { host: target.host!, port: target.port!, verdict };
+      if (details) intent.details = details;
+    }
+    rememberIntent(this, intent);
+    return withJudgedHost(intent.host, () => Reflect.apply(original, this, args));
+  };
+}
+
+function failAndReturn(socket: object, error: Error): object {
+  failSocket(socket, error);
+  return socket;
+}
+
+/** Decides a dialled address; returns the error to fail with, or null. Observe-by-name is not repeated. */
+function judgeAddress(intent: ConnectIntent | undefined, address: unknown, port: unknown): Error | null {
+  if (intent?.verdict === 'observe') return null;
+  if (typeof address !== 'string') return null;
+  const details: EventDetails = { ...intent?.details };
+  if (intent?.host && intent.host !== address) details.host = intent.host;
+  const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
+  if (typeof port === 'number') op.port = port;
+  return judge(op, Object.keys(details).length > 0 ? details : undefined).error;
+}
+
+function wrapTcpConnect(original: AnyFunction): AnyFunction {
+  return function connect(this: unknown, ...args: unknown[]) {
+    if (isAgentWork()) return Reflect.apply(original, this, args);
+    const [request, address, port] = args;
+    const owner = ownerOf(this);
+    const intent = intentOf(owner);
+    if (allowedNamesPending() && wouldDeny(intent, address, port)) {
+      whenAllowedNamesSettled(() => dialOrFail(original, this, owner, intent, args));
+      return 0;
+    }
+    const error = judgeAddress(intent, address, port);
+    if (!error) return Reflect.apply(original, this, args);
+    if (owner) {
+      process.nextTick(failSocket, owner, error);
+      return 0;
+    }
+    void request;
+    return UV_EACCES;
+  };
+}
+
+/** A dry run of the decision (no event) to know whether waiting for the allowed names could help. */
+function wouldDeny(intent: ConnectIntent | undefined, address: unknown, port: unknown): boolean {
+  if (intent?.verdict === 'observe' || typeof address !== 'string') return false;
+  const context = getContextForDryRun();
+  if (!context) return false;
+  try {
+    const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
+    if (typeof port === 'number') op.port = port;
+    return context.decider.decide(op).verdict === 'deny';
+  } catch {
+    return false;
+  }
+}
+
+function dialOrFail(
+  original: AnyFunction,
+  handle: unknown,
+  owner: object | undefined,
+  intent: ConnectIntent | undefined,
+  args: unknown[],
+): void {
+  const [request, address, port] = args;
+  const error = judgeAddress(intent, address, port);
+  if (error) {
+    if (owner) failSocket(owner, error);
+    else completeWithError(request, handle, UV_EACCES);
+    return;
+  }
+  const status = Reflect.apply(original, handle, args);
+  if (typeof status === 'number' && status < 0) completeWithError(request, handle, status);
+}
+
+/** Reports a failed dial the way libuv would have: through the request's oncomplete. */
+function completeWithError(request: unknown, handle: unknown, status: number): void {
+  const oncomplete = (request as { oncomplete?: AnyFunction } | null)?.oncomplete;
+  if (typeof oncomplete === 'function')
+    Reflect.apply(oncomplete, request, [status, handle, request, false, false]);
+}
+
+function wrapPipeConnect(original: AnyFunction): AnyFunction {
+  return function connect(this: unknown, ...args: unknown[]) {
+    if (isAgentWork()) return Reflect.apply(original, this, args);
+    const [, path] = args;
+    const owner = ownerOf(this);
+    const intent = intentOf(owner);
+    if (intent?.path !== undefined && intent.path === path) return Reflect.apply(original, this, args);
+    if (typeof path !== 'string') return Reflect.apply(original, this, args);
+    const { error } = judge({ category: 'network', operation: 'connect', protocol: 'pipe', path });
+    if (!error) return Reflect.apply(original, this, args);
+    if (owner) {
+      process.nextTick(failSocket, owner, error);
+      return 0;
+    }
+    return UV_EACCES;
+  };
+}

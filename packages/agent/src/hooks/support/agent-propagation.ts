@@ -1,0 +1,86 @@
+/**
+ * Keeping the agent in every Node.js process and thread the app starts. A child inherits
+ * `NODE_OPTIONS=--require <agent>` only if the caller passes it on; a hostile caller strips it (or
+ * points `ES_POLICY_FILE` at a lenient policy of its own). So every spawn's environment is corrected:
+ * `--require <this agent>` is appended to NODE_OPTIONS when missing, and the agent's configuration
+ * variables are set to this process's values (removed when this process had none). Harmless for
+ * programs that are not Node: they ignore NODE_OPTIONS and pass it on to their own children.
+ */
+
+/** The agent's configuration, as read at start; the child must see exactly this. */
+const CONFIG_KEYS = [
+  'ES_POLICY_FILE',
+  'ES_EVENT_FILE',
+  'ES_RUNTIME_DIR',
+  'ES_LICENSE_KEY',
+  'ES_POLICY_GROUP_NAME',
+  'ES_API_URL',
+  'ES_FAIL_MODE',
+  'ES_POLICY_WAIT_MS',
+  'ES_AGGREGATE_WINDOW_MS',
+];
+/** Kept when set here, so a child governs the same application directory. */
+const INHERITED_KEYS = ['LAMBDA_TASK_ROOT'];
+
+let agentFile = '';
+let requireOption = '';
+const configValues = new Map<string, string | undefined>();
+
+/** Captures the agent's file and configuration; call at install, before the app runs. */
+export function initAgentPropagation(): void {
+  if (agentFile) return;
+  agentFile = typeof __filename === 'string' ? __filename : '';
+  requireOption = `--require ${quoteNodeOption(agentFile)}`;
+  for (const key of [...CONFIG_KEYS, ...INHERITED_KEYS]) configValues.set(key, process.env[key]);
+}
+
+export function agentPath(): string {
+  return agentFile;
+}
+
+/** NODE_OPTIONS understands double quotes with backslash escapes (src/node_options.cc). */
+function quoteNodeOption(value: string): string {
+  return /[\s"'\\]/.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : value;
+}
+
+/** NODE_OPTIONS with the agent's `--require` appended when it is not there already. */
+export function withAgentRequire(nodeOptions: string | undefined): string {
+  if (!agentFile) return nodeOptions ?? '';
+  if (nodeOptions?.includes(agentFile)) return nodeOptions;
+  return nodeOptions ? `${nodeOptions} ${requireOption}` : requireOption;
+}
+
+/** Corrects an `envPairs` array (`KEY=value` strings, what the spawn bindings take) in place. */
+export function fixEnvPairs(envPairs: unknown): void {
+  if (!agentFile || !Array.isArray(envPairs)) return;
+  const pairs = envPairs as unknown[];
+  let nodeOptionsIndex = -1;
+  for (let i = pairs.length - 1; i >= 0; i--) {
+    const pair = pairs[i];
+    if (typeof pair !== 'string') continue;
+    const key = pair.slice(0, pair.indexOf('='));
+    if (key === 'NODE_OPTIONS') {
+      if (nodeOptionsIndex === -1) nodeOptionsIndex = i;
+    } else if (configValues.has(key) && (CONFIG_KEYS.includes(key) || configValues.get(key) !== undefined)) {
+      pairs.splice(i, 1);
+      if (nodeOptionsIndex > i) nodeOptionsIndex--;
+    }
+  }
+  for (const [key, value] of configValues) if (value !== undefined) pairs.push(`${key}=${value}`);
+  if (nodeOptionsIndex === -1) {
+    pairs.push(`NODE_OPTIONS=${withAgentRequire(undefined)}`);
+  } else {
+    const current = (pairs[nodeOptionsIndex] as string).slice('NODE_OPTIONS='.length);
+    pairs[nodeOptionsIndex] = `NODE_OPTIONS=${withAgentRequire(current)}`;
+  }
+}
+
+/** A corrected copy of an environment object (worker `env`, `process.execve`). */
+export function fixedEnv(env: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = String(value);
+  for (const key of CONFIG_KEYS) delete out[key];
+  for (const [key, value] of configValues) if (value !== undefined) out[key] = value;
+  out.NODE_OPTIONS = withAgentRequire(out.NODE_OPTIONS);
+  return out;
+}

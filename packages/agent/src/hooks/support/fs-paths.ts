@@ -1,0 +1,185 @@
+/**
+ * Turning what an fs call received (string, Buffer, file: URL, relative path, file descriptor) into
+ * the absolute path the filesystem policy judges, as cheaply as possible.
+ *
+ * Fast path first: a path that is lexically outside /tmp and the application directories (and not
+ * under /proc or /dev/fd, whose magic links can point anywhere) is ungoverned and costs two string
+ * checks. Only governed paths are resolved through symbolic links, with the ORIGINAL realpath and
+ * readlink bindings captured before we patch them (no recursion, no events for our own work), so a
+ * link cannot smuggle an access from an allowed place into a denied one. For a file that does not
+ * exist yet, its nearest existing ancestor is resolved and the rest appended; a dangling link as the
+ * last component is followed, because `open(O_CREAT)` would create its target.
+ *
+ * File descriptors are judged by the path they were opened with: `rememberFd` on every open we see,
+ * `forgetFd` on close. An fd we never saw opened (stdio, sockets, pipes) is not a governed file.
+ */
+import { isUnderDirectory, normalizeAbsolutePath, toAbsolutePath } from '@appdefender/policy';
+
+type Realpath = (path: string, encoding: string) => string;
+type Readlink = (path: string, encoding: string) => string;
+
+const ReflectApply = Reflect.apply;
+const originalCwd = process.cwd;
+
+/** Directories whose entries are links to arbitrary files (`/proc/self/fd/3`, `/proc/self/root/tmp/x`). */
+const MAGIC_LINK_DIRS = ['/proc', '/dev/fd'];
+const MAX_LINK_HOPS = 40;
+
+export interface FdEntry {
+  /** The resolved absolute path the descriptor was opened with. */
+  path: string;
+  /** Opened for writing (the open was judged as a write). */
+  write: boolean;
+}
+
+let governedDirs: readonly string[] = ['/tmp'];
+let fsBinding: Record<string, unknown> | undefined;
+let realpathNative: Realpath | undefined;
+let readlinkNative: Readlink | undefined;
+const fds = new Map<number, FdEntry>();
+
+/**
+ * Captures the original realpath/readlink binding methods; must run before the binding is patched.
+ * @param appDirs LAMBDA_TASK_ROOT, else the working directory at start
+ */
+export function initFsPaths(options: {
+  appDirs: readonly string[];
+  binding: Record<string, unknown> | undefined;
+}): void {
+  governedDirs = ['/tmp', ...options.appDirs.filter((dir) => dir && dir !== '/tmp')];
+  fsBinding = options.binding;
+  realpathNative =
+    typeof options.binding?.realpath === 'function' ? (options.binding.realpath as Realpath) : undefined;
+  readlinkNative =
+    typeof options.binding?.readlink === 'function' ? (options.binding.readlink as Readlink) : undefined;
+}
+
+function isGovernedOrMagic(abs: string): boolean {
+  for (const dir of governedDirs) if (isUnderDirectory(abs, dir)) return true;
+  for (const dir of MAGIC_LINK_DIRS) if (isUnderDirectory(abs, dir)) return true;
+  return false;
+}
+
+/**
+ * The absolute, lexically normalised path of `input` when it may be governed, else null (the caller
+ * then goes straight to the original). Unknown input types are null: Node's own validation rejects them.
+ */
+export function governedCandidate(input: unknown): string | null {
+  let abs: string | null;
+  if (typeof input === 'string') {
+    if (input.charCodeAt(0) === 0x2f /* / */) {
+      abs =
+        input.includes('/.') || input.includes('//') || input.endsWith('/')
+          ? normalizeAbsolutePath(input)
+          : input;
+      if (input.includes('\0')) return null;
+    } else {
+      abs = toAbsolutePath(input, currentCwd());
+    }
+  } else if (
+    input instanceof Uint8Array ||
+    (typeof input === 'object' && input !== null && 'href' in input)
+  ) {
+    abs = toAbsolutePath(input as Uint8Array | URL, currentCwd());
+  } else {
+    return null;
+  }
+  if (abs === null || !isGovernedOrMagic(abs)) return null;
+  return abs;
+}
+
+function currentCwd(): string {
+  try {
+    return ReflectApply(originalCwd, process, []) as string;
+  } catch {
+    return '/';
+  }
+}
+
+/**
+ * The path an access to `abs` really reaches, or null when that is not governed.
+ * @param followFinal whether the call follows a link in the last component (stat, open) or acts on
+ *   the link itself (lstat, unlink, rename, symlink's new path)
+ */
+export function resolveGoverned(abs: string, followFinal: boolean): string | null {
+  const real = resolvePath(abs, followFinal);
+  for (const dir of governedDirs) if (isUnderDirectory(real, dir)) return real;
+  return null;
+}
+
+/** Physical path of `abs` (see the module comment); lexical when the bindings are unavailable. */
+export function resolvePath(abs: string, followFinal: boolean): string {
+  if (!realpathNative) return abs;
+  let path = abs;
+  for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
+    if (followFinal) {
+      const real = tryRealpath(path);
+      if (real !== null) return real;
+    }
+    if (path === '/') return path;
+    const slash = path.lastIndexOf('/');
+    const parent = slash <= 0 ? '/' : path.slice(0, slash);
+    const name = path.slice(slash + 1);
+    const realParent = resolveExistingAncestor(parent);
+    const joined = realParent === '/' ? `/${name}` : `${realParent}/${name}`;
+    if (!followFinal) return joined;
+    // The final component is missing or a dangling link: follow the link, as open(O_CREAT) would.
+    const target = tryReadlink(joined);
+    if (target === null) return joined;
+    path = normalizeAbsolutePath(target.charCodeAt(0) === 0x2f ? target : `${realParent}/${target}`);
+  }
+  return path;
+}
+
+/** Realpath of the nearest existing ancestor of `dir`, with the missing tail appended. */
+function resolveExistingAncestor(dir: string): string {
+  let head = dir;
+  let tail = '';
+  for (let depth = 0; depth < 256; depth++) {
+    const real = tryRealpath(head);
+    if (real !== null) return tail ? normalizeAbsolutePath(`${real}/${tail}`) : real;
+    if (head === '/') break;
+    const slash = head.lastIndexOf('/');
+    tail = tail ? `${head.slice(slash + 1)}/${tail}` : head.slice(slash + 1);
+    head = slash <= 0 ? '/' : head.slice(0, slash);
+  }
+  return dir;
+}
+
+function tryRealpath(path: string): string | null {
+  try {
+    return ReflectApply(realpathNative as Realpath, fsBinding, [path, 'utf8']) as string;
+  } catch {
+    return null;
+  }
+}
+
+function tryReadlink(path: string): string | null {
+  if (!readlinkNative) return null;
+  try {
+    return ReflectApply(readlinkNative, fsBinding, [path, 'utf8']) as string;
+  } catch {
+    return null;
+  }
+}
+
+/** Is an `open` with these flags a write (anything but O_RDONLY without O_CREAT/O_TRUNC/O_APPEND)? */
+export function isWriteFlags(flags: unknown): boolean {
+  if (typeof flags !== 'number') return false;
+  // O_WRONLY | O_RDWR = 3; O_CREAT 0o100, O_TRUNC 0o1000, O_APPEND 0o2000 on Linux
+  return (flags & 3) !== 0 || (flags & 0o3100) !== 0;
+}
+
+export function rememberFd(fd: unknown, entry: FdEntry | null): void {
+  if (typeof fd !== 'number') return;
+  if (entry) fds.set(fd, entry);
+  else fds.delete(fd);
+}
+
+export function forgetFd(fd: unknown): void {
+  if (typeof fd === 'number') fds.delete(fd);
+}
+
+export function fdEntry(fd: unknown): FdEntry | undefined {
+  return typeof fd === 'number' ? fds.get(fd) : undefined;
+}

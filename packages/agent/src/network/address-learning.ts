@@ -1,0 +1,100 @@
+/**
+ * Teaches the IpNameTable which names an address was resolved from, so that a connection to an
+ * address is judged by its names (contract §1: "a connection to an IP address matches when that
+ * address was resolved from an allowed name, and the agent also resolves allowed names itself").
+ *
+ * We learn only from the system resolver (getaddrinfo: dns.lookup, and so every net/http/fetch
+ * connect by name), never from c-ares queries, whose servers the app can point anywhere
+ * (`Resolver#setServers`): an attacker's DNS server must not be able to make its address "belong"
+ * to an allowed name.
+ */
+import type * as dns from 'node:dns';
+import { asAgentWork } from '../agent-work.js';
+import type { AgentContext } from '../context.js';
+import { logOnce } from '../log.js';
+
+/** How long a learned mapping counts: long enough for connection reuse, short enough to follow DNS. */
+export const LEARNED_TTL_MS = 5 * 60_000;
+const REFRESH_MS = 4 * 60_000;
+
+export function learnAddresses(context: AgentContext, name: string, addresses: unknown): void {
+  const list: string[] = [];
+  if (typeof addresses === 'string') list.push(addresses);
+  else if (Array.isArray(addresses)) {
+    for (const entry of addresses) {
+      if (typeof entry === 'string') list.push(entry);
+      else if (entry && typeof (entry as { address?: unknown }).address === 'string') {
+        list.push((entry as { address: string }).address);
+      }
+    }
+  }
+  for (const address of list) context.ipNames.learn(address, [name], LEARNED_TTL_MS);
+}
+
+/**
+ * Entries of allowedDomains that are themselves resolvable names (not `*.x`, `x.*`, or a bare
+ * word like `stripe` that only matches as a substring; `localhost` is the one single-label name).
+ */
+export function resolvableAllowedNames(allowedDomains: readonly string[]): string[] {
+  return allowedDomains.filter(
+    (entry) => !entry.includes('*') && !entry.includes('/') && (entry.includes('.') || entry === 'localhost'),
+  );
+}
+
+/**
+ * Resolves the allowed names now and every few minutes (unref'd timer: never keeps the process
+ * alive). Runs as the agent's own work: the DNS hooks learn the answers but neither judge nor
+ * report them.
+ */
+export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lookup): void {
+  const names = resolvableAllowedNames(context.policy.allowedDomains);
+  if (names.length === 0) return;
+  const resolveAll = (): void => {
+    let outstanding = names.length;
+    const settleOne = (): void => {
+      if (--outstanding === 0) settle();
+    };
+    for (const name of names) {
+      try {
+        asAgentWork(() =>
+          lookup(name, { all: true }, (error, addresses) => {
+            if (!error) learnAddresses(context, name, addresses);
+            settleOne();
+          }),
+        );
+      } catch (error) {
+        logOnce(`resolve:${name}`, `cannot resolve allowed name ${name}: ${String(error)}`);
+        settleOne();
+      }
+    }
+  };
+  pending = true;
+  setTimeout(settle, MAX_FIRST_RESOLUTION_WAIT_MS).unref();
+  resolveAll();
+  setInterval(resolveAll, REFRESH_MS).unref();
+}
+
+// The first resolution races the app's first connection: a connection to an address that would be
+// denied while the agent's own lookups are still out waits for them (bounded) and is judged again.
+const MAX_FIRST_RESOLUTION_WAIT_MS = 2000;
+let pending = false;
+let waiters: Array<() => void> = [];
+
+function settle(): void {
+  if (!pending) return;
+  pending = false;
+  const ready = waiters;
+  waiters = [];
+  for (const waiter of ready) waiter();
+}
+
+/** True while the agent's first resolution of the allowed names is still out. */
+export function allowedNamesPending(): boolean {
+  return pending;
+}
+
+/** Calls `then` once the first resolution of the allowed names has settled (at once if it has). */
+export function whenAllowedNamesSettled(then: () => void): void {
+  if (pending) waiters.push(then);
+  else then();
+}

@@ -1,0 +1,86 @@
+/**
+ * Bookkeeping that lets a connection be judged once by name and again by the address actually
+ * dialled, without reporting it twice and without letting anything else ride on that judgement.
+ *
+ * - A connect intent records, per socket (net.Socket or dgram.Socket), the host the app asked for
+ *   and the verdict it got. The binding-level hooks find the socket from its native handle through
+ *   Node's `owner_symbol` property, which `initSocketHandle` (net) and dgram set on every handle.
+ *   A handle without an owner is raw binding use and is always judged on its own.
+ * - A judged scope marks, for the duration of one synchronous public call that was already judged,
+ *   the one host name it covers, so that the lookup Node makes for it (dns.lookup → getaddrinfo)
+ *   is not judged again. Anything else the call does meanwhile (an app-supplied `lookup` that also
+ *   queries another name) is still judged.
+ * - Request details (URL, method) set by the http/https/http2 hooks while they create their socket.
+ */
+import type { Judgement } from '../enforce.js';
+import type { EventDetails } from '../report.js';
+
+export interface ConnectIntent {
+  host?: string;
+  port?: number;
+  path?: string;
+  /** 'deferred': an IP literal, judged only at the address it dials. */
+  verdict: Judgement['verdict'] | 'deferred';
+  details?: EventDetails;
+  /** A connected UDP socket: its sends go to the address judged at connect. */
+  connected?: boolean;
+}
+
+const intents = new WeakMap<object, ConnectIntent>();
+let ownerSymbol: symbol | undefined;
+
+/** The net/dgram socket owning a native handle, or undefined for a raw handle. */
+export function ownerOf(handle: unknown): object | undefined {
+  if (!handle || typeof handle !== 'object') return undefined;
+  if (!ownerSymbol) {
+    ownerSymbol = Object.getOwnPropertySymbols(handle).find(
+      (symbol) => symbol.description === 'owner_symbol',
+    );
+    if (!ownerSymbol) return undefined;
+  }
+  const owner = (handle as Record<symbol, unknown>)[ownerSymbol];
+  return owner && typeof owner === 'object' ? owner : undefined;
+}
+
+export function rememberIntent(socket: object, intent: ConnectIntent): void {
+  intents.set(socket, intent);
+}
+
+export function intentOf(socket: object | undefined): ConnectIntent | undefined {
+  return socket ? intents.get(socket) : undefined;
+}
+
+let judgedHost: string | undefined;
+
+/** Runs `call` with `host` marked as already judged (see above). */
+export function withJudgedHost<T>(host: string | undefined, call: () => T): T {
+  const previous = judgedHost;
+  judgedHost = host?.toLowerCase();
+  try {
+    return call();
+  } finally {
+    judgedHost = previous;
+  }
+}
+
+/** True when `host` is the one the public call in progress was judged for. */
+export function isJudgedHost(host: unknown): boolean {
+  return judgedHost !== undefined && typeof host === 'string' && host.toLowerCase() === judgedHost;
+}
+
+let requestDetails: EventDetails | undefined;
+
+/** Runs `call` with the URL/method of the HTTP request it creates, for the events of its connect. */
+export function withRequestDetails<T>(details: EventDetails, call: () => T): T {
+  const previous = requestDetails;
+  requestDetails = details;
+  try {
+    return call();
+  } finally {
+    requestDetails = previous;
+  }
+}
+
+export function currentRequestDetails(): EventDetails | undefined {
+  return requestDetails;
+}
