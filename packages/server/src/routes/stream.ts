@@ -1,0 +1,140 @@
+/**
+ * GET /api/v1/events/stream: Server-Sent Events. Each event is `id: <event id>`, `event: event`,
+ * `data: <event JSON>`. With `Last-Event-ID` (the header EventSource sends on reconnect, or the
+ * `lastEventId` query parameter) the stream first replays from storage what came after that
+ * event, then goes live without gaps or repeats.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../context.js';
+import { type EventFilterQuery, eventMatches, parseEventFilter } from '../event-filter.js';
+import type { StreamSubscriber } from '../event-stream-hub.js';
+import { LIMITS } from '../limits.js';
+import { errorResponses, eventFilterQuerySchema } from '../schemas.js';
+import type { StoredEvent } from '../storage/types.js';
+
+const HEARTBEAT_MS = 15_000;
+/** A client this far behind is cut off; it reconnects with Last-Event-ID and replays. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+const REPLAY_PAGE = 500;
+
+function frame(stored: StoredEvent): string {
+  return `id: ${stored.event.id}\nevent: event\ndata: ${JSON.stringify(stored.event)}\n\n`;
+}
+
+export function registerStreamRoutes(app: FastifyInstance, ctx: AppContext): void {
+  app.get<{ Querystring: EventFilterQuery & { lastEventId?: string } }>(
+    '/api/v1/events/stream',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Live events as Server-Sent Events (id = event id); resume with Last-Event-ID',
+        security: [{ session: [] }, { apiToken: [] }],
+        querystring: {
+          type: 'object',
+          properties: {
+            ...eventFilterQuerySchema,
+            lastEventId: { type: 'string', maxLength: 200, description: 'same as the Last-Event-ID header' },
+          },
+          additionalProperties: false,
+        },
+        headers: {
+          type: 'object',
+          properties: { 'last-event-id': { type: 'string', maxLength: 200 } },
+        },
+        response: {
+          200: { description: 'text/event-stream', type: 'string' },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { accountId } = await ctx.auth.user(request);
+      const { lastEventId: queryLastEventId, ...filterQuery } = request.query;
+      const filter = parseEventFilter(filterQuery);
+      const header = request.headers['last-event-id'];
+      const lastEventId = (Array.isArray(header) ? header[0] : header) ?? queryLastEventId;
+      const resumeAfter = lastEventId ? await ctx.storage.findEventSeq(accountId, lastEventId) : undefined;
+
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write('retry: 2000\n\n');
+      if (lastEventId && resumeAfter === undefined) {
+        res.write(': Last-Event-ID not found (expired or unknown); streaming live events only\n\n');
+      }
+
+      let closed = false;
+      // While replaying, live batches wait here; afterwards they go straight out.
+      let pending: StoredEvent[][] | null = resumeAfter === undefined ? null : [];
+      const replayed = new Set<number>();
+      const write = (events: StoredEvent[]) => {
+        if (closed) return;
+        let chunk = '';
+        for (const stored of events) if (eventMatches(stored.event, filter)) chunk += frame(stored);
+        if (chunk) res.write(chunk);
+        if (res.writableLength > MAX_BUFFERED_BYTES) {
+          request.log.warn('live stream client too slow; closing it (it can resume with Last-Event-ID)');
+          res.destroy();
+        }
+      };
+      const subscriber: StreamSubscriber = {
+        accountId,
+        deliver(events) {
+          if (pending) pending.push(events);
+          else write(events);
+        },
+        end() {
+          if (!closed) res.end();
+        },
+      };
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      heartbeat.unref();
+      res.on('close', () => {
+        closed = true;
+        clearInterval(heartbeat);
+        ctx.hub.remove(subscriber);
+      });
+      // Subscribe before replaying so nothing inserted meanwhile falls between the two.
+      ctx.hub.add(subscriber);
+
+      if (resumeAfter !== undefined) {
+        try {
+          let after = resumeAfter;
+          let total = 0;
+          while (!closed && total < LIMITS.maxStreamReplay) {
+            const page = await ctx.storage.readEventsAfter(
+              accountId,
+              after,
+              filter,
+              Math.min(REPLAY_PAGE, LIMITS.maxStreamReplay - total),
+            );
+            if (page.length === 0) break;
+            for (const stored of page) replayed.add(stored.seq);
+            write(page);
+            total += page.length;
+            after = page[page.length - 1]?.seq ?? after;
+            if (page.length < REPLAY_PAGE) break;
+          }
+          if (total >= LIMITS.maxStreamReplay) {
+            res.write(
+              `: replay capped at ${LIMITS.maxStreamReplay} events; use GET /api/v1/events for older ones\n\n`,
+            );
+          }
+        } catch (error) {
+          request.log.error({ err: error }, 'stream replay failed');
+          res.destroy();
+          return;
+        }
+        const waiting = pending ?? [];
+        pending = null;
+        for (const events of waiting) write(events.filter((stored) => !replayed.has(stored.seq)));
+        replayed.clear();
+      }
+    },
+  );
+}
