@@ -265,7 +265,7 @@ function validateDomains(record: Record<string, unknown>, issues: Issues): strin
     for (const warning of domainEntryWarnings(parsed.parsed)) {
       issues.warnings.push({
         field,
-        message: `${JSON.stringify(entry)} ${warning.message}`,
+        message: `${JSON.stringify(raw.trim().slice(0, 80))} ${warning.message}`,
         ...suggestionOf(warning),
       });
     }
