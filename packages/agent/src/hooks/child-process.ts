@@ -12,7 +12,7 @@
  * The target is the command line. Every allowed spawn gets the agent re-injected into its
  * environment (support/agent-propagation.ts), so a child Node process is governed too.
  */
-import * as childProcess from 'node:child_process';
+import childProcess from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Operation } from '@appdefender/policy';
 import { getBinding, patchMethod } from '../bindings.js';
@@ -83,7 +83,12 @@ function replaceNextSpawnError(child: unknown, denied: Error): void {
       delete (target as Record<string, unknown>).emit;
       const original = emitArgs[1] as { path?: unknown; spawnargs?: unknown } | undefined;
       Object.assign(denied, { path: original?.path, spawnargs: original?.spawnargs, syscall: 'spawn' });
-      return ReflectApply(emit, this, ['error', denied, ...emitArgs.slice(2)]);
+      const result = ReflectApply(emit, this, ['error', denied, ...emitArgs.slice(2)]);
+      // A real failed spawn's pipes see EOF and close; ours were never connected, so close them.
+      for (const stream of (target as { stdio?: unknown }).stdio as Array<{ destroy?: () => void } | null>) {
+        if (stream && typeof stream.destroy === 'function') stream.destroy();
+      }
+      return result;
     }
     return ReflectApply(emit, this, emitArgs);
   };
@@ -103,7 +108,11 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
       ? judgedOptions.get(options)
       : judgeSpawn(options.file, options.args, "process.binding('process_wrap').Process.spawn");
     judgedOptions.delete(options);
-    if (verdict) return UV_EACCES;
+    if (verdict) {
+      // pid 0 makes ChildProcess create handle-less stdio sockets instead of reading unopened pipes
+      Object.defineProperty(this, 'pid', { value: 0, writable: true, configurable: true });
+      return UV_EACCES;
+    }
     fixEnvPairs(options.envPairs);
     return ReflectApply(original, this, args);
   };

@@ -4,8 +4,8 @@
  * binding), `process.loadEnvFile`, and the diagnostics that write files natively
  * (`process.report.writeReport`, `v8.writeHeapSnapshot`). Each fails the way its API fails.
  */
-import * as fs from 'node:fs';
-import * as v8 from 'node:v8';
+import fs from 'node:fs';
+import v8 from 'node:v8';
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { patchMethod } from '../bindings.js';

@@ -12,7 +12,7 @@
  *   when first imported; `module.syncBuiltinESMExports()` brings any namespace that already exists
  *   in line with the hooked functions. This hook is registered last for that reason.
  */
-import * as nodeModule from 'node:module';
+import nodeModule from 'node:module';
 import { getBinding, getOriginalProcessBinding, patchMethod } from '../bindings.js';
 import { judgedMethod, LOADER_ONLY_METHODS } from './fs-binding.js';
 import type { HookDescriptor } from './registry.js';

@@ -10,7 +10,7 @@
  * subclasses keep working) and the prototype's `constructor` points back at it, so nothing the app
  * can reach leads to the unwrapped class.
  */
-import * as workerThreads from 'node:worker_threads';
+import workerThreads from 'node:worker_threads';
 import { patchMethod } from '../bindings.js';
 import type { HookDescriptor } from './registry.js';
 import { fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
