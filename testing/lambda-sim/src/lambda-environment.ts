@@ -162,7 +162,12 @@ export class LambdaEnvironment implements ApiHandlers {
 
   /** Runs one invocation; concurrent calls queue, as one environment serves one event at a time. */
   invoke(payload: unknown, options: InvokeOptions = {}): Promise<InvokeResult> {
-    const body = serializePayload(payload);
+    let body: string;
+    try {
+      body = serializePayload(payload);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const run = this.queue.then(() => this.runInvocation(body, options));
     this.queue = run.catch(() => undefined);
     return run;
@@ -319,6 +324,8 @@ export class LambdaEnvironment implements ApiHandlers {
       version: this.options.functionVersion,
       tracing: tracingOf(invocation.traceId),
     });
+    // The runtime first: Lambda hands the event to both at once, and the caller waits on the runtime.
+    this.sendInvocationToRuntime();
     for (const extension of this.extensions.values()) {
       if (extension.gone || !extension.events.has('INVOKE')) continue;
       this.sendExtensionEvent(extension, {
@@ -329,7 +336,6 @@ export class LambdaEnvironment implements ApiHandlers {
         tracing: tracingOf(invocation.traceId),
       });
     }
-    this.sendInvocationToRuntime();
 
     const answered = await this.waitUntil(() => invocation.outcome !== undefined, deadline);
     const answeredAt = invocation.answeredAt ?? performance.now();
