@@ -74,6 +74,9 @@ export function installErrorHandler(app: FastifyInstance): void {
           details,
         );
       }
+      if (fastifyError.code?.startsWith('Z_')) {
+        return send(reply, 400, 'INVALID_GZIP', `the body is not valid gzip: ${fastifyError.message}`);
+      }
       const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
       if (known) return send(reply, known.status, known.code, fastifyError.message);
       if (error instanceof SyntaxError && (fastifyError.statusCode ?? 0) === 400) {

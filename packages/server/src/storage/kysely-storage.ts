@@ -532,8 +532,9 @@ export class KyselyStorage implements Storage {
     filter: EventFilter & { sinceMs: number; untilMs: number },
     bucketMs: number,
   ): Promise<EventStatsRow[]> {
-    // Integer division in both dialects (integer / integer).
-    const bucket = sql<number>`(time_ms - ${filter.sinceMs}) / ${bucketMs}`;
+    // Integer division in both dialects (integer / integer). Inlined as literals (both are
+    // numbers we computed) so the GROUP BY expression is textually the SELECT one in PostgreSQL.
+    const bucket = sql<number>`(time_ms - ${sql.lit(Math.trunc(filter.sinceMs))}) / ${sql.lit(Math.trunc(bucketMs))}`;
     const rows = await this.#db
       .selectFrom('events')
       .select([
@@ -544,7 +545,7 @@ export class KyselyStorage implements Storage {
         (eb) => eb.fn.countAll().as('count'),
       ])
       .where((eb) => eb.and(this.#filterConditions(eb, accountId, filter)))
-      .groupBy(['category', 'action', 'function_name', sql`(time_ms - ${filter.sinceMs}) / ${bucketMs}`])
+      .groupBy(['category', 'action', 'function_name', bucket])
       .execute();
     return rows.map((row) => ({
       category: row.category,
