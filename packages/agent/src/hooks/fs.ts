@@ -24,6 +24,10 @@ export const hook: HookDescriptor = {
   category: 'filesystem',
   install() {
     const promises = fs.promises as unknown as Record<string, unknown>;
+    // fs defines these as lazy getters (lib/internal/util.js defineLazyProperties); reading them once
+    // turns them into the data properties we can patch
+    void fs.opendir;
+    void fs.opendirSync;
     patchMethod<AnyFunction>(fs, 'opendirSync', (original) => syncJudged('fs.opendirSync', 'read', original));
     patchMethod<AnyFunction>(fs, 'opendir', (original) => callbackJudged('fs.opendir', 'read', original));
     patchMethod<AnyFunction>(promises, 'opendir', (original) =>
