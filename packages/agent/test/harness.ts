@@ -201,10 +201,32 @@ export function cleanup(result: RunResult): void {
   rmSync(result.workDir, { recursive: true, force: true });
 }
 
-/** The app's output lines that the fixture printed as JSON results (`console.log(JSON.stringify(...))`). */
-export function appResults(result: RunResult): Record<string, unknown>[] {
-  return result.appOutput
+/** Absolute path of a fixture helper, for `require()` inside fixture sources. */
+export function fixturePath(name: string): string {
+  return join(packageDir, 'test', 'fixtures', name);
+}
+
+/**
+ * The results the fixture printed with `report(...)` (one `{"result": ...}` line each), in order.
+ * Fails with the fixture's output when there are none, so a crashed fixture explains itself.
+ */
+export function appResults<T = Record<string, unknown>>(result: RunResult): T[] {
+  const results = result.appOutput
     .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+    .filter((line) => line.startsWith('{"result":'))
+    .map((line) => (JSON.parse(line) as { result: T }).result);
+  if (results.length === 0) {
+    throw new Error(
+      `the fixture reported nothing (exit ${result.code})\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
+  }
+  return results;
+}
+
+/** The one result of a fixture that reports once. */
+export function appResult<T = Record<string, unknown>>(result: RunResult): T {
+  const results = appResults<T>(result);
+  if (results.length !== 1)
+    throw new Error(`expected one result, got ${results.length}: ${JSON.stringify(results)}`);
+  return results[0]!;
 }

@@ -6,8 +6,8 @@
  *   whatever lookup (an app-supplied `lookup` option, rebinding) and raw binding use. A denial here
  *   returns EACCES, which dgram reports through its usual callback / 'error' path.
  */
-import * as dgram from 'node:dgram';
-import * as net from 'node:net';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { normalizeHostname, type Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';

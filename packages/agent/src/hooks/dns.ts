@@ -12,8 +12,8 @@
  * A lookup Node makes for a connect that was already judged by name (see network/intents.ts) is not
  * judged again.
  */
-import * as dns from 'node:dns';
-import * as net from 'node:net';
+import dns from 'node:dns';
+import net from 'node:net';
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';

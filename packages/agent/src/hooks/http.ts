@@ -5,9 +5,9 @@
  * synchronously (agent.addRequest → createConnection → net.connect), so a plain variable scoped to
  * the call is enough. A request that reuses a keep-alive socket makes no connect and no event.
  */
-import * as http from 'node:http';
-import * as http2 from 'node:http2';
-import * as https from 'node:https';
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
 import { isAgentWork } from '../agent-work.js';
 import { patchMethod } from '../bindings.js';
 import type { AgentContext } from '../context.js';

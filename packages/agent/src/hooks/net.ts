@@ -15,7 +15,7 @@
  * the agent's own first resolution of the allowed names is still out: then they are judged at the
  * binding, which can wait for it.
  */
-import * as net from 'node:net';
+import net from 'node:net';
 import { normalizeHostname, type Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
@@ -136,8 +136,15 @@ function wrapSocketConnect(original: AnyFunction): AnyFunction {
   };
 }
 
+/**
+ * Fails a connect the app asked for: the socket looks like it is connecting (writes are buffered, as
+ * while a real connect is in flight) and is destroyed with the error on a later turn of the event
+ * loop, after the listeners its creator attaches asynchronously (http's onSocket runs on a later
+ * tick), exactly like a refused connection.
+ */
 function failAndReturn(socket: object, error: Error): object {
-  failSocket(socket, error);
+  (socket as { connecting?: boolean }).connecting = true;
+  setImmediate(failSocket, socket, error);
   return socket;
 }
 

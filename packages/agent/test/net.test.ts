@@ -1,0 +1,272 @@
+// net.Socket#connect and the tcp_wrap binding: deny blocks (and the loopback server really saw no
+// connection), observe allows and reports, grant allows silently. Each fixture runs in its own process.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { appResult, ensureAgentBuilt, fixturePath, policy, runFixture } from './harness.js';
+
+const helpers = JSON.stringify(fixturePath('net-helpers.cjs'));
+const DENY = policy({ name: 'net-deny', network: 'deny', allowedDomains: ['localhost'] });
+const OBSERVE = policy({ name: 'net-observe', network: 'observe' });
+const GRANT = policy({ name: 'net-grant', network: 'grant' });
+
+/** A fixture that starts a server on `serverHost`, connects with `connectOptions` (JS source using `port`). */
+function connectFixture(serverHost: string, connectOptions: string): string {
+  return `
+    const { tcpServer, tryConnect, settle, report, lookupTo } = require(${helpers});
+    (async () => {
+      const server = await tcpServer(${JSON.stringify(serverHost)});
+      const port = server.port;
+      const outcome = await tryConnect(${connectOptions});
+      await settle();
+      report({ ...outcome, accepted: server.accepted() });
+      server.close();
+    })();
+  `;
+}
+
+beforeAll(() => ensureAgentBuilt(), 120_000);
+
+describe('net.connect by name', () => {
+  it('denies a name that no allowed domain matches, before any lookup or connection', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: connectFixture('127.0.0.1', `{ host: 'blocked.test', port, lookup: lookupTo('127.0.0.1') }`),
+    });
+    const outcome = appResult(run);
+    expect(outcome).toMatchObject({ error: 'ERR_ACCESS_DENIED', accepted: 0 });
+    expect(String(outcome.message)).toContain('policy group "net-deny"');
+    expect(run.events).toHaveLength(1);
+    expect(run.events[0]).toMatchObject({
+      category: 'network',
+      action: 'deny',
+      operation: 'connect',
+      target: expect.stringMatching(/^blocked\.test:\d+$/),
+      policyGroup: 'net-deny',
+      terminated: false,
+    });
+  });
+
+  it('allows an allowed name under deny, silently', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: connectFixture('127.0.0.1', `{ host: 'localhost', port }`),
+    });
+    expect(appResult(run)).toMatchObject({ connected: true, accepted: 1 });
+    expect(run.events).toEqual([]);
+  });
+
+  it('allows and reports under observe, once per connection, with the app frame that connected', async () => {
+    const run = await runFixture({
+      policy: OBSERVE,
+      source: connectFixture('127.0.0.1', `{ host: 'localhost', port }`),
+    });
+    expect(appResult(run)).toMatchObject({ connected: true, accepted: 1 });
+    expect(run.events).toHaveLength(1);
+    expect(run.events[0]).toMatchObject({
+      action: 'observe',
+      operation: 'connect',
+      target: expect.stringMatching(/^localhost:\d+$/),
+    });
+    expect(run.events[0]!.stack?.some((frame) => /app\.cjs:\d+:\d+/.test(frame))).toBe(true);
+  });
+
+  it('allows silently under grant', async () => {
+    const run = await runFixture({
+      policy: GRANT,
+      source: connectFixture('127.0.0.2', `{ host: '127.0.0.2', port }`),
+    });
+    expect(appResult(run)).toMatchObject({ connected: true, accepted: 1 });
+    expect(run.events).toEqual([]);
+    expect(run.stdoutEvents).toEqual([]);
+  });
+
+  it('fails tls.connect and http.get to a denied host through their own error paths', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: `
+        const { tcpServer, settle, report, lookupTo } = require(${helpers});
+        const tls = require('node:tls');
+        const http = require('node:http');
+        (async () => {
+          const server = await tcpServer('127.0.0.1');
+          const tlsError = await new Promise((resolve) => {
+            const socket = tls.connect({ host: 'blocked.test', port: server.port, lookup: lookupTo('127.0.0.1') });
+            socket.on('error', (error) => resolve(error.code));
+            socket.on('secureConnect', () => resolve('connected'));
+          });
+          const httpError = await new Promise((resolve) => {
+            const request = http.get({ host: 'blocked-http.test', port: server.port, path: '/x', lookup: lookupTo('127.0.0.1') });
+            request.on('error', (error) => resolve(error.code));
+            request.on('response', () => resolve('response'));
+          });
+          await settle();
+          report({ tlsError, httpError, accepted: server.accepted() });
+          server.close();
+        })();
+      `,
+    });
+    expect(appResult(run)).toEqual({
+      tlsError: 'ERR_ACCESS_DENIED',
+      httpError: 'ERR_ACCESS_DENIED',
+      accepted: 0,
+    });
+    expect(run.events.map((event) => event.action)).toEqual(['deny', 'deny']);
+    expect(run.events[1]!.details).toMatchObject({
+      url: expect.stringContaining('blocked-http.test'),
+      method: 'GET',
+    });
+  });
+});
+
+describe('net.connect bypass attempts', () => {
+  it('judges the address dialled: a custom lookup mapping an allowed name elsewhere is denied', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: connectFixture('127.0.0.2', `{ host: 'localhost', port, lookup: lookupTo('127.0.0.2') }`),
+    });
+    expect(appResult(run)).toMatchObject({ error: 'ERR_ACCESS_DENIED', accepted: 0 });
+    expect(run.events).toHaveLength(1);
+    expect(run.events[0]).toMatchObject({
+      action: 'deny',
+      target: expect.stringMatching(/^127\.0\.0\.2:\d+$/),
+      details: { host: 'localhost' },
+    });
+  });
+
+  it('allows the IP literal of an allowed name (the agent resolved it) and denies any other', async () => {
+    const allowed = await runFixture({
+      policy: DENY,
+      source: connectFixture('127.0.0.1', `{ host: '127.0.0.1', port }`),
+    });
+    expect(appResult(allowed)).toMatchObject({ connected: true, accepted: 1 });
+    expect(allowed.events).toEqual([]);
+    const denied = await runFixture({
+      policy: DENY,
+      source: connectFixture('127.0.0.2', `{ host: '127.0.0.2', port }`),
+    });
+    expect(appResult(denied)).toMatchObject({ error: 'ERR_ACCESS_DENIED', accepted: 0 });
+    expect(denied.events[0]).toMatchObject({
+      action: 'deny',
+      target: expect.stringMatching(/^127\.0\.0\.2:\d+$/),
+    });
+  });
+
+  for (const alias of ['2130706434', '0x7f000002', '0177.0.0.2', '127.2']) {
+    it(`denies the numeric alias ${alias} of a non-allowed address`, async () => {
+      const run = await runFixture({
+        policy: DENY,
+        source: connectFixture('127.0.0.2', `{ host: '${alias}', port }`),
+      });
+      expect(appResult(run)).toMatchObject({ error: 'ERR_ACCESS_DENIED', accepted: 0 });
+      expect(run.events[0]).toMatchObject({ action: 'deny', details: { host: alias } });
+    });
+  }
+
+  it('sees through IPv4-mapped IPv6: ::ffff:127.0.0.2 is denied, ::ffff:127.0.0.1 (localhost) allowed', async () => {
+    const denied = await runFixture({
+      policy: DENY,
+      source: connectFixture('127.0.0.2', `{ host: '::ffff:127.0.0.2', port }`),
+    });
+    expect(appResult(denied)).toMatchObject({ error: 'ERR_ACCESS_DENIED', accepted: 0 });
+    const allowed = await runFixture({
+      policy: DENY,
+      source: connectFixture('127.0.0.1', `{ host: '::ffff:127.0.0.1', port }`),
+    });
+    expect(appResult(allowed)).toMatchObject({ connected: true, accepted: 1 });
+  });
+
+  it('denies DNS rebinding: the second answer for an allowed name points elsewhere', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: `
+        const { tcpServer, tryConnect, settle, report, lookupTo } = require(${helpers});
+        (async () => {
+          const good = await tcpServer('127.0.0.1');
+          const evil = await tcpServer('127.0.0.2');
+          let answers = 0;
+          const rebinding = (host, options, callback) =>
+            lookupTo(answers++ === 0 ? '127.0.0.1' : '127.0.0.2')(host, options, callback);
+          const first = await tryConnect({ host: 'localhost', port: good.port, lookup: rebinding });
+          const second = await tryConnect({ host: 'localhost', port: evil.port, lookup: rebinding });
+          await settle();
+          report({ first: first.connected === true, second: second.error, good: good.accepted(), evil: evil.accepted() });
+          good.close();
+          evil.close();
+        })();
+      `,
+    });
+    expect(appResult(run)).toEqual({ first: true, second: 'ERR_ACCESS_DENIED', good: 1, evil: 0 });
+  });
+
+  it('denies a raw tcp_wrap connect to a non-allowed address (no socket, no connection)', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: `
+        const { tcpServer, settle, report } = require(${helpers});
+        (async () => {
+          const server = await tcpServer('127.0.0.2');
+          const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+          const handle = new TCP(constants.SOCKET);
+          const request = new TCPConnectWrap();
+          let completed = null;
+          request.oncomplete = (status) => { completed = status; };
+          const status = handle.connect(request, '127.0.0.2', server.port);
+          await settle();
+          report({ status, completed, accepted: server.accepted() });
+          handle.close();
+          server.close();
+        })();
+      `,
+    });
+    const outcome = appResult<{ status: number; completed: number | null; accepted: number }>(run);
+    // refused at once, or (while the agent's first lookups of allowed names are out) on completion
+    expect(outcome.status < 0 || (outcome.completed ?? 0) < 0).toBe(true);
+    expect(outcome.accepted).toBe(0);
+    expect(run.events[0]).toMatchObject({
+      action: 'deny',
+      target: expect.stringMatching(/^127\.0\.0\.2:\d+$/),
+    });
+  });
+
+  it('reports a raw tcp_wrap connect under observe and lets it through', async () => {
+    const run = await runFixture({
+      policy: OBSERVE,
+      source: `
+        const { tcpServer, settle, report } = require(${helpers});
+        (async () => {
+          const server = await tcpServer('127.0.0.2');
+          const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+          const handle = new TCP(constants.SOCKET);
+          const request = new TCPConnectWrap();
+          request.oncomplete = () => {};
+          const status = handle.connect(request, '127.0.0.2', server.port);
+          await settle();
+          report({ status, accepted: server.accepted() });
+          handle.close();
+          server.close();
+        })();
+      `,
+    });
+    expect(appResult(run)).toEqual({ status: 0, accepted: 1 });
+    expect(run.events).toHaveLength(1);
+    expect(run.events[0]).toMatchObject({
+      action: 'observe',
+      target: expect.stringMatching(/^127\.0\.0\.2:\d+$/),
+    });
+  });
+
+  it('keeps the hook when the app replaces or re-reads Socket.prototype.connect', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: connectFixture(
+        '127.0.0.2',
+        `(() => {
+          const net = require('node:net');
+          const saved = net.Socket.prototype.connect;
+          net.Socket.prototype.connect = function (...args) { return saved.apply(this, args); };
+          return { host: '127.0.0.2', port };
+        })()`,
+      ),
+    });
+    expect(appResult(run)).toMatchObject({ error: 'ERR_ACCESS_DENIED', accepted: 0 });
+  });
+});
