@@ -122,9 +122,8 @@ export class EventShipper {
   }
 
   private async deliver(batch: EventBatch, timeoutMs: number): Promise<DeliveryResult> {
-    const dropped = this.options.spool.dropped;
-    const body: Record<string, unknown> = { events: batch.events };
-    if (dropped > 0) body.droppedEvents = dropped;
+    // Drops are reported in the function log (reportDrops), not here: the batch schema is closed.
+    const body = { events: batch.events };
     let response: Awaited<ReturnType<typeof httpRequest>>;
     try {
       response = await httpRequest({

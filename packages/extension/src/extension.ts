@@ -40,6 +40,9 @@ const SHUTDOWN_MARGIN_MS = 150;
 const NEXT_RETRIES = 3;
 const WATCH_DEBOUNCE_MS = 20;
 const FALLBACK_POLL_MS = 500;
+const RUNTIME_EXIT_WAIT_MS = 700;
+const SHUTDOWN_REPORT_WAIT_MS = 300;
+const RUNTIME_EXIT_POLL_MS = 10;
 
 export async function runExtension(options: RunOptions): Promise<void> {
   const { config, log } = options;
@@ -86,7 +89,10 @@ export async function runExtension(options: RunOptions): Promise<void> {
     if (event.eventType === 'SHUTDOWN') {
       const deadline = event.deadlineMs - SHUTDOWN_MARGIN_MS;
       if (delivery) {
-        await reporter?.send(deadline);
+        await reporter?.send(Math.min(deadline, Date.now() + SHUTDOWN_REPORT_WAIT_MS));
+        // Lambda SIGTERMs the runtime as it sends us SHUTDOWN: what the app logs while it exits
+        // (SIGTERM handlers) is written after this moment, so wait for it to be gone, bounded.
+        await waitForRuntimeExit(files, Math.min(deadline - 300, Date.now() + RUNTIME_EXIT_WAIT_MS));
         await delivery.flush(deadline);
         delivery.stop();
         log(`shutdown (${event.shutdownReason}): ${delivery.summary()}`);
@@ -174,6 +180,20 @@ function markStart(files: RuntimeFiles): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Waits until the runtime process named in runtime.json has exited, or `deadlineMs`. */
+async function waitForRuntimeExit(files: RuntimeFiles, deadlineMs: number): Promise<void> {
+  const pid = readRuntimeInfo(files)?.pid;
+  if (!pid || pid === process.pid) return;
+  while (Date.now() < deadlineMs) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, RUNTIME_EXIT_POLL_MS));
   }
 }
 
