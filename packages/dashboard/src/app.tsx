@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { ApiError, api } from './api/client.js';
+import { ApiError, api, UNAUTHORIZED_EVENT } from './api/client.js';
 import type { Me } from './api/types.js';
 import { AppShell } from './components/app-shell.js';
 import { navigate, useLocation } from './lib/router.js';
@@ -22,17 +22,43 @@ type SessionState =
 
 const PUBLIC_PATHS = new Set(['/login', '/signup', '/try']);
 
+// The session cookie is httpOnly, so the page cannot see it. This marker remembers that this
+// browser signed in, so a first visit shows the sign-in page without a request that must fail.
+const SIGNED_IN_MARKER = 'appdefender.signedIn';
+
+function markSignedIn(signedIn: boolean): void {
+  try {
+    if (signedIn) localStorage.setItem(SIGNED_IN_MARKER, '1');
+    else localStorage.removeItem(SIGNED_IN_MARKER);
+  } catch {
+    // Storage may be disabled; the app then simply asks the server each time.
+  }
+}
+
+function maybeSignedIn(): boolean {
+  try {
+    return localStorage.getItem(SIGNED_IN_MARKER) !== null;
+  } catch {
+    return true;
+  }
+}
+
 export function App() {
   const location = useLocation();
   const [state, setState] = useState<SessionState>({ status: 'loading' });
   const [freshLicenseKey, setFreshLicenseKey] = useState<string | null>(null);
 
   const refresh = useCallback(async () => {
+    if (!maybeSignedIn()) {
+      setState({ status: 'anonymous' });
+      return;
+    }
     try {
       const me = await api.me();
       setState({ status: 'signed-in', me });
     } catch (cause) {
       if (cause instanceof ApiError && (cause.status === 401 || cause.status === 403)) {
+        markSignedIn(false);
         setState({ status: 'anonymous' });
       } else {
         setState({ status: 'error', message: cause instanceof Error ? cause.message : String(cause) });
@@ -44,10 +70,21 @@ export function App() {
     void refresh();
   }, [refresh]);
 
+  useEffect(() => {
+    const onUnauthorized = () => {
+      markSignedIn(false);
+      setFreshLicenseKey(null);
+      setState({ status: 'anonymous' });
+    };
+    window.addEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+  }, []);
+
   const logout = useCallback(async () => {
     try {
       await api.logout();
     } finally {
+      markSignedIn(false);
       setFreshLicenseKey(null);
       setState({ status: 'anonymous' });
       navigate('/login');
@@ -57,6 +94,7 @@ export function App() {
   const onSignedIn = useCallback(
     async (result: { licenseKey?: string }) => {
       if (result.licenseKey) setFreshLicenseKey(result.licenseKey);
+      markSignedIn(true);
       await refresh();
       navigate(result.licenseKey ? '/setup' : '/');
     },

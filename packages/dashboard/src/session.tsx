@@ -19,5 +19,6 @@ export function useSession(): Session {
 
 /** Whether the account's plan includes a paid feature (e.g. allowCloudProviderTraffic). */
 export function hasFeature(session: Session, feature: string): boolean {
-  return session.me.plan.features.includes(feature);
+  const features = session.me.plan.features;
+  return Array.isArray(features) ? features.includes(feature) : features[feature] === true;
 }

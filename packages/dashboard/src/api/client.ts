@@ -27,6 +27,9 @@ export class ApiError extends Error {
 
 const API = '/api/v1';
 
+/** Dispatched on `window` when the control plane answers 401 to a signed-in call. */
+export const UNAUTHORIZED_EVENT = 'appdefender:unauthorized';
+
 function isErrorBody(value: unknown): value is ApiErrorBody {
   if (typeof value !== 'object' || value === null) return false;
   const error = (value as { error?: unknown }).error;
@@ -64,6 +67,10 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     }
   }
   if (!response.ok) {
+    // An expired session anywhere sends the user back to sign-in (the app listens for this).
+    if (response.status === 401 && !path.startsWith('/login') && !path.startsWith('/signup')) {
+      window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+    }
     if (isErrorBody(parsed)) {
       throw new ApiError({ status: response.status, ...parsed.error });
     }

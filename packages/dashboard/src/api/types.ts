@@ -17,8 +17,10 @@ export interface Account {
 
 export interface Plan {
   name: string;
+  description?: string;
   retentionDays: number;
-  features: string[];
+  /** Paid features by name, e.g. `{ allowCloudProviderTraffic: false }`. */
+  features: Record<string, boolean> | string[];
 }
 
 export interface Me {
@@ -72,7 +74,7 @@ export interface FunctionRecord {
   firstSeen?: string;
   lastSeen?: string;
   /** Events of the last 24 hours by action, when the server includes them. */
-  events24h?: Partial<Record<Action, number>>;
+  events24h?: { observe: number; deny: number; total?: number };
 }
 
 export interface AppDefenderEvent {

@@ -41,7 +41,7 @@ export function FilterBar({
           <input
             id={`${id}-q`}
             type="search"
-            placeholder="Target, module, request id…"
+            placeholder="Target, operation or function"
             value={text}
             onChange={(event) => setText(event.target.value)}
             onKeyDown={(event) => {

@@ -61,6 +61,9 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
   const [paused, setPausedState] = useState(false);
   const [pendingCount, setPendingCount] = useState(0);
   const [liveCount, setLiveCount] = useState(0);
+  // The stream opens once the first page is in, resuming after its newest event so nothing
+  // stored between the page query and the subscription is missed (the server replays it).
+  const [streamFrom, setStreamFrom] = useState<{ lastEventId: string | undefined } | null>(null);
 
   const seenIds = useRef(new Set<string>());
   const incoming = useRef<AppDefenderEvent[]>([]);
@@ -116,8 +119,10 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
         for (const event of matching) seenIds.current.add(event.id);
         setEvents((current) => mergeNewestFirst(current, matching, MAX_EVENTS_IN_MEMORY));
         setNextCursor(page.nextCursor ?? null);
+        setStreamFrom((current) => current ?? { lastEventId: page.events[0]?.id });
       })
       .catch((cause: unknown) => {
+        setStreamFrom((current) => current ?? { lastEventId: undefined });
         if (!controller.cancelled) setError(cause instanceof ApiError ? cause.message : String(cause));
       })
       .finally(() => {
@@ -130,8 +135,8 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
 
   // The live stream: one connection for the page's lifetime, filtered here.
   useEffect(() => {
-    if (!live) return;
-    const source = new EventSource(eventStreamUrl({}), { withCredentials: true });
+    if (!live || !streamFrom) return;
+    const source = new EventSource(eventStreamUrl(streamFrom), { withCredentials: true });
     const receive = (message: MessageEvent<string>) => {
       let parsed: unknown;
       try {
@@ -154,7 +159,7 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
       if (frame.current !== null) cancelAnimationFrame(frame.current);
       frame.current = null;
     };
-  }, [live, flush]);
+  }, [live, flush, streamFrom]);
 
   const loadMore = useCallback(() => {
     if (!nextCursor || loading) return;

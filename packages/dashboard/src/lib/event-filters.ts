@@ -68,21 +68,9 @@ export function rangeStart(range: TimeRangeId, nowMs: number): Date | null {
   return entry?.ms ? new Date(nowMs - entry.ms) : null;
 }
 
+// The same fields the control plane searches with `q`, so live rows and listed rows agree.
 function searchableText(event: AppDefenderEvent): string {
-  return [
-    event.target,
-    event.operation,
-    event.function,
-    event.policyGroup,
-    event.reason,
-    event.rule,
-    event.module?.name,
-    event.requestId,
-    event.id,
-  ]
-    .filter(Boolean)
-    .join('\n')
-    .toLowerCase();
+  return [event.target, event.operation, event.function ?? ''].join('\n').toLowerCase();
 }
 
 /**

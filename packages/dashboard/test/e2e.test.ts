@@ -1,0 +1,342 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { uuidv7 } from '@appdefender/policy';
+import { type RunningServer, startServer } from '@appdefender/server';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDashboardBuilt } from './build-dist.js';
+import { see, seePage } from './expect-eventually.js';
+
+// The whole product path in a real browser: the built dashboard, served by the real control plane,
+// driven in headless Chromium; data arrives through the agent API with the account's license key.
+
+const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/dashboard/', import.meta.url));
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+describe('dashboard end to end', () => {
+  let dataDir: string;
+  let server: RunningServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    const dashboardDir = ensureDashboardBuilt();
+    dataDir = mkdtempSync(path.join(tmpdir(), 'appdefender-dashboard-e2e-'));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    server = await startServer({ port: 0, dataDir, dashboardDir, retention: false });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning') {
+        consoleErrors.push(`${message.type()}: ${message.text()}`);
+      }
+    });
+    page.on('pageerror', (error) => consoleErrors.push(`pageerror: ${error.message}`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await server?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const shot = (name: string) =>
+    page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  async function agentPost(licenseKey: string, route: string, body: unknown): Promise<unknown> {
+    const response = await fetch(`${server.url}/api/v1/agent/${route}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${licenseKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = await response.json();
+    expect(response.status, JSON.stringify(json)).toBe(200);
+    return json;
+  }
+
+  function agentEvent(overrides: Record<string, unknown>) {
+    return {
+      id: uuidv7(),
+      time: new Date().toISOString(),
+      category: 'network',
+      action: 'deny',
+      operation: 'connect',
+      target: 'api.evil.example:443',
+      terminated: false,
+      policyGroup: 'payments-strict',
+      function: 'checkout-api',
+      functionVersion: '$LATEST',
+      requestId: 'c0ffee00-1111-2222-3333-444455556666',
+      runtime: 'nodejs20.x',
+      provider: 'aws',
+      region: 'eu-west-1',
+      agentVersion: '0.1.0',
+      rule: 'mode',
+      reason: 'network is deny and api.evil.example is not in allowedDomains',
+      module: { name: 'axios', version: '1.7.9' },
+      stack: [
+        '/var/task/node_modules/axios/lib/adapters/http.js:512:14 dispatchHttpRequest',
+        '/var/task/pay.js:18:9 charge',
+      ],
+      ...overrides,
+    };
+  }
+
+  it('signs up, edits policy groups, receives live events, filters and opens one', async () => {
+    // Sign up from the sign-in page.
+    await page.goto(server.url);
+    await see(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+    await shot('01-sign-in');
+    await page.getByRole('link', { name: 'Create a free account' }).click();
+    await page.getByLabel('Email').fill('secops@example.com');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create account' }).click();
+
+    // First run: the license key and the snippets.
+    await see(page.getByRole('heading', { name: 'Set up a function' })).toBeVisible();
+    const licenseKey = (await page.getByTestId('license-key').textContent()) ?? '';
+    expect(licenseKey).toMatch(/^adk_live_/);
+    await see(page.getByRole('tab', { name: 'AWS console' })).toHaveAttribute('aria-selected', 'true');
+    await see(page.locator('.tabpanel pre')).toContainText(`ES_LICENSE_KEY=${licenseKey}`);
+    await page.getByRole('tab', { name: 'SAM' }).click();
+    await see(page.locator('.tabpanel pre')).toContainText(
+      "AWS_LAMBDA_EXEC_WRAPPER: '/opt/appdefender_wrapper'",
+    );
+    await page.getByRole('tab', { name: 'SAM' }).press('ArrowRight');
+    await see(page.getByRole('tab', { name: 'CDK' })).toBeFocused();
+    await see(page.getByText('observeAll.ability: watch first, decide later')).toBeVisible();
+    await shot('02-setup');
+
+    // Create a policy group; an invalid domain is flagged next to the field before saving.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Policy groups' }).click();
+    await see(page.getByRole('link', { name: 'observeAll.ability' })).toBeVisible();
+    await page.getByRole('link', { name: 'New policy group' }).click();
+    await page.getByLabel('Name').fill('payments-strict');
+    await page.getByLabel('Description').fill('Checkout: Stripe only');
+    await page.getByRole('group', { name: 'Network' }).getByRole('radio', { name: /Deny/ }).check();
+    await see(
+      page.getByRole('group', { name: 'Network' }).getByRole('radio', { name: /Deny/ }),
+    ).toBeChecked();
+    const domains = page.getByLabel('Allowed domains');
+    await domains.fill('.stripe.com\nhttps://api.stripe.com/v1');
+    await see(domains).toHaveAttribute('aria-invalid', 'true');
+    const domainError = page.locator('ul.field-error', { hasText: 'https://api.stripe.com/v1' });
+    await see(domainError).toBeVisible();
+    // The message is tied to the field for assistive technology.
+    const describedBy = (await domains.getAttribute('aria-describedby')) ?? '';
+    expect(describedBy.split(' ')).toContain(await domainError.getAttribute('id'));
+    await see(page.getByLabel('Allow cloud provider traffic')).toBeDisabled();
+    await see(page.locator('.paid-badge')).toHaveText('Paid plan');
+    await see(page.getByText('Changes apply to each function at its next start')).toBeVisible();
+    await shot('03-policy-editor-invalid');
+    // Saving is refused while the error stands.
+    await page.getByRole('button', { name: 'Create policy group' }).click();
+    await see(page.getByText('Fix the error above to save.')).toBeVisible();
+
+    await domains.fill('.stripe.com\nstripe');
+    await see(domains).notToHaveAttribute('aria-invalid', 'true');
+    // `stripe` alone also matches stripe.evil.tld: the engine's weak-entry warning is shown.
+    await see(page.locator('ul.field-warning')).toContainText('stripe');
+    await page.getByLabel('Try a host name').fill('api.stripe.com');
+    await see(page.getByText('Allowed by “.stripe.com”, “stripe”')).toBeVisible();
+    await page.getByRole('button', { name: 'Create policy group' }).click();
+    await see(page.getByText('Saved. Functions pick it up at their next start.')).toBeVisible();
+    await seePage(page).toHaveURL(/\/policy-groups\/payments-strict$/);
+    await shot('04-policy-editor-saved');
+
+    // Edit it: process to deny, terminate on deny, a command; it persists across a reload.
+    await page.getByRole('group', { name: 'Process' }).getByRole('radio', { name: /Deny/ }).check();
+    await page.getByLabel('Terminate on deny').check();
+    await page.getByLabel('Allowed commands').fill('/usr/bin/git');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await see(page.getByText('Saved. Functions pick it up at their next start.')).toBeVisible();
+    await page.reload();
+    await see(page.getByLabel('Allowed commands')).toHaveValue('/usr/bin/git');
+    await see(
+      page.getByRole('group', { name: 'Process' }).getByRole('radio', { name: /Deny/ }),
+    ).toBeChecked();
+    await see(page.getByLabel('Terminate on deny')).toBeChecked();
+    await see(page.getByText(/Version 2, updated/)).toBeVisible();
+
+    // The public group is shown read-only.
+    await page.goto(`${server.url}/policy-groups/observeAll.ability`);
+    await see(page.getByText('is a public policy group')).toBeVisible();
+    await see(page.getByLabel('Description')).toBeDisabled();
+
+    // Events: empty, live, then an agent reports a function and events arrive without reload.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Events' }).click();
+    await see(page.getByRole('status').filter({ hasText: 'Live' })).toBeVisible();
+    await see(page.getByTestId('retention')).toContainText(/Events are kept for \d+ days?/);
+    await see(page.getByTestId('event-count')).toHaveText('0');
+
+    await agentPost(licenseKey, 'functions', {
+      provider: 'aws',
+      region: 'eu-west-1',
+      accountId: '123456789012',
+      runtime: 'nodejs20.x',
+      architecture: 'arm64',
+      memoryMb: 512,
+      functionName: 'checkout-api',
+      functionVersion: '$LATEST',
+      policyGroup: 'payments-strict',
+      agentVersion: '0.1.0',
+      coldStart: true,
+    });
+    await agentPost(licenseKey, 'events', {
+      events: [
+        agentEvent({}),
+        agentEvent({
+          category: 'filesystem',
+          action: 'observe',
+          operation: 'write',
+          target: '/tmp/receipts/42.pdf',
+          module: { name: 'pdfkit', version: '0.15.0' },
+          reason: 'filesystem is observe',
+        }),
+      ],
+    });
+    await see(page.getByTestId('event-count')).toHaveText('2');
+    const denyRow = page.locator('tbody tr', { hasText: 'api.evil.example:443' });
+    await see(denyRow).toBeVisible();
+    await see(denyRow).toContainText('axios');
+
+    // Paused: new events are counted, not shown, until resumed.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await agentPost(licenseKey, 'events', {
+      events: [
+        agentEvent({
+          category: 'process',
+          action: 'deny',
+          operation: 'spawn',
+          target: 'curl http://169.254.169.254/',
+        }),
+      ],
+    });
+    await see(page.getByTestId('pending-count')).toHaveText(/1 new/);
+    await see(page.getByTestId('event-count')).toHaveText('2');
+    await page.getByRole('button', { name: 'Resume and show 1' }).click();
+    await see(page.getByTestId('event-count')).toHaveText('3');
+    await see(page.locator('.barlist', { hasText: 'Top functions' })).toContainText('checkout-api');
+    await shot('05-events-live');
+
+    // Filters live in the URL and survive a reload.
+    await page.getByLabel('Category', { exact: true }).selectOption('filesystem');
+    await seePage(page).toHaveURL(/category=filesystem/);
+    await see(page.getByTestId('event-count')).toHaveText('1');
+    await see(page.locator('tbody tr')).toContainText('/tmp/receipts/42.pdf');
+    await page.getByLabel('Category', { exact: true }).selectOption('');
+    await page.getByLabel('Search', { exact: true }).fill('evil');
+    await seePage(page).toHaveURL(/q=evil/);
+    await see(page.getByTestId('event-count')).toHaveText('1');
+    await page.reload();
+    await see(page.getByLabel('Search', { exact: true })).toHaveValue('evil');
+    await see(page.getByTestId('event-count')).toHaveText('1');
+    // A live event that does not match the filter stays out; one that does comes in.
+    await agentPost(licenseKey, 'events', {
+      events: [
+        agentEvent({ target: 'api.stripe.com:443', action: 'observe' }),
+        agentEvent({ target: 'evil-cdn.example:443', module: { name: 'node-fetch', version: '3.3.2' } }),
+      ],
+    });
+    await see(page.getByTestId('event-count')).toHaveText('2');
+    await see(page.locator('tbody tr', { hasText: 'api.stripe.com' })).toHaveCount(0);
+
+    // Open an event from the keyboard: the drawer shows the whole event.
+    await page.locator('tbody tr', { hasText: 'api.evil.example:443' }).click();
+    const drawer = page.getByRole('dialog');
+    await see(drawer).toBeVisible();
+    await see(drawer.getByRole('heading', { name: 'api.evil.example:443' })).toBeVisible();
+    await see(drawer).toContainText('axios@1.7.9');
+    await see(drawer).toContainText('/var/task/pay.js:18:9 charge');
+    await see(drawer).toContainText('network is deny and api.evil.example is not in allowedDomains');
+    await see(drawer).toContainText('c0ffee00-1111-2222-3333-444455556666');
+    await seePage(page).toHaveURL(/event=/);
+    await shot('06-event-drawer');
+    await page.keyboard.press('Escape');
+    await see(drawer).toBeHidden();
+    await seePage(page).notToHaveURL(/event=/);
+    // Keyboard: Tab into the table, arrows move, Enter opens.
+    await page.locator('tbody tr').first().focus();
+    await page.keyboard.press('ArrowDown');
+    await see(page.locator('tbody tr').nth(1)).toBeFocused();
+    await page.keyboard.press('Enter');
+    await see(drawer).toBeVisible();
+    await page.keyboard.press('Escape');
+
+    // Functions: the reported function with its facts and counts.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Functions' }).click();
+    const fnRow = page.locator('tbody tr', { hasText: 'checkout-api' });
+    await see(fnRow).toContainText('payments-strict');
+    await see(fnRow).toContainText('nodejs20.x');
+    await see(fnRow).toContainText('arm64');
+    await see(fnRow).toContainText('eu-west-1');
+    await see(fnRow.locator('.count-chip.action-deny')).toContainText('3');
+    await shot('07-functions');
+    await fnRow.getByRole('link', { name: 'checkout-api' }).click();
+    await see(page.getByRole('heading', { name: 'checkout-api', level: 1 })).toBeVisible();
+    await see(page.getByTestId('event-count')).toHaveText('5');
+    await see(page.getByRole('img', { name: /Events over time by action: 5 events/ })).toBeVisible();
+    await shot('08-function-page');
+
+    // Phone width and dark mode: the events page still works.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${server.url}/events`);
+    await see(page.getByTestId('event-count')).toHaveText('5');
+    await shot('09-events-phone-dark');
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await shot('10-events-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // Sign out and back in.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await see(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+    await page.getByLabel('Email').fill('secops@example.com');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await see(page.getByRole('heading', { name: 'Events', level: 1 })).toBeVisible();
+
+    expect(consoleErrors).toEqual([]);
+  }, 120_000);
+
+  it('gives a temporary key without an account, explaining observeAll.ability', async () => {
+    const anonymous = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const tempPage = await anonymous.newPage();
+    const errors: string[] = [];
+    tempPage.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    tempPage.on('pageerror', (error) => errors.push(error.message));
+    try {
+      await tempPage.goto(server.url);
+      await tempPage.getByRole('link', { name: 'Get a temporary key' }).click();
+      await see(
+        tempPage.getByRole('heading', { name: 'Try AppDefender with a temporary key' }),
+      ).toBeVisible();
+      await tempPage.getByRole('button', { name: 'Get a temporary key' }).click();
+      const key = (await tempPage.getByTestId('temporary-key').textContent()) ?? '';
+      expect(key).toMatch(/^adk_temp_/);
+      await see(tempPage.locator('.tabpanel pre')).toContainText('ES_POLICY_GROUP_NAME=observeAll.ability');
+      await see(tempPage.getByText('observes').first()).toBeVisible();
+      await tempPage.screenshot({ path: path.join(ARTIFACTS, '00-temporary-key.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await anonymous.close();
+    }
+  }, 60_000);
+});
