@@ -1,15 +1,18 @@
-import {
-  type EnvironmentError,
-  type InvokeOptions,
-  type InvokeResult,
-  LambdaEnvironment,
-  type ProcessMemory,
-  type ShutdownReason,
-  type ShutdownResult,
-} from './lambda-environment.js';
+import { LambdaEnvironment } from './lambda-environment.js';
 import { type LogEntry, resolveOptions, type StartLambdaOptions } from './options.js';
+import type {
+  EnvironmentError,
+  InvokeOptions,
+  InvokeResult,
+  ProcessMemory,
+  ShutdownReason,
+  ShutdownResult,
+} from './types.js';
 
 export { type InitFailure, LambdaInitError, LambdaSimError, type LambdaSimErrorCode } from './errors.js';
+export type { LambdaArchitecture, LambdaRuntimeName, LogEntry, StartLambdaOptions } from './options.js';
+export { RESERVED_ENV_KEYS } from './options.js';
+export type { TelemetryEvent } from './telemetry.js';
 export type {
   EnvironmentError,
   FunctionError,
@@ -18,10 +21,7 @@ export type {
   ProcessMemory,
   ShutdownReason,
   ShutdownResult,
-} from './lambda-environment.js';
-export type { LambdaArchitecture, LambdaRuntimeName, LogEntry, StartLambdaOptions } from './options.js';
-export { RESERVED_ENV_KEYS } from './options.js';
-export type { TelemetryEvent } from './telemetry.js';
+} from './types.js';
 
 /** A running local Lambda execution environment. */
 export interface LambdaSim {
@@ -59,7 +59,7 @@ export async function startLambda(options: StartLambdaOptions): Promise<LambdaSi
   await environment.start();
   return {
     get runtimeApi() {
-      return environment.runtimeApi;
+      return environment.runtimeApiAddress;
     },
     get initDurationMs() {
       return environment.initDurationMs;
