@@ -104,8 +104,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   for (const schema of sharedSchemas) app.addSchema(schema);
 
   installErrorHandler(app);
+  let closing = false;
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
+    // During shutdown, requests still in flight finish, and their keep-alive connections close
+    // right after instead of idling until the keep-alive timeout holds close() up.
+    if (closing) reply.header('connection', 'close');
     return payload;
   });
 
@@ -199,6 +203,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Streams never end by themselves; end them first so close() can wait for the other requests
   // (in-flight event batches finish and are committed before the storage is closed).
   app.addHook('preClose', async () => {
+    closing = true;
     await hub.stop();
   });
   app.addHook('onClose', async () => {
