@@ -73,6 +73,12 @@ function wrapSend(original: AnyFunction): AnyFunction {
     if (isAgentWork()) return Reflect.apply(original, this, args);
     const destination = sendDestination(this, args);
     if (!destination) return Reflect.apply(original, this, args);
+    const previous = intentOf(this as object);
+    if (previous && previous.host === destination.host && previous.port === destination.port) {
+      // the same flow as the last send (and dgram re-calls send itself once the socket is bound):
+      // judged and reported already; the address used is still judged at the binding
+      return withJudgedHost(destination.host, () => Reflect.apply(original, this, args));
+    }
     const { verdict, error } = judge(udpOperation('send', destination.host, destination.port));
     if (error) {
       const callback = args.findLast((arg) => typeof arg === 'function') as AnyFunction | undefined;
