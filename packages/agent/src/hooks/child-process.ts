@@ -88,6 +88,16 @@ function replaceNextSpawnError(child: unknown, denied: Error): void {
       for (const stream of (target as { stdio?: unknown }).stdio as Array<{ destroy?: () => void } | null>) {
         if (stream && typeof stream.destroy === 'function') stream.destroy();
       }
+      // fork's IPC channel likewise: the EOF path of its onread disconnects it and lets 'close' fire
+      // (the pipe handle sits under Node's private kChannelHandle symbol; `child.channel` is a wrapper)
+      const handleKey = Object.getOwnPropertySymbols(target).find(
+        (key) => key.description === 'kChannelHandle',
+      );
+      const channel = handleKey
+        ? ((target as Record<symbol, unknown>)[handleKey] as { onread?: unknown } | null)
+        : null;
+      if (channel && typeof channel.onread === 'function')
+        ReflectApply(channel.onread as AnyFunction, channel, []);
       return result;
     }
     return ReflectApply(emit, this, emitArgs);
