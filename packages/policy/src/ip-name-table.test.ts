@@ -78,16 +78,33 @@ describe('IpNameTable', () => {
     expect(table.entriesFor('10.0.0.1')).toEqual([{ name: 'a.com', expiresAt: 6_000 }]);
   });
 
-  it('holds at most maxEntries addresses, dropping the least recently learned', () => {
-    const table = new IpNameTable({ now: () => 0, maxEntries: 2 });
-    table.learn('10.0.0.1', ['one.com'], 1_000);
-    table.learn('10.0.0.2', ['two.com'], 1_000);
-    table.learn('10.0.0.1', ['one.com'], 1_000); // refreshed: now the most recent
-    table.learn('10.0.0.3', ['three.com'], 1_000);
-    expect(table.size).toBe(2);
+  it('holds at most maxEntries addresses, dropping the least recently learned (down to 3/4 of the limit)', () => {
+    const table = new IpNameTable({ now: () => 0, maxEntries: 4 });
+    for (const last of [1, 2, 3, 4]) table.learn(`10.0.0.${last}`, [`host${last}.com`], 1_000);
+    table.learn('10.0.0.1', ['host1.com'], 1_000); // refreshed: now the most recent
+    table.learn('10.0.0.5', ['host5.com'], 1_000);
+    expect(table.size).toBe(3);
     expect(table.namesFor('10.0.0.2')).toEqual([]);
-    expect(table.namesFor('10.0.0.1')).toEqual(['one.com']);
-    expect(table.namesFor('10.0.0.3')).toEqual(['three.com']);
+    expect(table.namesFor('10.0.0.3')).toEqual([]);
+    expect(table.namesFor('10.0.0.4')).toEqual(['host4.com']);
+    expect(table.namesFor('10.0.0.1')).toEqual(['host1.com']);
+    expect(table.namesFor('10.0.0.5')).toEqual(['host5.com']);
+  });
+
+  it('drops expired addresses before live ones when over capacity', () => {
+    const clock = { now: 0 };
+    const table = new IpNameTable({ now: () => clock.now, maxEntries: 4 });
+    table.learn('10.0.0.1', ['host1.com'], 10);
+    for (const last of [2, 3, 4]) table.learn(`10.0.0.${last}`, [`host${last}.com`], 1_000);
+    clock.now = 20;
+    table.learn('10.0.0.5', ['host5.com'], 1_000);
+    expect(table.size).toBe(3);
+    expect([3, 4, 5].map((last) => table.namesFor(`10.0.0.${last}`))).toEqual([
+      ['host3.com'],
+      ['host4.com'],
+      ['host5.com'],
+    ]);
+    expect(table.namesFor('10.0.0.2')).toEqual([]);
   });
 
   it.each([[0], [-1], [1.5]])('refuses maxEntries %j', (maxEntries) => {

@@ -18,7 +18,7 @@ interface AddressEntry {
 export interface IpNameTableOptions {
   /** Clock in ms (tests inject one); defaults to Date.now. */
   now?: () => number;
-  /** Most addresses kept; the least recently learned is dropped first (default 4096). */
+  /** Most addresses kept (default 4096); beyond it, expired then least recently learned ones are dropped. */
   maxEntries?: number;
 }
 
@@ -69,9 +69,26 @@ export class IpNameTable implements IpNameTableLike {
     // Re-insert so Map order is "least recently learned first" for eviction.
     this.#addresses.delete(address);
     this.#addresses.set(address, entry);
-    if (this.#addresses.size > this.#maxEntries) {
-      const oldest = this.#addresses.keys().next().value;
-      if (oldest !== undefined) this.#addresses.delete(oldest);
+    if (this.#addresses.size > this.#maxEntries) this.#shrink();
+  }
+
+  /**
+   * Over capacity: drop expired addresses, then the least recently learned, down to 3/4 of the limit.
+   * Done in one pass rather than one eviction per learn, because repeatedly deleting a Map's oldest
+   * entry makes its iterator skip ever more holes (O(n) per eviction in V8).
+   */
+  #shrink(): void {
+    const now = this.#clock();
+    const target = Math.floor(this.#maxEntries * 0.75);
+    for (const [address, entry] of this.#addresses) {
+      let live = false;
+      for (const expiresAt of entry.names.values()) if (expiresAt > now) live = true;
+      if (!live) this.#addresses.delete(address);
+    }
+    let excess = this.#addresses.size - target;
+    for (const address of this.#addresses.keys()) {
+      if (excess-- <= 0) break;
+      this.#addresses.delete(address);
     }
   }
 
