@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -199,6 +200,13 @@ export async function runFixture(options: RunOptions): Promise<RunResult> {
 /** Removes a fixture's temp directory. */
 export function cleanup(result: RunResult): void {
   rmSync(result.workDir, { recursive: true, force: true });
+}
+
+const packageRequire = createRequire(join(dirname(fileURLToPath(import.meta.url)), 'harness.ts'));
+
+/** `require(...)` source for a dependency of this package, usable from a fixture in any directory. */
+export function requireDependency(name: string): string {
+  return `require(${JSON.stringify(packageRequire.resolve(name))})`;
 }
 
 /** Absolute path of a fixture helper, for `require()` inside fixture sources. */
