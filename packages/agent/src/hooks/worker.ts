@@ -2,9 +2,10 @@
  * Worker threads carry the agent. A worker loads `--require` preloads from its NODE_OPTIONS, which
  * comes from its `env` option: with `env: {}` (or any env without our NODE_OPTIONS) it would start
  * unprotected, beyond the agent's reach. The `Worker` constructor is replaced by one that corrects a
- * custom `env` (support/agent-propagation.ts) before constructing the real worker; `execArgv: []` and
- * `eval: true` workers keep the agent because the preload comes from that env. `SHARE_ENV` and the
- * default (a copy of process.env, whose preload options the worker inherits) need no change.
+ * custom `env` (support/agent-propagation.ts) and adds `--require <agent>` to an explicit `execArgv`
+ * (which replaces the inherited one, where the preload sits when it was given on the command line)
+ * before constructing the real worker. `SHARE_ENV` and the default env (the worker inherits the
+ * parent's preload options) need no change; `eval: true` changes nothing about preloading.
  *
  * The replacement is a plain function sharing the original prototype (so `instanceof Worker` and
  * subclasses keep working) and the prototype's `constructor` points back at it, so nothing the app
@@ -13,7 +14,7 @@
 import workerThreads from 'node:worker_threads';
 import { patchMethod } from '../bindings.js';
 import type { HookDescriptor } from './registry.js';
-import { fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
+import { agentPath, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 
 type WorkerClass = new (...args: unknown[]) => object;
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -49,7 +50,21 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
 }
 
 function withAgentEnv(options: Record<string, unknown>): Record<string, unknown> {
+  let fixed = options;
   const env = options.env;
-  if (!env || typeof env !== 'object' || env === process.env) return options;
-  return { ...options, env: fixedEnv(env as Record<string, unknown>) };
+  if (env && typeof env === 'object' && env !== process.env) {
+    fixed = { ...fixed, env: fixedEnv(env as Record<string, unknown>) };
+  }
+  // An explicit execArgv replaces the inherited one, which holds `--require` when the agent was
+  // preloaded on the command line rather than through NODE_OPTIONS.
+  const execArgv = options.execArgv;
+  const agent = agentPath();
+  if (
+    Array.isArray(execArgv) &&
+    agent &&
+    !execArgv.some((arg) => typeof arg === 'string' && arg.includes(agent))
+  ) {
+    fixed = { ...fixed, execArgv: [...execArgv, '--require', agent] };
+  }
+  return fixed;
 }

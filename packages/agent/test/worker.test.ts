@@ -1,0 +1,90 @@
+// Worker threads carry the agent whatever options they are started with, and the Worker class the
+// app can reach never leads back to an unwrapped constructor.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { appResult, cleanup, policy, type RunResult, runFixture } from './harness.js';
+
+const dirs: string[] = [];
+const runs: RunResult[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const run of runs.splice(0)) cleanup(run);
+});
+
+function governedDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'worker-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Worker body: tries a governed write and posts back what happened. */
+const workerBody = (marker: string) => `
+const { parentPort } = require('node:worker_threads');
+let code = 'written';
+try { require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x'); } catch (error) { code = error.code; }
+parentPort.postMessage(code);
+`;
+
+describe('worker threads', () => {
+  it('keep the agent with env: {}, execArgv: [], eval: true and from an ES module', async () => {
+    const dir = governedDir();
+    const cases = {
+      envEmpty: { env: {} },
+      execArgvEmpty: { execArgv: [] },
+      both: { env: {}, execArgv: [] },
+      envWithOwnNodeOptions: { env: { NODE_OPTIONS: '--no-warnings' } },
+    };
+    const source = `
+import { Worker } from 'node:worker_threads';
+const cases = ${JSON.stringify(cases)};
+const out = {};
+for (const [name, options] of Object.entries(cases)) {
+  const body = ${JSON.stringify(workerBody('MARKER'))}.replace('MARKER', ${JSON.stringify(dir)} + '/marker-' + name);
+  out[name] = await new Promise((resolve) => {
+    const worker = new Worker(body, { eval: true, ...options });
+    worker.on('message', resolve);
+    worker.on('error', (error) => resolve('worker error: ' + error.message));
+  });
+}
+console.log(JSON.stringify({ result: out }));
+`;
+    const run = await runFixture({ source, type: 'esm', cwd: dir, policy: policy({ filesystem: 'deny' }) });
+    runs.push(run);
+    const out = appResult<Record<string, string>>(run);
+    for (const name of Object.keys(cases)) {
+      expect(out[name], name).toBe('ERR_ACCESS_DENIED');
+      expect(existsSync(join(dir, `marker-${name}`)), name).toBe(false);
+    }
+  });
+
+  it('work as before under grant and observe: messages, instanceof, subclasses', async () => {
+    const dir = governedDir();
+    const source = `
+const { Worker } = require('node:worker_threads');
+class Sub extends Worker {}
+const worker = new Sub("require('node:worker_threads').parentPort.postMessage(21 * 2)", { eval: true, env: {} });
+worker.on('message', (value) => {
+  console.log(JSON.stringify({ result: {
+    value,
+    isWorker: worker instanceof Worker,
+    isSub: worker instanceof Sub,
+    constructorIsExport: Worker.prototype.constructor === Worker,
+    parentIsFunctionPrototype: Object.getPrototypeOf(Worker) === Function.prototype || Object.getPrototypeOf(Worker).name !== 'Worker',
+  } }));
+});
+`;
+    for (const mode of ['grant', 'observe'] as const) {
+      const run = await runFixture({ source, cwd: dir, policy: policy({ filesystem: mode, process: mode }) });
+      runs.push(run);
+      expect(appResult(run), mode).toEqual({
+        value: 42,
+        isWorker: true,
+        isSub: true,
+        constructorIsExport: true,
+        parentIsFunctionPrototype: true,
+      });
+    }
+  });
+});
