@@ -12,6 +12,7 @@
  */
 import { type Decision, describeTarget, type NonGrantDecision, type Operation } from '@appdefender/policy';
 import { isAgentWork } from './agent-work.js';
+import type { Attribution } from './attribution.js';
 import { type AgentContext, getContext } from './context.js';
 import { describeError, logLine, logOnce } from './log.js';
 import { type EventDetails, recordDecision } from './report.js';
@@ -70,7 +71,7 @@ const PASS: Judgement = Object.freeze({ verdict: 'grant', error: null });
  * Like `enforce`, also telling the verdict: network hooks judge a connection by name first and by
  * the address dialled later, and skip the second judgement when the first was already reported.
  */
-export function judge(op: Operation, details?: EventDetails): Judgement {
+export function judge(op: Operation, details?: EventDetails, attribution?: Attribution): Judgement {
   if (isAgentWork()) return PASS;
   const context = getContext();
   if (!context) return PASS;
@@ -85,7 +86,7 @@ export function judge(op: Operation, details?: EventDetails): Judgement {
     decision = failModeDecision(context, error);
   }
   if (decision.verdict === 'grant') return PASS;
-  return { verdict: decision.verdict, error: act(context, op, decision, details) };
+  return { verdict: decision.verdict, error: act(context, op, decision, details, attribution) };
 }
 
 /** Verdict when the decider itself failed: the fail mode decides, as when no policy can be had. */
@@ -101,12 +102,13 @@ function act(
   op: Operation,
   decision: NonGrantDecision,
   details: EventDetails | undefined,
+  attribution: Attribution | undefined,
 ): Error | null {
   const terminate = decision.verdict === 'deny' && context.policy.terminateOnDeny;
   let target = '';
   try {
     target = describeTarget(op);
-    target = recordDecision(context, op, decision, { details, terminated: terminate }).target;
+    target = recordDecision(context, op, decision, { details, terminated: terminate, attribution }).target;
   } catch (error) {
     logOnce(`record:${describeError(error)}`, `could not record an event: ${describeError(error)}`);
   }

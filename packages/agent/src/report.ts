@@ -16,7 +16,7 @@ import {
   type Operation,
   uuidv7,
 } from '@appdefender/policy';
-import { attributeCall } from './attribution.js';
+import { type Attribution, attributeCall } from './attribution.js';
 import type { AgentContext } from './context.js';
 import type { EventSink } from './event-sink.js';
 import { currentInvocation } from './invocation.js';
@@ -50,7 +50,7 @@ export function recordDecision(
   context: AgentContext,
   op: Operation,
   decision: NonGrantDecision,
-  options: { details?: EventDetails | undefined; terminated: boolean },
+  options: { details?: EventDetails | undefined; terminated: boolean; attribution?: Attribution | undefined },
 ): { target: string } {
   const target = describeTarget(op);
   const key = `${op.category}\u0000${decision.verdict}\u0000${op.operation}\u0000${target}`;
@@ -73,7 +73,7 @@ function buildEvent(
   op: Operation,
   decision: NonGrantDecision,
   target: string,
-  options: { details?: EventDetails | undefined; terminated: boolean },
+  options: { details?: EventDetails | undefined; terminated: boolean; attribution?: Attribution | undefined },
 ): AgentEvent {
   const { metadata } = context;
   const event = createEvent({
@@ -92,7 +92,8 @@ function buildEvent(
   if (metadata.region) event.region = metadata.region;
   const invocation = currentInvocation();
   if (invocation.requestId) event.requestId = invocation.requestId;
-  const attribution = attributeCall(recordDecision);
+  // captured by the hook when the decision comes later than the app's call (see hooks/net.ts)
+  const attribution = options.attribution ?? attributeCall(recordDecision);
   if (attribution.module) event.module = attribution.module;
   if (attribution.stack.length > 0) event.stack = attribution.stack;
   const details: EventDetails = { ...options.details };

@@ -50,6 +50,8 @@ export interface RunOptions {
   args?: string[];
   cwd?: string;
   timeoutMs?: number;
+  /** Prepares the work dir before the app starts (e.g. hand-off files in the runtime dir). */
+  setup?: (dirs: { workDir: string; runtimeDir: string }) => void;
 }
 
 export interface RunResult {
@@ -128,6 +130,7 @@ export async function runFixture(options: RunOptions): Promise<RunResult> {
   const workDir = mkdtempSync(join(tmpdir(), 'agent-test-'));
   const runtimeDir = join(workDir, 'runtime');
   const eventFile = join(workDir, 'events.ndjson');
+  options.setup?.({ workDir, runtimeDir });
   let script = options.file;
   if (!script) {
     if (options.source === undefined) throw new Error('runFixture needs `source` or `file`');

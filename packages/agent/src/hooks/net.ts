@@ -18,6 +18,7 @@
 import net from 'node:net';
 import { normalizeHostname, type Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
+import { attributeCall } from '../attribution.js';
 import { getBinding, patchMethod } from '../bindings.js';
 import { type AgentContext, getContext as getContextForDryRun } from '../context.js';
 import { judge } from '../enforce.js';
@@ -108,7 +109,13 @@ function wrapSocketConnect(original: AnyFunction): AnyFunction {
       const address = literalAddress(target.host!)!;
       if (allowedNamesPending()) {
         // judged at the address once the agent's own lookups are in (see the binding hook)
-        intent = { host: target.host!, port: target.port!, verdict: 'deferred' };
+        // the app's stack is gone by then: attribute now (rare: only in the first milliseconds)
+        intent = {
+          host: target.host!,
+          port: target.port!,
+          verdict: 'deferred',
+          attribution: attributeCall(connect),
+        };
         if (details) intent.details = details;
       } else {
         const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
@@ -156,7 +163,7 @@ function judgeAddress(intent: ConnectIntent | undefined, address: unknown, port:
   if (intent?.host && intent.host !== address) details.host = intent.host;
   const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
   if (typeof port === 'number') op.port = port;
-  return judge(op, Object.keys(details).length > 0 ? details : undefined).error;
+  return judge(op, Object.keys(details).length > 0 ? details : undefined, intent?.attribution).error;
 }
 
 function wrapTcpConnect(original: AnyFunction): AnyFunction {

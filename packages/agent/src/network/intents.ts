@@ -12,6 +12,7 @@
  *   queries another name) is still judged.
  * - Request details (URL, method) set by the http/https/http2 hooks while they create their socket.
  */
+import type { Attribution } from '../attribution.js';
 import type { Judgement } from '../enforce.js';
 import type { EventDetails } from '../report.js';
 
@@ -24,6 +25,8 @@ export interface ConnectIntent {
   details?: EventDetails;
   /** A connected UDP socket: its sends go to the address judged at connect. */
   connected?: boolean;
+  /** Captured at the app's call when the judgement is deferred to the binding. */
+  attribution?: Attribution;
 }
 
 const intents = new WeakMap<object, ConnectIntent>();
