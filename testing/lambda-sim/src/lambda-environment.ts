@@ -27,6 +27,19 @@ const SHUTDOWN_BUDGET_MS = 2000;
 
 type Phase = 'created' | 'init' | 'ready' | 'invoke' | 'shutdown' | 'stopped';
 
+/** Environments not shut down yet: their (possibly frozen) processes must not outlive this process. */
+const liveEnvironments = new Set<LambdaEnvironment>();
+let exitHookInstalled = false;
+
+function killOnProcessExit(environment: LambdaEnvironment): void {
+  liveEnvironments.add(environment);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const live of liveEnvironments) live.killAll();
+  });
+}
+
 /**
  * One Lambda execution environment: the processes and the Init / Invoke / Shutdown lifecycle as
  * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html describes it.
@@ -53,7 +66,6 @@ export class LambdaEnvironment {
   private resetReason: ShutdownReason | undefined;
   private reportInitDuration = false;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly killOnExit = () => this.killAll();
 
   constructor(private readonly options: ResolvedOptions) {
     this.telemetry = new TelemetryHub((line) => this.platformLog(line));
@@ -115,8 +127,7 @@ export class LambdaEnvironment {
       this.server.listen(0, '127.0.0.1', () => resolve());
     });
     this.runtimeApiAddress = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    // Stopped children must never outlive the test process that froze them.
-    process.once('exit', this.killOnExit);
+    killOnProcessExit(this);
     try {
       await this.init();
     } catch (error) {
@@ -464,7 +475,7 @@ export class LambdaEnvironment {
 
   private async close(): Promise<void> {
     this.phase = 'stopped';
-    process.removeListener('exit', this.killOnExit);
+    liveEnvironments.delete(this);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.signal.close();
@@ -476,7 +487,8 @@ export class LambdaEnvironment {
     return this.runtime ? [this.runtime, ...this.launchedExtensions] : [...this.launchedExtensions];
   }
 
-  private killAll(): void {
+  /** SIGKILLs every process group at once (used when the host process exits). */
+  killAll(): void {
     for (const managed of this.processes()) managed.kill();
   }
 
@@ -671,6 +683,7 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/** A timer that does not keep the host process alive on its own. */
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { LogEntry } from './options.js';
+import { releaseGroup, watchGroup } from './orphan-reaper.js';
 
 /** How long to wait for the last output lines of a process that has exited. */
 const LAST_LINES_GRACE_MS = 200;
@@ -39,6 +40,7 @@ export class ManagedProcess {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (this.child.pid !== undefined) watchGroup(this.child.pid);
     const streamsClosed = [
       captureLines(this.child.stdout, 'stdout', options),
       captureLines(this.child.stderr, 'stderr', options),
@@ -96,10 +98,11 @@ export class ManagedProcess {
     }
   }
 
-  /** SIGKILL the group, and continue it so a frozen group dies at once. */
+  /** SIGKILL the group (stopped members die too) and stop watching it. */
   kill(): void {
     this.signalGroup('SIGKILL');
     this.frozen = false;
+    if (this.child.pid !== undefined) releaseGroup(this.child.pid);
   }
 }
 
