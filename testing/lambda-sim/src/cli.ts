@@ -1,103 +1,22 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { LambdaInitError, LambdaSimError, type StartLambdaOptions, startLambda } from './index.js';
-
-const USAGE = `Usage: lambda-sim --handler index.handler --task-root DIR [options]
-
-Runs a function in a local Lambda (real aws-lambda-ric runtime, extensions from --layer-dir/extensions),
-invokes it, prints each result as one JSON line, then shuts the environment down.
-
-Options:
-  --handler NAME          handler setting, e.g. index.handler (required)
-  --task-root DIR         function code directory, /var/task (required)
-  --layer-dir DIR         layer directory, /opt (extensions/ and the exec wrapper live there)
-  --env KEY=VALUE         function environment variable (repeatable), e.g. AWS_LAMBDA_EXEC_WRAPPER=/opt/wrapper
-  --event JSON            event payload (default {})
-  --event-file FILE       event payload read from a JSON file
-  --count N               number of invocations (default 1)
-  --timeout-ms N          function timeout (default 3000)
-  --memory-mb N           memory size (default 128)
-  --function-name NAME    function name (default lambda-sim-function)
-  --runtime NAME          nodejs20.x (default) or nodejs22.x
-  --no-freeze             do not SIGSTOP processes between invocations
-  --quiet                 do not echo the function and extension logs to stderr
-`;
-
-function parseEnv(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const index = pair.indexOf('=');
-    if (index <= 0) throw new LambdaSimError('INVALID_OPTIONS', `--env ${pair}: expected KEY=VALUE`);
-    env[pair.slice(0, index)] = pair.slice(index + 1);
-  }
-  return env;
-}
-
-function parsePositiveInteger(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0)
-    throw new LambdaSimError('INVALID_OPTIONS', `--${name} must be a positive integer`);
-  return number;
-}
+// `lambda-sim`: run a function in the local Lambda from the command line (manual runs and demos).
+import { parseCliArgs, USAGE } from './cli-args.js';
+import { LambdaInitError, LambdaSimError, startLambda } from './index.js';
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      handler: { type: 'string' },
-      'task-root': { type: 'string' },
-      'layer-dir': { type: 'string' },
-      env: { type: 'string', multiple: true },
-      event: { type: 'string' },
-      'event-file': { type: 'string' },
-      count: { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      'memory-mb': { type: 'string' },
-      'function-name': { type: 'string' },
-      runtime: { type: 'string' },
-      'no-freeze': { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-  });
-  if (values.help || !values.handler || !values['task-root']) {
+  const command = parseCliArgs(process.argv.slice(2));
+  if (command.kind === 'usage') {
     process.stderr.write(USAGE);
-    return values.help ? 0 : 2;
+    return command.exitCode;
   }
-  const eventText = values['event-file']
-    ? readFileSync(values['event-file'], 'utf8')
-    : (values.event ?? '{}');
-  let event: unknown;
-  try {
-    event = JSON.parse(eventText);
-  } catch {
-    throw new LambdaSimError('INVALID_PAYLOAD', 'the event (--event or --event-file) is not valid JSON');
-  }
-  const options: StartLambdaOptions = {
-    handler: values.handler,
-    taskRoot: values['task-root'],
-    env: parseEnv(values.env ?? []),
-    freeze: !values['no-freeze'],
-    echo: !values.quiet,
-  };
-  if (values['layer-dir']) options.layerDir = values['layer-dir'];
-  if (values['function-name']) options.functionName = values['function-name'];
-  if (values.runtime) options.runtime = values.runtime as StartLambdaOptions['runtime'];
-  const timeoutMs = parsePositiveInteger('timeout-ms', values['timeout-ms']);
-  if (timeoutMs) options.timeoutMs = timeoutMs;
-  const memoryMb = parsePositiveInteger('memory-mb', values['memory-mb']);
-  if (memoryMb) options.memoryMb = memoryMb;
-  const count = parsePositiveInteger('count', values.count) ?? 1;
-
-  const lambda = await startLambda(options);
+  const lambda = await startLambda(command.options);
   process.stdout.write(
     `${JSON.stringify({ initDurationMs: lambda.initDurationMs, runtimeApi: lambda.runtimeApi })}\n`,
   );
   let failures = 0;
   try {
-    for (let i = 0; i < count; i++) {
-      const result = await lambda.invoke(event);
+    for (let i = 0; i < command.count; i++) {
+      const result = await lambda.invoke(command.event);
       if (!result.ok) failures += 1;
       process.stdout.write(`${JSON.stringify(result)}\n`);
     }
@@ -115,7 +34,7 @@ main().then(
     if (error instanceof LambdaInitError) {
       process.stderr.write(`${error.message}\n`);
     } else if (error instanceof LambdaSimError) {
-      process.stderr.write(`lambda-sim: ${error.message}\n${USAGE}`);
+      process.stderr.write(`lambda-sim: ${error.message}\n\n${USAGE}`);
     } else {
       process.stderr.write(
         `lambda-sim: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
