@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileDomainMatcher, domainEntryWarnings, matchDomain, parseDomainEntry } from './domain-match.js';
+import { compileDomainMatcher, matchDomain, parseDomainEntry } from './domain-match.js';
+import { domainEntryWarnings } from './policy-advice.js';
 
 describe('matchDomain: the contract rules', () => {
   it.each([

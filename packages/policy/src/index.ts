@@ -17,8 +17,6 @@ export {
 export {
   type DomainEntryKind,
   type DomainEntryParse,
-  type DomainWarning,
-  domainEntryWarnings,
   matchDomain,
   type ParsedDomainEntry,
   parseDomainEntry,
@@ -36,6 +34,7 @@ export {
   type ToAbsolutePathOptions,
   toAbsolutePath,
 } from './paths.js';
+export { commandWarning, type DomainWarning, domainEntryWarnings, pathWarning } from './policy-advice.js';
 export type {
   AgentEvent,
   Category,
@@ -58,4 +57,9 @@ export type {
   ValidationResult,
 } from './types.js';
 export { uuidv7 } from './uuidv7.js';
-export { POLICY_LIMITS, parsePolicyGroup, validatePolicyGroup } from './validate-policy.js';
+export {
+  POLICY_LIMITS,
+  type PolicyAdvisor,
+  parsePolicyGroup,
+  validatePolicyGroup,
+} from './validate-policy.js';

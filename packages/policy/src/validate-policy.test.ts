@@ -244,6 +244,19 @@ describe('parsePolicyGroup', () => {
     expect(parsePolicyGroup({ name: 'p', network: 'deny' }).network).toBe('deny');
   });
 
+  it('returns the same policy as validatePolicyGroup, though it skips the weak-entry advice', () => {
+    const input = {
+      name: 'p',
+      allowedDomains: 'Stripe, amazonaws.com, *.com, 127.1',
+      allowedPaths: ['/', '/tmp/a/'],
+      allowedCommands: ['git', '/bin/sh'],
+      netwrk: 'deny',
+    };
+    const validated = validatePolicyGroup(input);
+    expect(validated.ok && validated.warnings.length).toBeGreaterThan(5);
+    expect(validated.ok && validated.policy).toEqual(parsePolicyGroup(input));
+  });
+
   it('throws PolicyValidationError with code ERR_INVALID_POLICY and every error', () => {
     let thrown: unknown;
     try {

@@ -2,9 +2,10 @@
  * Policy group validation (contract §1): the trust boundary for policy files, control-plane bodies and
  * hand-off files. Collects every problem instead of stopping at the first, each naming its field.
  */
-import { domainEntryWarnings, parseDomainEntry } from './domain-match.js';
+import { type ParsedDomainEntry, parseDomainEntry } from './domain-match.js';
 import { PolicyValidationError } from './errors.js';
 import { normalizeAbsolutePath } from './paths.js';
+import { policyAdvisor } from './policy-advice.js';
 import type { Mode, PolicyGroup, ValidationIssue, ValidationResult } from './types.js';
 
 /** Limits, documented in the README. They bound memory and matching time, not legitimate use. */
@@ -33,7 +34,6 @@ const MODE_SYNONYMS: Readonly<Record<string, Mode>> = {
   log: 'observe',
   report: 'observe',
 };
-const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ash', 'ksh', 'csh', 'tcsh', 'fish', 'busybox', 'env']);
 
 const KNOWN_FIELDS = [
   'name',
@@ -48,7 +48,15 @@ const KNOWN_FIELDS = [
   'allowedCommands',
 ] as const;
 
-type Issues = { errors: ValidationIssue[]; warnings: ValidationIssue[] };
+/** Advice on weak entries (policy-advice.ts); absent when only errors matter (`parsePolicyGroup`). */
+export interface PolicyAdvisor {
+  domain(parsed: ParsedDomainEntry): Array<{ message: string; suggestion?: string }>;
+  command(command: string): { message: string; suggestion?: string } | undefined;
+  path(path: string): { message: string; suggestion?: string } | undefined;
+  field(unknownKey: string, knownFields: readonly string[]): string | undefined;
+}
+
+type Issues = { errors: ValidationIssue[]; warnings: ValidationIssue[]; advisor: PolicyAdvisor | null };
 
 /**
  * Validates and normalises a policy group. Missing modes default to `observe`, missing booleans to
@@ -60,7 +68,23 @@ type Issues = { errors: ValidationIssue[]; warnings: ValidationIssue[] };
  * // result.warnings[0] = { field: 'allowedDomains[0]', message: '…also stripe.com.evil.example…', suggestion: '.stripe.com' }
  */
 export function validatePolicyGroup(input: unknown): ValidationResult {
-  const issues: Issues = { errors: [], warnings: [] };
+  return checkPolicyGroup(input, policyAdvisor);
+}
+
+/**
+ * Like `validatePolicyGroup`, but returns the normalised policy or throws `PolicyValidationError`
+ * (code `ERR_INVALID_POLICY`, `errors` naming every field). Skips the weak-entry advice, which it would
+ * discard anyway.
+ * @example const policy = parsePolicyGroup(JSON.parse(readFileSync(file, 'utf8')));
+ */
+export function parsePolicyGroup(input: unknown): PolicyGroup {
+  const result = checkPolicyGroup(input, null);
+  if (!result.ok) throw new PolicyValidationError(result.errors);
+  return result.policy;
+}
+
+function checkPolicyGroup(input: unknown, advisor: PolicyAdvisor | null): ValidationResult {
+  const issues: Issues = { errors: [], warnings: [], advisor };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     issues.errors.push({
       field: '',
@@ -72,7 +96,7 @@ export function validatePolicyGroup(input: unknown): ValidationResult {
 
   for (const key of Object.keys(record)) {
     if ((KNOWN_FIELDS as readonly string[]).includes(key)) continue;
-    const near = closestField(key);
+    const near = advisor?.field(key, KNOWN_FIELDS);
     issues.warnings.push({
       field: key,
       message: 'is not a policy group field and is ignored',
@@ -92,19 +116,8 @@ export function validatePolicyGroup(input: unknown): ValidationResult {
     allowedPaths: validatePaths(record, issues),
     allowedCommands: validateCommands(record, issues),
   };
-  if (issues.errors.length > 0) return { ok: false, ...issues };
+  if (issues.errors.length > 0) return { ok: false, errors: issues.errors, warnings: issues.warnings };
   return { ok: true, policy, warnings: issues.warnings };
-}
-
-/**
- * Like `validatePolicyGroup`, but returns the normalised policy or throws `PolicyValidationError`
- * (code `ERR_INVALID_POLICY`, `errors` naming every field).
- * @example const policy = parsePolicyGroup(JSON.parse(readFileSync(file, 'utf8')));
- */
-export function parsePolicyGroup(input: unknown): PolicyGroup {
-  const result = validatePolicyGroup(input);
-  if (!result.ok) throw new PolicyValidationError(result.errors);
-  return result.policy;
 }
 
 function validateName(record: Record<string, unknown>, issues: Issues): string {
@@ -262,7 +275,7 @@ function validateDomains(record: Record<string, unknown>, issues: Issues): strin
       return;
     }
     result.push(entry);
-    for (const warning of domainEntryWarnings(parsed.parsed)) {
+    for (const warning of issues.advisor?.domain(parsed.parsed) ?? []) {
       issues.warnings.push({
         field,
         message: `${JSON.stringify(raw.trim().slice(0, 80))} ${warning.message}`,
@@ -305,13 +318,9 @@ function validatePaths(record: Record<string, unknown>, issues: Issues): string[
       return;
     }
     result.push(normalized);
-    if (normalized === '/' || normalized === '/tmp') {
-      issues.warnings.push({
-        field,
-        message: `${JSON.stringify(normalized)} grants every ${normalized === '/' ? '' : '/tmp '}path, which makes the filesystem policy moot there; name a subdirectory`,
-        suggestion: '/tmp/cache',
-      });
-    }
+    const advice = issues.advisor?.path(normalized);
+    if (advice)
+      issues.warnings.push({ field, ...advice, message: `${JSON.stringify(normalized)} ${advice.message}` });
   });
   return result;
 }
@@ -355,19 +364,9 @@ function validateCommands(record: Record<string, unknown>, issues: Issues): stri
       return;
     }
     result.push(command);
-    const base = command.slice(command.lastIndexOf('/') + 1);
-    if (SHELLS.has(base)) {
-      issues.warnings.push({
-        field,
-        message: `${JSON.stringify(command)} runs whatever command it is given (shell: true, "-c"), so it allows every command`,
-      });
-    } else if (!command.includes('/')) {
-      issues.warnings.push({
-        field,
-        message: `${JSON.stringify(command)} matches an executable of that name in any directory, including one written to /tmp; an absolute path is stricter`,
-        suggestion: `/usr/bin/${command}`,
-      });
-    }
+    const advice = issues.advisor?.command(command);
+    if (advice)
+      issues.warnings.push({ field, ...advice, message: `${JSON.stringify(command)} ${advice.message}` });
   });
   return result;
 }
@@ -406,29 +405,4 @@ function describeType(value: unknown): string {
   if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 64))}`;
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
   return typeof value === 'object' ? 'an object' : typeof value;
-}
-
-/** A known field the unknown `key` was probably meant to be (case or a typo of up to two letters). */
-function closestField(key: string): string | undefined {
-  const lower = key.toLowerCase();
-  let best: { field: string; distance: number } | undefined;
-  for (const field of KNOWN_FIELDS) {
-    const distance = field.toLowerCase() === lower ? 0 : editDistance(lower, field.toLowerCase());
-    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { field, distance };
-  }
-  return best?.field;
-}
-
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3;
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
