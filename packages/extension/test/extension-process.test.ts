@@ -240,6 +240,38 @@ describe('extension launcher + extension.cjs', () => {
     expect(running.output()).toMatch(/0 events delivered, 0 dropped, \d+ bytes undelivered/);
   });
 
+  it("on a restart in the same environment, the agent never sees the previous start's hand-off", async () => {
+    // Prepare: a first start leaves policy.json in the runtime dir
+    const first = await setup();
+    const firstRun = startLauncher(first.env);
+    await first.lambda.waitForNext(1);
+    first.lambda.shutdown();
+    expect(await firstRun.exited).toBe(0);
+    expect(fs.existsSync(join(first.runtimeDir, 'policy.json'))).toBe(true);
+    first.plane!.policy = { ...POLICY, network: 'observe' };
+
+    // Act: the restart; note what the runtime (started right after registration) would find
+    const seenAtRegistration: Array<{ policy: boolean; pending: boolean }> = [];
+    const lambda = await startFakeLambdaApi({
+      onRegister: () =>
+        seenAtRegistration.push({
+          policy: fs.existsSync(join(first.runtimeDir, 'policy.json')),
+          pending: fs.existsSync(join(first.runtimeDir, 'policy.pending')),
+        }),
+    });
+    cleanups.push(() => lambda.close());
+    const running = startLauncher({ ...first.env, AWS_LAMBDA_RUNTIME_API: lambda.address });
+    await lambda.waitForNext(1);
+
+    // Assess: at registration only the marker was there; then this start's policy
+    expect(seenAtRegistration).toEqual([{ policy: false, pending: true }]);
+    expect(JSON.parse(fs.readFileSync(join(first.runtimeDir, 'policy.json'), 'utf8')).policy.network).toBe(
+      'observe',
+    );
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+  });
+
   it('without any policy source: writes policy.error.json for the agent and still runs', async () => {
     const { lambda, runtimeDir, env } = await setup({ controlPlane: false });
     const running = startLauncher({ ...env, ES_POLICY_FETCH_BUDGET_MS: '300' });

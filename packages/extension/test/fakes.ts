@@ -39,7 +39,9 @@ export interface FakeLambdaApi {
   close(): Promise<void>;
 }
 
-export async function startFakeLambdaApi(options: { accountId?: string } = {}): Promise<FakeLambdaApi> {
+export async function startFakeLambdaApi(
+  options: { accountId?: string; onRegister?: () => void } = {},
+): Promise<FakeLambdaApi> {
   const queue: NextEvent[] = [];
   let waitingNext: http.ServerResponse | undefined;
   let nextCount = 0;
@@ -65,6 +67,7 @@ export async function startFakeLambdaApi(options: { accountId?: string } = {}): 
       }
       const acceptFeature = req.headers['lambda-extension-accept-feature'] as string | undefined;
       state.registrations.push({ name, acceptFeature });
+      options.onRegister?.();
       const payload: Record<string, string> = {
         functionName: 'fn',
         functionVersion: '$LATEST',
