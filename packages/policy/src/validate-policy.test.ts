@@ -220,6 +220,11 @@ describe('validatePolicyGroup: each kind of bad input gets its named error', () 
     expect(errorsOf(input)).toContainEqual(expect.objectContaining({ field, suggestion }));
   });
 
+  it('returns exactly ok, errors and warnings when refusing', () => {
+    expect(Object.keys(validatePolicyGroup(null)).sort()).toEqual(['errors', 'ok', 'warnings']);
+    expect(Object.keys(validatePolicyGroup({})).sort()).toEqual(['errors', 'ok', 'warnings']);
+  });
+
   it('reports every problem at once, not only the first', () => {
     const errors = errorsOf({
       name: '',

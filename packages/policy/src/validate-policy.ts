@@ -90,7 +90,7 @@ function checkPolicyGroup(input: unknown, advisor: PolicyAdvisor | null): Valida
       field: '',
       message: `a policy group must be a JSON object, got ${describeType(input)}`,
     });
-    return { ok: false, ...issues };
+    return { ok: false, errors: issues.errors, warnings: issues.warnings };
   }
   const record = input as Record<string, unknown>;
 
