@@ -13,6 +13,8 @@
  * we capture the original here, at agent load, before anything can replace it.
  */
 
+import { logOnce } from './log.js';
+
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 export type Binding = Record<string, unknown>;
 
@@ -31,11 +33,21 @@ export function getBinding(name: string): Binding | undefined {
   if (cached !== undefined) return cached ?? undefined;
   let binding: Binding | null = null;
   if (originalProcessBinding) {
+    // process.binding is deprecated (DEP0111, a warning under --pending-deprecation): the agent's
+    // own use must not print warnings into the function's log
+    const noDeprecation = process.noDeprecation;
     try {
+      process.noDeprecation = true;
       const value = Reflect.apply(originalProcessBinding, process, [name]);
       if (value && (typeof value === 'object' || typeof value === 'function')) binding = value as Binding;
     } catch {
       // not on this Node's allow list (or removed): the public-API hooks still cover the common roads
+      logOnce(
+        `binding:${name}`,
+        `Node ${process.version} does not expose the ${name} binding; its raw use is not intercepted`,
+      );
+    } finally {
+      process.noDeprecation = noDeprecation;
     }
   }
   bindingCache.set(name, binding);

@@ -1,5 +1,6 @@
 // net.Socket#connect and the tcp_wrap binding: deny blocks (and the loopback server really saw no
 // connection), observe allows and reports, grant allows silently. Each fixture runs in its own process.
+import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appResult, ensureAgentBuilt, fixturePath, policy, runFixture } from './harness.js';
 
@@ -268,5 +269,30 @@ describe('net.connect bypass attempts', () => {
       ),
     });
     expect(appResult(run)).toMatchObject({ error: 'ERR_ACCESS_DENIED', accepted: 0 });
+  });
+
+  it('never blocks or reports the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API), even under deny', async () => {
+    const runtimeApi = net.createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => runtimeApi.listen(0, '127.0.0.2', resolve));
+    const { port } = runtimeApi.address() as net.AddressInfo;
+    try {
+      const run = await runFixture({
+        policy: policy({ name: 'net-deny-all', network: 'deny' }),
+        env: { AWS_LAMBDA_RUNTIME_API: `127.0.0.2:${port}` },
+        source: `
+          const { tryConnect, report } = require(${helpers});
+          (async () => {
+            const runtime = await tryConnect({ host: '127.0.0.2', port: ${port} });
+            const otherPort = await tryConnect({ host: '127.0.0.2', port: ${port === 65535 ? port - 1 : port + 1} });
+            report({ runtime: runtime.connected === true, otherPort: otherPort.error });
+          })();
+        `,
+      });
+      expect(appResult(run)).toEqual({ runtime: true, otherPort: 'ERR_ACCESS_DENIED' });
+      expect(run.events).toHaveLength(1);
+      expect(run.events[0]!.target).not.toBe(`127.0.0.2:${port}`);
+    } finally {
+      runtimeApi.close();
+    }
   });
 });
