@@ -495,6 +495,17 @@ it('rejects an operation of an unknown category', () => {
   );
 });
 
+it('refuses a policy that did not go through the validator', () => {
+  const policy = { ...parsePolicyGroup({ name: 'p' }), network: 'block' as never };
+  expect(() => createDecider(policy, { appDirs: [], provider: null })).toThrow(/policy.network is "block"/);
+});
+
+it('hands out frozen decisions, so a caller cannot corrupt the cache', () => {
+  const decider = deciderFor({ network: 'deny' });
+  expect(Object.isFrozen(decider.decide(connect('evil.example')))).toBe(true);
+  expect(Object.isFrozen(decider.decide(read('/etc/passwd')))).toBe(true);
+});
+
 it('exposes the policy it decides for', () => {
   expect(deciderFor({ network: 'deny' }).policy.network).toBe('deny');
 });

@@ -99,6 +99,13 @@ export function createDecider(policy: PolicyGroup, options: DeciderOptions): Cac
   const runtime = parseRuntimeHosts(options.alwaysAllowedHosts ?? []);
   const commands = compileCommands(policy.allowedCommands);
   const modes = { network: policy.network, filesystem: policy.filesystem, process: policy.process };
+  for (const [category, mode] of Object.entries(modes)) {
+    if (mode !== 'grant' && mode !== 'observe' && mode !== 'deny') {
+      throw new TypeError(
+        `createDecider: policy.${category} is ${JSON.stringify(mode)}; pass a policy from parsePolicyGroup`,
+      );
+    }
+  }
 
   const hostCache = new Map<string, HostEntry>();
   const pathCache = new Map<string, Decision>();
@@ -118,7 +125,8 @@ export function createDecider(policy: PolicyGroup, options: DeciderOptions): Cac
 
   function modeDecision(category: 'network' | 'filesystem' | 'process', reason: string): Decision {
     const mode = modes[category] as Exclude<Mode, 'grant'>;
-    return { verdict: mode, rule: 'mode', reason: `${category} mode is "${mode}": ${reason}` };
+    // Frozen like the grants: decisions are shared through the cache, so no caller may change one.
+    return Object.freeze({ verdict: mode, rule: 'mode', reason: `${category} mode is "${mode}": ${reason}` });
   }
 
   /** Grant for a normalised *name* by allowedDomains or the provider's endpoints, else null. */

@@ -1,5 +1,6 @@
 /**
- * `allowedDomains` entries: parsing, normalisation, weak-entry warnings and matching (contract §1).
+ * `allowedDomains` entries: parsing, normalisation and matching (contract §1). Weak-entry advice is in
+ * policy-advice.ts.
  *
  * Entry forms and what they match (hosts are normalised first, see hostname.ts):
  *   stripe          contains:    any name containing `stripe` (api.stripe.com, but also stripe.evil.tld)
