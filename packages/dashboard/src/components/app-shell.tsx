@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { capitalize } from '../lib/format.js';
 import { useLocation } from '../lib/router.js';
 import { useSession } from '../session.js';
 import { Link } from './link.js';
@@ -52,7 +53,9 @@ export function AppShell({ children }: { children: ReactNode }) {
           <span className="account-email" title={session.me.account.email}>
             {session.me.account.email}
           </span>
-          <span className={`plan-badge plan-${session.me.plan.name}`}>{session.me.plan.name} plan</span>
+          <span className={`plan-badge plan-${session.me.plan.name}`}>
+            {capitalize(session.me.plan.name)} plan
+          </span>
           <button type="button" className="button ghost small" onClick={() => void session.logout()}>
             Sign out
           </button>

@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import type { RankedEntry, TimeBucket } from '../lib/event-aggregates.js';
 import { formatCount } from '../lib/format.js';
 import { useElementWidth } from '../lib/use-element-width.js';
@@ -20,14 +21,15 @@ function bucketLabel(startMs: number, bucketMs: number): string {
   const date = new Date(startMs);
   if (bucketMs >= 24 * 3600_000)
     return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
-  return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
-function niceMax(value: number): number {
+/** A round axis maximum whose half is a whole number too (the middle grid line is labelled). */
+export function niceMax(value: number): number {
   if (value <= 4) return 4;
   const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    if (step * magnitude >= value) return step * magnitude;
+  for (const step of [1, 2, 4, 6, 8, 10]) {
+    if (step * magnitude >= value && ((step * magnitude) / 2) % 1 === 0) return step * magnitude;
   }
   return 10 * magnitude;
 }
@@ -37,7 +39,7 @@ const AXIS_LEFT = 36;
 const AXIS_BOTTOM = 20;
 
 /** Stacked bars of events per time bucket, by action or by category. Hand-drawn SVG: a few KB. */
-export function TimeChart({
+export const TimeChart = memo(function TimeChart({
   buckets,
   bucketMs,
   kind,
@@ -117,7 +119,7 @@ export function TimeChart({
                     );
                   })}
                   <rect className="hit" x={x} y={6} width={slot} height={plotHeight} />
-                  {index % labelEvery === 0 && (
+                  {index % labelEvery === 0 && x + 56 <= width && (
                     <text className="axis-label" x={x} y={HEIGHT - 4}>
                       {bucketLabel(bucket.startMs, bucketMs)}
                     </text>
@@ -130,10 +132,10 @@ export function TimeChart({
       </div>
     </figure>
   );
-}
+});
 
 /** A ranked list with proportional bars; deny share drawn in the deny colour. */
-export function BarList({
+export const BarList = memo(function BarList({
   title,
   entries,
   empty,
@@ -193,4 +195,4 @@ export function BarList({
       )}
     </section>
   );
-}
+});

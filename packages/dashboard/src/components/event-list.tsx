@@ -39,19 +39,24 @@ export function EventList({
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
-    getItemKey: (index) => events[index]?.id ?? index,
+    // No getItemKey: rows have one fixed height, so positions depend on the count alone and are
+    // not recomputed for all 10,000 rows on every render (React keys rows by event id below).
   });
 
   // Keep the reader's place when newer rows are prepended.
   const firstId = useRef<string | null>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the rows change; the offset is read, not watched
   useLayoutEffect(() => {
     const previousFirst = firstId.current;
     firstId.current = events[0]?.id ?? null;
     const element = scrollRef.current;
-    if (!element || !previousFirst || element.scrollTop < ROW_HEIGHT / 2) return;
-    const shift = events.findIndex((event) => event.id === previousFirst);
-    if (shift > 0) {
-      element.scrollTop += shift * ROW_HEIGHT;
+    // The virtualizer tracks the offset from scroll events; reading element.scrollTop here would
+    // force a synchronous layout on every live batch.
+    if (!element || !previousFirst || (virtualizer.scrollOffset ?? 0) < ROW_HEIGHT / 2) return;
+    let shift = 0;
+    while (shift < events.length && events[shift]!.id !== previousFirst) shift++;
+    if (shift > 0 && shift < events.length) {
+      element.scrollTop = (virtualizer.scrollOffset ?? 0) + shift * ROW_HEIGHT;
       setActiveIndex((index) => index + shift);
     }
   }, [events]);
@@ -146,7 +151,7 @@ export function EventList({
             if (!event) return null;
             return (
               <EventRow
-                key={item.key}
+                key={event.id}
                 event={event}
                 index={item.index}
                 top={item.start}

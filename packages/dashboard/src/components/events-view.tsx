@@ -1,4 +1,4 @@
-import { useCallback, useDeferredValue, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client.js';
 import type { AppDefenderEvent } from '../api/types.js';
 import { bucketEvents, targetKey, topBy } from '../lib/event-aggregates.js';
@@ -7,6 +7,7 @@ import { type EventFilters, parseFilters, rangeStart, serializeFilters } from '.
 import { formatCount } from '../lib/format.js';
 import { navigate, useLocation } from '../lib/router.js';
 import { useNow } from '../lib/use-now.js';
+import { useThrottledValue } from '../lib/use-throttled-value.js';
 import { useSession } from '../session.js';
 import { BarList, type SeriesKind, TimeChart } from './charts.js';
 import { EventDrawer } from './event-drawer.js';
@@ -91,9 +92,9 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
       writeUrl(filters, { event: null }, { replace: true });
   }, [writeUrl, filters]);
 
-  // Charts use a deferred copy of the list: under a live burst React renders the list first and
-  // recomputes the aggregates when it has time.
-  const chartEvents = useDeferredValue(feed.events);
+  // Charts follow the list at most once a second: recomputing aggregates over 10,000 events for
+  // every live batch would cost frames while the list itself updates every animation frame.
+  const chartEvents = useThrottledValue(feed.events, 1000);
   const newestMs = chartEvents[0] ? Date.parse(chartEvents[0].time) : 0;
   const toMs = Math.max(nowMs, newestMs);
   const fromMs =
@@ -128,10 +129,15 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
     [chartEvents],
   );
 
-  const filterOn = (field: 'function' | 'policyGroup' | 'text', value: string) => {
-    setOpenEvent(null);
-    writeUrl({ ...filters, [field]: value }, { event: null });
-  };
+  const filterOn = useCallback(
+    (field: 'function' | 'policyGroup' | 'text', value: string) => {
+      setOpenEvent(null);
+      writeUrl({ ...filters, [field]: value }, { event: null });
+    },
+    [writeUrl, filters],
+  );
+  const searchFor = useCallback((key: string) => filterOn('text', key), [filterOn]);
+  const onlyFunction = useCallback((key: string) => filterOn('function', key), [filterOn]);
 
   return (
     <div className="events-view">
@@ -179,26 +185,26 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
             title="Top domains"
             entries={tops.domains}
             empty="No network events."
-            onSelect={(key) => filterOn('text', key)}
+            onSelect={searchFor}
           />
           <BarList
             title="Top paths"
             entries={tops.paths}
             empty="No filesystem events."
-            onSelect={(key) => filterOn('text', key)}
+            onSelect={searchFor}
           />
           <BarList
             title="Top commands"
             entries={tops.commands}
             empty="No process events."
-            onSelect={(key) => filterOn('text', key)}
+            onSelect={searchFor}
           />
           {!fixedFunction && (
             <BarList
               title="Top functions"
               entries={tops.functions}
               empty="No events from functions."
-              onSelect={(key) => filterOn('function', key)}
+              onSelect={onlyFunction}
               mono={false}
             />
           )}

@@ -1,4 +1,4 @@
-import { formatRetention } from '../lib/format.js';
+import { capitalize, formatRetention } from '../lib/format.js';
 import { useSession } from '../session.js';
 
 /** The plan and how long its events are kept, shown wherever events are listed. */
@@ -6,8 +6,8 @@ export function RetentionNote() {
   const { me } = useSession();
   return (
     <p className="retention" data-testid="retention">
-      <span className={`plan-badge plan-${me.plan.name}`}>{me.plan.name} plan</span> Events are kept for{' '}
-      <strong>{formatRetention(me.plan.retentionDays)}</strong>, then deleted.
+      <span className={`plan-badge plan-${me.plan.name}`}>{capitalize(me.plan.name)} plan</span> Events are
+      kept for <strong>{formatRetention(me.plan.retentionDays)}</strong>, then deleted.
     </p>
   );
 }

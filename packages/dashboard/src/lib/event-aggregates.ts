@@ -1,5 +1,18 @@
 import type { AppDefenderEvent } from '../api/types.js';
 
+// Parsing 10,000 ISO strings on every chart update adds up; each event object is parsed once.
+const parsedTimes = new WeakMap<AppDefenderEvent, number>();
+
+/** The event's time in ms since the epoch (NaN when unparseable), memoised per event object. */
+export function eventTimeMs(event: AppDefenderEvent): number {
+  let timeMs = parsedTimes.get(event);
+  if (timeMs === undefined) {
+    timeMs = Date.parse(event.time);
+    parsedTimes.set(event, timeMs);
+  }
+  return timeMs;
+}
+
 export interface TimeBucket {
   startMs: number;
   observe: number;
@@ -51,7 +64,7 @@ export function bucketEvents(
     process: 0,
   }));
   for (const event of events) {
-    const timeMs = Date.parse(event.time);
+    const timeMs = eventTimeMs(event);
     if (Number.isNaN(timeMs) || timeMs < options.fromMs || timeMs > options.toMs) continue;
     const bucket = buckets[Math.floor((timeMs - firstStart) / bucketMs)];
     if (!bucket) continue;
@@ -112,7 +125,7 @@ export function countByFunction(
 ): Map<string, { observe: number; deny: number }> {
   const counts = new Map<string, { observe: number; deny: number }>();
   for (const event of events) {
-    if (!event.function || Date.parse(event.time) < sinceMs) continue;
+    if (!event.function || eventTimeMs(event) < sinceMs) continue;
     const entry = counts.get(event.function) ?? { observe: 0, deny: 0 };
     const weight = event.count && event.count > 0 ? event.count : 1;
     if (event.action === 'deny') entry.deny += weight;

@@ -5,7 +5,7 @@ import { type EventFilters, eventMatchesFilters, rangeStart } from './event-filt
 import { mergeNewestFirst } from './merge-events.js';
 
 /** How many events one page of the list fetches, and the most kept in memory. */
-export const PAGE_SIZE = 500;
+export const PAGE_SIZE = 1000;
 export const MAX_EVENTS_IN_MEMORY = 20_000;
 
 export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'off';

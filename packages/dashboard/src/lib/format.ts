@@ -21,12 +21,23 @@ const dateTime = new Intl.DateTimeFormat(undefined, {
   hour: '2-digit',
   minute: '2-digit',
   second: '2-digit',
+  hourCycle: 'h23',
 });
 
+// 24-hour times: what logs and incident timelines use.
 const timeOnly = new Intl.DateTimeFormat(undefined, {
   hour: '2-digit',
   minute: '2-digit',
   second: '2-digit',
+  hourCycle: 'h23',
+});
+
+const shortDateTime = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
 });
 
 export function formatDateTime(iso: string | undefined): string {
@@ -39,7 +50,7 @@ export function formatDateTime(iso: string | undefined): string {
 export function formatEventTime(iso: string, nowMs: number): string {
   const timeMs = Date.parse(iso);
   if (Number.isNaN(timeMs)) return iso;
-  return nowMs - timeMs < 20 * 3600_000 ? timeOnly.format(timeMs) : dateTime.format(timeMs);
+  return nowMs - timeMs < 20 * 3600_000 ? timeOnly.format(timeMs) : shortDateTime.format(timeMs);
 }
 
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
@@ -51,4 +62,8 @@ export function formatCount(value: number): string {
 export function formatRetention(days: number): string {
   if (days % 365 === 0) return days === 365 ? '1 year' : `${days / 365} years`;
   return days === 1 ? '1 day' : `${days} days`;
+}
+
+export function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

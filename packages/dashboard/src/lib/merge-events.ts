@@ -1,7 +1,8 @@
 import type { AppDefenderEvent } from '../api/types.js';
+import { eventTimeMs } from './event-aggregates.js';
 
 function newerFirst(a: AppDefenderEvent, b: AppDefenderEvent): number {
-  const byTime = Date.parse(b.time) - Date.parse(a.time);
+  const byTime = eventTimeMs(b) - eventTimeMs(a);
   if (byTime !== 0 && !Number.isNaN(byTime)) return byTime;
   // Ids are UUIDv7, so they order events that share a millisecond.
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;

@@ -94,7 +94,7 @@ export function FunctionsPage() {
                           <span className={`count-chip action-observe${count.observe ? '' : ' zero'}`}>
                             {formatCount(count.observe)}
                             <span className="sr-only"> observed</span>
-                            <span aria-hidden="true"> obs</span>
+                            <span aria-hidden="true"> observe</span>
                           </span>
                         </>
                       )}

@@ -50,7 +50,18 @@ function IssueList({
             </>
           )}
           {issue.message}
-          {issue.suggestion && <span className="suggestion"> {issue.suggestion}</span>}
+          {issue.suggestion && (
+            <span className="suggestion">
+              {' '}
+              {/\s/.test(issue.suggestion) ? (
+                issue.suggestion
+              ) : (
+                <>
+                  Try <code>{issue.suggestion}</code>.
+                </>
+              )}
+            </span>
+          )}
         </li>
       ))}
     </ul>
@@ -358,12 +369,14 @@ export function PolicyGroupEditorPage({ name }: { name: string | null }) {
             />
             {domainEntries.length > 0 && (
               <ul className="entry-chips" aria-label="How each entry matches">
-                {domainEntries.map((entry, index) => (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: entries may repeat while typing
-                  <li key={index}>
-                    <code>{entry}</code> <span className="muted">{describeDomainEntry(entry)}</span>
-                  </li>
-                ))}
+                {domainEntries.map((entry, index) =>
+                  fieldErrors('allowedDomains').some((issue) => issue.index === index) ? null : (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: entries may repeat while typing
+                    <li key={index}>
+                      <code>{entry}</code> <span className="muted">{describeDomainEntry(entry)}</span>
+                    </li>
+                  ),
+                )}
               </ul>
             )}
             {domainEntries.length > 0 && (
