@@ -22,9 +22,9 @@ export interface Extension {
 }
 
 export interface ExtensionsApiContext {
-  /** Registration is open during Init until the runtime starts. */
-  registrationOpen(): boolean;
   isInitializing(): boolean;
+  /** The runtime has started: from now on, registrations of names with no executable are internal extensions. */
+  runtimeStarted(): boolean;
   /** The register answer: functionName, functionVersion, handler (and accountId on request). */
   functionInfo(): { functionName: string; functionVersion: string; handler: string; accountId: string };
   launchedProcess(name: string): ManagedProcess | undefined;
@@ -80,9 +80,8 @@ export class ExtensionsApi {
       apiError(reply, 400, 'Extension.InvalidRequest', 'Lambda-Extension-Name header is required');
       return;
     }
-    if (!this.context.registrationOpen()) {
-      const message = 'extensions can only register during Init, before the runtime starts';
-      apiError(reply, 403, 'Extension.RegistrationClosed', message);
+    if (!this.context.isInitializing()) {
+      apiError(reply, 403, 'Extension.RegistrationClosed', 'extensions can only register during Init');
       return;
     }
     if (this.all().some((extension) => extension.name === name)) {
@@ -95,13 +94,20 @@ export class ExtensionsApi {
       apiError(reply, 400, 'Extension.InvalidEventType', message);
       return;
     }
+    const launched = this.context.launchedProcess(name);
+    // An internal extension (in the runtime process) is stopped with the runtime, so Lambda refuses it SHUTDOWN.
+    if (!launched && this.context.runtimeStarted() && events.includes('SHUTDOWN')) {
+      const message = 'internal extensions (registered by the runtime process) cannot register for SHUTDOWN';
+      apiError(reply, 400, 'Extension.InvalidEventType', message);
+      return;
+    }
     const extension: Extension = {
       id: randomUUID(),
       name,
       events: new Set(events as ExtensionEventType[]),
       pendingNext: undefined,
       queue: [],
-      process: this.context.launchedProcess(name),
+      process: launched,
       gone: false,
     };
     this.extensions.set(extension.id, extension);

@@ -92,8 +92,8 @@ export class LambdaEnvironment {
       changed,
     });
     this.extensionsApi = new ExtensionsApi({
-      registrationOpen: () => this.phase === 'init' && this.runtime === undefined,
       isInitializing: () => this.phase === 'init',
+      runtimeStarted: () => this.runtime !== undefined,
       functionInfo: () => ({
         functionName: this.options.functionName,
         functionVersion: this.options.functionVersion,
@@ -383,6 +383,7 @@ export class LambdaEnvironment {
       startedAt: performance.now(),
       answeredAt: undefined,
       outcome: undefined,
+      producedBytes: 0,
     };
   }
 
@@ -392,7 +393,7 @@ export class LambdaEnvironment {
       requestId: invocation.requestId,
       status,
       ...(errorType ? { errorType } : {}),
-      metrics: { durationMs: round(durationMs), producedBytes: 0 },
+      metrics: { durationMs: round(durationMs), producedBytes: invocation.producedBytes },
       tracing: tracingOf(invocation.traceId),
       spans: [],
     });

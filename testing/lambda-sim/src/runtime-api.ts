@@ -19,6 +19,8 @@ export interface Invocation {
   startedAt: number;
   answeredAt: number | undefined;
   outcome: InvocationOutcome | undefined;
+  /** Size of the response or error body the runtime posted. */
+  producedBytes: number;
 }
 
 export interface RuntimeApiContext {
@@ -79,6 +81,7 @@ export class RuntimeApi {
   response(requestId: string, request: ApiRequest, reply: Reply): void {
     const invocation = this.invocationFor(requestId, reply);
     if (!invocation) return;
+    invocation.producedBytes = request.body.length;
     if (request.body.length > MAX_PAYLOAD_BYTES) {
       apiError(reply, 413, 'RequestEntityTooLarge', `response payload exceeds ${MAX_PAYLOAD_BYTES} bytes`);
       this.answer(invocation, {
@@ -99,6 +102,7 @@ export class RuntimeApi {
   error(requestId: string, request: ApiRequest, reply: Reply): void {
     const invocation = this.invocationFor(requestId, reply);
     if (!invocation) return;
+    invocation.producedBytes = request.body.length;
     reply(202, { status: 'OK' });
     const error = parseErrorBody(request, 'lambda-runtime-function-error-type');
     this.answer(invocation, { ok: false, status: 'error', error });

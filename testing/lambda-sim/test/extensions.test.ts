@@ -90,6 +90,27 @@ describe('external extensions in the local Lambda', () => {
       shutdownReason: 'spindown',
       deadlineMs: expect.any(Number),
     });
+    const telemetryRecord = (type: string, requestId: string) =>
+      JSON.parse(
+        record
+          .find((line) => line.startsWith(`telemetry ${type} ${requestId} `))
+          ?.split(' ')
+          .slice(3)
+          .join(' ') ?? '{}',
+      );
+    expect(telemetryRecord('platform.runtimeDone', a)).toEqual({
+      requestId: a,
+      status: 'success',
+      metrics: { durationMs: expect.any(Number), producedBytes: '{"echoed":{"n":1}}'.length },
+      tracing: { type: 'X-Amzn-Trace-Id', value: invoke.tracing.value },
+      spans: [],
+    });
+    expect(telemetryRecord('platform.report', a)).toMatchObject({
+      requestId: a,
+      status: 'success',
+      metrics: { memorySizeMB: 128, initDurationMs: expect.any(Number) },
+    });
+    expect(telemetryRecord('platform.report', b).metrics.initDurationMs).toBeUndefined();
     expect(record.some((line) => line.startsWith('telemetry platform.initStart'))).toBe(true);
     expect(record.some((line) => line.startsWith('telemetry platform.extension sample'))).toBe(true);
   });
@@ -109,6 +130,40 @@ describe('external extensions in the local Lambda', () => {
     } finally {
       await lambda.shutdown();
     }
+  });
+
+  it('accepts an internal extension registered by the runtime process during Init, without SHUTDOWN', async () => {
+    // Prepare: an ES module handler that registers from its top level and serves INVOKE in the background.
+    const taskRoot = join(temp.dir, 'internal', 'task');
+    writeFile(
+      join(taskRoot, 'index.mjs'),
+      `const base = 'http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/2020-01-01/extension';
+      const register = (events) => fetch(base + '/register', { method: 'POST', headers: { 'Lambda-Extension-Name': 'inproc' }, body: JSON.stringify({ events }) });
+      const refused = await register(['INVOKE', 'SHUTDOWN']);
+      const refusal = { status: refused.status, body: await refused.json() };
+      const accepted = await register(['INVOKE']);
+      const id = accepted.headers.get('lambda-extension-identifier');
+      const seen = [];
+      (async () => {
+        for (;;) {
+          const event = await (await fetch(base + '/event/next', { headers: { 'Lambda-Extension-Identifier': id } })).json();
+          seen.push(event.requestId);
+        }
+      })();
+      export const handler = async () => ({ refusal, seen: [...seen] });`,
+    );
+
+    // Act
+    const lambda = await startLambda({ handler: 'index.handler', taskRoot });
+    const first = await lambda.invoke({});
+    const second = await lambda.invoke({});
+    await lambda.shutdown();
+
+    // Assess: the second invocation sees that the internal extension received the first INVOKE.
+    expect(first.result).toMatchObject({
+      refusal: { status: 400, body: { errorType: 'Extension.InvalidEventType' } },
+    });
+    expect((second.result as { seen: string[] }).seen).toContain(first.requestId);
   });
 
   it('gives extensions the function environment without the variables Lambda hides from them', async () => {

@@ -109,7 +109,7 @@ function listen() {
       req.on('data', (chunk) => (data += chunk)).on('end', () => {
         for (const event of JSON.parse(data)) {
           const id = event.record && typeof event.record === 'object' ? event.record.requestId || event.record.name || '' : '';
-          record('telemetry', event.type + ' ' + id);
+          record('telemetry', event.type + ' ' + id + ' ' + JSON.stringify(event.record));
           if (event.type === 'platform.runtimeDone') runtimeDone.add(event.record.requestId);
         }
         res.end('ok');
