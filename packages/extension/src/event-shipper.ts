@@ -4,7 +4,7 @@
  * off (honouring Retry-After); the function never waits on an unreachable control plane for longer
  * than the flush budget it was given.
  */
-import { gzip } from 'node:zlib';
+import type * as zlib from 'node:zlib';
 import { describeError } from './errors.js';
 import type { EventBatch, EventSpool } from './event-spool.js';
 import { httpRequest, retryAfterMs } from './http-client.js';
@@ -31,7 +31,12 @@ const BASE_BACKOFF_MS = 250;
 /** A refused key or a gone route will not heal within seconds: wait longer before asking again. */
 const AUTH_BACKOFF_MS = 60_000;
 
-function gzipAsync(text: string): Promise<Buffer> {
+let zlibModule: typeof zlib | undefined;
+
+/** zlib is loaded at the first batch, not at start: every millisecond of boot is cold start. */
+async function gzipAsync(text: string): Promise<Buffer> {
+  zlibModule ??= await import('node:zlib');
+  const { gzip } = zlibModule;
   return new Promise((resolve, reject) =>
     gzip(text, (error, result) => (error ? reject(error) : resolve(result))),
   );

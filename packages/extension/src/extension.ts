@@ -71,10 +71,12 @@ export async function runExtension(options: RunOptions): Promise<void> {
     registration = await register(config.lambdaApi, config.extensionName);
   }
   const listener = await subscribe(config, registration.extensionId, await telemetry, log);
-  logPolicyOutcome(
-    await policy.catch((error: unknown) => ({ kind: 'failed', error: describeError(error) }) as const),
-    log,
-  );
+  // Not awaited: Init ends when the runtime and every extension called `next`, and the runtime
+  // cannot get there before its agent has the policy (or gave up waiting), so holding our `next`
+  // for the fetch would only add to Init. The fetch finishes in the background.
+  void policy
+    .catch((error: unknown) => ({ kind: 'failed', error: describeError(error) }) as const)
+    .then((outcome) => logPolicyOutcome(outcome, log));
 
   const delivery = createDelivery(config, files, log);
   const reporter = delivery ? createReporter(config, registration, files, coldStart, log) : undefined;

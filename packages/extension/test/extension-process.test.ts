@@ -97,6 +97,23 @@ function appendEvents(runtimeDir: string, prefix: string, count: number): string
   return ids;
 }
 
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The policy fetch runs after the first `next` (it must not hold Init): wait for its hand-off. */
+async function handOffDone(runtimeDir: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (fs.existsSync(join(runtimeDir, 'policy.pending'))) {
+    if (Date.now() > deadline) throw new Error('policy.pending still there');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 async function runInvocation(
   lambda: FakeLambdaApi,
   requestId: string,
@@ -119,6 +136,7 @@ describe('extension launcher + extension.cjs', () => {
 
     // Act: init
     await lambda.waitForNext(1);
+    await handOffDone(runtimeDir);
 
     // Assess: registered once (by the launcher), with the account id feature, policy handed over
     expect(lambda.registrations).toEqual([{ name: 'appdefender', acceptFeature: 'accountId' }]);
@@ -207,6 +225,7 @@ describe('extension launcher + extension.cjs', () => {
     const first = await setup();
     const firstRun = startLauncher(first.env);
     await first.lambda.waitForNext(1);
+    await handOffDone(first.runtimeDir);
     first.lambda.shutdown();
     expect(await firstRun.exited).toBe(0);
     await first.plane!.close();
@@ -217,6 +236,7 @@ describe('extension launcher + extension.cjs', () => {
     const started = Date.now();
     const running = startLauncher({ ...first.env, AWS_LAMBDA_RUNTIME_API: lambda.address });
     await lambda.waitForNext(1);
+    await handOffDone(first.runtimeDir);
     const initMs = Date.now() - started;
 
     // Assess: the cached copy is handed over within the fetch budget
@@ -225,7 +245,7 @@ describe('extension launcher + extension.cjs', () => {
       source: 'cache',
       policy: { name: POLICY.name },
     });
-    expect(running.output()).toContain('using the cached policy group');
+    await until(() => running.output().includes('using the cached policy group'));
 
     // Act: invocations with events while nobody takes them
     for (let index = 0; index < 3; index++) {
@@ -245,6 +265,7 @@ describe('extension launcher + extension.cjs', () => {
     const first = await setup();
     const firstRun = startLauncher(first.env);
     await first.lambda.waitForNext(1);
+    await handOffDone(first.runtimeDir);
     first.lambda.shutdown();
     expect(await firstRun.exited).toBe(0);
     expect(fs.existsSync(join(first.runtimeDir, 'policy.json'))).toBe(true);
@@ -262,6 +283,7 @@ describe('extension launcher + extension.cjs', () => {
     cleanups.push(() => lambda.close());
     const running = startLauncher({ ...first.env, AWS_LAMBDA_RUNTIME_API: lambda.address });
     await lambda.waitForNext(1);
+    await handOffDone(first.runtimeDir);
 
     // Assess: at registration only the marker was there; then this start's policy
     expect(seenAtRegistration).toEqual([{ policy: false, pending: true }]);
@@ -276,6 +298,7 @@ describe('extension launcher + extension.cjs', () => {
     const { lambda, runtimeDir, env } = await setup({ controlPlane: false });
     const running = startLauncher({ ...env, ES_POLICY_FETCH_BUDGET_MS: '300' });
     await lambda.waitForNext(1);
+    await handOffDone(runtimeDir);
     const failure = JSON.parse(fs.readFileSync(join(runtimeDir, 'policy.error.json'), 'utf8'));
     expect(failure.error).toMatch(/ECONNREFUSED|refused/i);
     expect(fs.existsSync(join(runtimeDir, 'policy.json'))).toBe(false);
