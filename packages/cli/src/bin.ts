@@ -2,6 +2,15 @@
 import { createLambdaClient } from './aws/lambda-client.js';
 import { runCli } from './program.js';
 
+// The AWS SDK warns on every run under Node 20 about its future releases; the CLI supports Node 20,
+// and a warning users cannot act on mid-command only hides the output that matters.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const text = typeof warning === 'string' ? warning : warning.message;
+  if (text.startsWith('NodeVersionSupportWarning')) return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const waitForInterrupt = () =>
   new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

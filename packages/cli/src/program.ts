@@ -13,6 +13,12 @@ import { createOutput } from './output.js';
 import { CLI_VERSION } from './version.js';
 
 const exitCodeHelp = `
+Examples:
+  $ appdefender demo                                   # see it work in a minute
+  $ appdefender run -- node app.js                     # what does my code do?
+  $ appdefender lambda enable --function checkout --group payments-strict
+  $ appdefender doctor --function checkout
+
 Exit codes:
   0  success
   1  the command failed (invalid policy, failed update, problems found by doctor)

@@ -6,8 +6,18 @@ import {
   errorMessage,
   errorName,
   NotFoundError,
+  UnreachableError,
   UsageError,
 } from '../errors.js';
+
+const networkErrorCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+]);
 
 export interface LambdaClientOptions {
   region?: string | undefined;
@@ -52,6 +62,13 @@ export function toCliError(error: unknown, what: string): CliError {
   if (name !== undefined && credentialErrors.has(name)) {
     return new AuthError(`${what}: AWS refused the credentials or permissions (${name}: ${message})`, {
       cause: error,
+    });
+  }
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && networkErrorCodes.has(code)) {
+    return new UnreachableError(`${what}: cannot reach AWS (${code})`, {
+      cause: error,
+      hint: 'Check the network, proxy settings and AWS_ENDPOINT_URL(_LAMBDA) if set',
     });
   }
   if (/region is missing/i.test(message)) {

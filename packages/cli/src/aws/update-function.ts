@@ -34,6 +34,7 @@ export async function waitUntilUpdated(
   client: LambdaClient,
   functionName: string,
   options: UpdateOptions,
+  { failOnFailedUpdate = true }: { failOnFailedUpdate?: boolean } = {},
 ): Promise<FunctionConfiguration> {
   const timeoutMs = options.waitTimeoutMs ?? 300_000;
   const intervalMs = options.pollIntervalMs ?? 1_000;
@@ -42,11 +43,12 @@ export async function waitUntilUpdated(
     const fn = await getFunctionConfiguration(client, functionName);
     const busy = fn.LastUpdateStatus === 'InProgress' || fn.State === 'Pending';
     if (!busy) {
-      if (fn.LastUpdateStatus === 'Failed') {
+      if (fn.LastUpdateStatus === 'Failed' && failOnFailedUpdate) {
+        const reason = [fn.LastUpdateStatusReasonCode, fn.LastUpdateStatusReason].filter(Boolean).join(': ');
         throw new CliError(
           'UPDATE_FAILED',
           ExitCode.failure,
-          `Lambda could not apply the update to ${functionName}: ${fn.LastUpdateStatusReasonCode ?? ''} ${fn.LastUpdateStatusReason ?? ''}`.trim(),
+          `Lambda could not apply the update to ${functionName}: ${reason || 'no reason given'}`,
         );
       }
       return fn;
@@ -78,8 +80,9 @@ export async function applyConfigurationPlan(
 ): Promise<{ plan: ConfigurationPlan; configuration: FunctionConfiguration }> {
   const maxAttempts = options.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt += 1) {
-    // An update in progress would make ours fail with a conflict: wait for it first.
-    const fn = await waitUntilUpdated(client, functionName, options);
+    // An update in progress would make ours fail with a conflict: wait for it first. An earlier
+    // failed update is no reason not to apply ours.
+    const fn = await waitUntilUpdated(client, functionName, options, { failOnFailedUpdate: false });
     const plan = computePlan(fn);
     if (!plan.changed) return { plan, configuration: fn };
     try {

@@ -6,7 +6,15 @@ import { AuthError, CliError, ExitCode, NotFoundError, UnreachableError, UsageEr
 import { formatEvent, isEvent, type PrintableEvent } from '../local/event-format.js';
 
 export function registerEventsCommand(program: Command, deps: CliDeps): void {
-  const events = program.command('events').description('events from the control plane');
+  const events = program
+    .command('events')
+    .description('events from the control plane')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ appdefender events tail --action deny`,
+    );
   events
     .command('tail')
     .description('stream events to the terminal as they happen (Server-Sent Events, reconnects by itself)')

@@ -24,7 +24,15 @@ const awsOptions = (command: Command) =>
 export function registerLambdaCommand(program: Command, deps: CliDeps): void {
   const lambda = program
     .command('lambda')
-    .description('enable, disable and list AppDefender on AWS Lambda functions (AWS SDK v3)');
+    .description('enable, disable and list AppDefender on AWS Lambda functions (AWS SDK v3)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ appdefender lambda list --region us-east-1
+  $ appdefender lambda enable --function checkout --group payments-strict --dry-run
+  $ appdefender lambda disable --function checkout`,
+    );
 
   awsOptions(
     lambda

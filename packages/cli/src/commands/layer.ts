@@ -11,7 +11,16 @@ import { layerDistDir, layerPackageDir } from '../local/paths.js';
 import { CLI_VERSION } from '../version.js';
 
 export function registerLayerCommand(program: Command, deps: CliDeps): void {
-  const layer = program.command('layer').description('build and publish the AppDefender Lambda layer');
+  const layer = program
+    .command('layer')
+    .description('build and publish the AppDefender Lambda layer')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ appdefender layer build
+  $ appdefender layer publish --regions us-east-1,eu-west-1 --public`,
+    );
 
   layer
     .command('build')
@@ -127,10 +136,13 @@ async function publishCommand(ctx: CommandContext): Promise<void> {
       const key = `${region} ${architecture}`;
       if (step === 'publishing') progress.set(key, out.progress(`${region}: publishing ${architecture}`));
       else if (step === 'sharing') progress.get(key)?.update(`${region}: making ${architecture} public`);
-      else progress.get(key)?.succeed(`${region}: ${architecture} published`);
+      else {
+        progress.get(key)?.succeed(`${region}: ${architecture} published`);
+        progress.delete(key);
+      }
     },
   }).catch((error: unknown) => {
-    for (const p of progress.values()) p.fail();
+    for (const unfinished of progress.values()) unfinished.fail();
     throw error;
   });
   if (out.json) {

@@ -15,7 +15,15 @@ type ServerGroup = PolicyGroup & { version?: number; updatedAt?: string; readOnl
 export function registerPolicyCommand(program: Command, deps: CliDeps): void {
   const policy = program
     .command('policy')
-    .description('policy groups as code (YAML or JSON files, for Git and CI)');
+    .description('policy groups as code (YAML or JSON files, for Git and CI)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ appdefender policy validate payments.yaml
+  $ appdefender policy diff payments.yaml --exit-code && appdefender policy push payments.yaml
+  $ appdefender policy pull payments-strict > payments.yaml`,
+    );
 
   policy
     .command('validate')
