@@ -110,13 +110,11 @@ describe('layer publish', () => {
   });
 
   it('exits 4 when AWS refuses the credentials', async () => {
-    lambda
-      .on(PublishLayerVersionCommand)
-      .rejects(
-        Object.assign(new Error('The security token included in the request is invalid'), {
-          name: 'UnrecognizedClientException',
-        }),
-      );
+    lambda.on(PublishLayerVersionCommand).rejects(
+      Object.assign(new Error('The security token included in the request is invalid'), {
+        name: 'UnrecognizedClientException',
+      }),
+    );
     const result = await runInProcess(['layer', 'publish', '--regions', 'us-east-1', '--zip-dir', zipDir], {
       env,
     });
