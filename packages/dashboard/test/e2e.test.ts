@@ -291,6 +291,7 @@ describe('dashboard end to end', () => {
     await see(page.getByRole('heading', { name: 'checkout-api', level: 1 })).toBeVisible();
     await see(page.getByTestId('event-count')).toHaveText('5');
     await see(page.getByRole('img', { name: /Events over time by action: 5 events/ })).toBeVisible();
+    await see(page.getByTestId('kpi-total')).toHaveText('5');
     await shot('08-function-page');
 
     // Phone width and dark mode: the events page still works.

@@ -104,8 +104,16 @@ export interface EventQuery {
   cursor?: string;
 }
 
+/** GET /api/v1/events/stats: counts over a range, per action, category, function and time bucket. */
 export interface EventStats {
-  [key: string]: unknown;
+  since: string;
+  until: string;
+  bucketMs: number;
+  total: number;
+  byCategory: Partial<Record<'network' | 'filesystem' | 'process', number>>;
+  byAction: Partial<Record<'observe' | 'deny', number>>;
+  byFunction: { function: string | null; total: number; observe: number; deny: number }[];
+  timeline: { start: string; total: number; observe: number; deny: number }[];
 }
 
 export const api = {
@@ -129,8 +137,8 @@ export const api = {
     request<unknown>('DELETE', `/policy-groups/${encodeURIComponent(name)}`),
   functions: () => request<{ functions: FunctionRecord[] }>('GET', '/functions'),
   events: (params: EventQuery) => request<EventPage>('GET', `/events${query({ ...params })}`),
-  eventStats: (params: { since?: string; until?: string }) =>
-    request<EventStats>('GET', `/events/stats${query(params)}`),
+  eventStats: (params: Omit<EventQuery, 'limit' | 'cursor'> & { bucket?: string }) =>
+    request<EventStats>('GET', `/events/stats${query({ ...params })}`),
 };
 
 /** The URL of the live stream; the browser's EventSource resends Last-Event-ID on reconnect. */

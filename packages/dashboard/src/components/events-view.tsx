@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client.js';
-import type { AppDefenderEvent } from '../api/types.js';
-import { bucketEvents, targetKey, topBy } from '../lib/event-aggregates.js';
+import { type AppDefenderEvent, CATEGORIES } from '../api/types.js';
+import { bucketEvents, type RankedEntry, targetKey, topBy } from '../lib/event-aggregates.js';
 import { useEventFeed } from '../lib/event-feed.js';
 import { type EventFilters, parseFilters, rangeStart, serializeFilters } from '../lib/event-filters.js';
+import { timelineBuckets, useEventStats } from '../lib/event-stats.js';
 import { formatCount } from '../lib/format.js';
 import { navigate, useLocation } from '../lib/router.js';
 import { useNow } from '../lib/use-now.js';
@@ -107,6 +108,23 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
     () => bucketEvents(chartEvents, { fromMs, toMs, maxBuckets: 48 }),
     [chartEvents, fromMs, toMs],
   );
+  // Totals, the action timeline and top functions come from the server (every event in the
+  // range); refetched when the filters change and at most every 5 s while live events arrive.
+  const statsRefresh = useThrottledValue(feed.liveCount, 5000);
+  const { stats } = useEventStats(filters, me.plan.retentionDays, statsRefresh);
+  const serverTimeline = useMemo(() => (stats ? timelineBuckets(stats) : null), [stats]);
+  const serverTopFunctions = useMemo<RankedEntry[] | null>(
+    () =>
+      stats
+        ? stats.byFunction
+            .filter((entry) => entry.function !== null)
+            .slice(0, 6)
+            .map((entry) => ({ key: entry.function!, count: entry.total, deny: entry.deny }))
+        : null,
+    [stats],
+  );
+  const partial = feed.hasMore;
+  const partialNote = partial ? ` (newest ${formatCount(chartEvents.length)} loaded)` : '';
   const tops = useMemo(
     () => ({
       domains: topBy(
@@ -158,6 +176,39 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
         showFunction={!fixedFunction}
       />
       <section className="charts panel" aria-label="Charts">
+        {stats && (
+          <dl className="kpis" aria-label="Totals for these filters">
+            <div>
+              <dt>Events</dt>
+              <dd data-testid="kpi-total">{formatCount(stats.total)}</dd>
+            </div>
+            <div className="kpi-deny">
+              <dt>Denied</dt>
+              <dd>{formatCount(stats.byAction.deny ?? 0)}</dd>
+            </div>
+            <div className="kpi-observe">
+              <dt>Observed</dt>
+              <dd>{formatCount(stats.byAction.observe ?? 0)}</dd>
+            </div>
+            {!fixedFunction && (
+              <div>
+                <dt>Functions</dt>
+                <dd>{formatCount(stats.byFunction.filter((entry) => entry.function !== null).length)}</dd>
+              </div>
+            )}
+            <div className="kpi-categories">
+              <dt>By category</dt>
+              <dd>
+                {CATEGORIES.map((category) => (
+                  <span key={category} className={`cat cat-${category}`}>
+                    <span className="kpi-cat-name">{category}</span>{' '}
+                    {formatCount(stats.byCategory[category] ?? 0)}
+                  </span>
+                ))}
+              </dd>
+            </div>
+          </dl>
+        )}
         <div className="chart-main">
           <div className="segmented" role="radiogroup" aria-label="Chart series">
             {(['action', 'category'] as const).map((kind) => (
@@ -173,28 +224,37 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
               </label>
             ))}
           </div>
-          <TimeChart
-            buckets={timeline.buckets}
-            bucketMs={timeline.bucketMs}
-            kind={seriesKind}
-            title={`Events over time by ${seriesKind}`}
-          />
+          {seriesKind === 'action' && serverTimeline && stats ? (
+            <TimeChart
+              buckets={serverTimeline}
+              bucketMs={stats.bucketMs}
+              kind="action"
+              title="Events over time by action"
+            />
+          ) : (
+            <TimeChart
+              buckets={timeline.buckets}
+              bucketMs={timeline.bucketMs}
+              kind={seriesKind}
+              title={`Events over time by ${seriesKind}${partialNote}`}
+            />
+          )}
         </div>
         <div className="tops">
           <BarList
-            title="Top domains"
+            title={`Top domains${partialNote}`}
             entries={tops.domains}
             empty="No network events."
             onSelect={searchFor}
           />
           <BarList
-            title="Top paths"
+            title={`Top paths${partialNote}`}
             entries={tops.paths}
             empty="No filesystem events."
             onSelect={searchFor}
           />
           <BarList
-            title="Top commands"
+            title={`Top commands${partialNote}`}
             entries={tops.commands}
             empty="No process events."
             onSelect={searchFor}
@@ -202,7 +262,7 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
           {!fixedFunction && (
             <BarList
               title="Top functions"
-              entries={tops.functions}
+              entries={serverTopFunctions ?? tops.functions}
               empty="No events from functions."
               onSelect={onlyFunction}
               mono={false}

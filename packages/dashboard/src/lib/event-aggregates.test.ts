@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppDefenderEvent } from '../api/types.js';
 import { bucketEvents, chooseBucketMs, countByFunction, targetKey, topBy } from './event-aggregates.js';
+import { statsBucketFor } from './event-stats.js';
 
 let seq = 0;
 function event(overrides: Partial<AppDefenderEvent>): AppDefenderEvent {
@@ -111,5 +112,18 @@ describe('countByFunction', () => {
       since,
     );
     expect(Object.fromEntries(counts)).toEqual({ a: { observe: 4, deny: 1 }, b: { observe: 1, deny: 0 } });
+  });
+});
+
+describe('statsBucketFor', () => {
+  it.each([
+    [15 * 60_000, '1m'],
+    [3600_000, '1m'],
+    [24 * 3600_000, '15m'],
+    [7 * 24 * 3600_000, '1h'],
+    [30 * 24 * 3600_000, '6h'],
+    [365 * 24 * 3600_000, '1d'],
+  ])('a span of %d ms uses %s buckets', (span, expected) => {
+    expect(statsBucketFor(span).id).toBe(expected);
   });
 });
