@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -144,7 +144,11 @@ const uncachedSets = {
 const format = (ns) =>
   `${ns.toFixed(1).padStart(8)} ns/decision ${(1e9 / ns / 1e6).toFixed(2).padStart(8)} M decisions/s`;
 
-console.log(`@appdefender/policy benchmark (node ${process.version}${quick ? ', --quick' : ''})\n`);
+console.log(
+  `@appdefender/policy benchmark (node ${process.version}, load average ${loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ')} on ${availableParallelism()} CPUs${quick ? ', --quick' : ''})\n`,
+);
 console.log('Cached decisions (repeated inputs: one Map lookup)');
 const cachedResults = {};
 const cachedCalls = quick ? 200_000 : 2_000_000;
@@ -233,7 +237,11 @@ try {
         sides[side].wall.push(wall);
       }
     }
-    const summary = (side) => ({ load: median(sides[side].load), wall: median(sides[side].wall) });
+    const summary = (side) => ({
+      load: median(sides[side].load),
+      loadMin: Math.min(...sides[side].load),
+      wall: median(sides[side].wall),
+    });
     return { policySide: summary('policy'), emptySide: summary('empty') };
   }
 
@@ -269,10 +277,15 @@ try {
   for (const [label, kind, file, empty] of rows) {
     const { policySide, emptySide } = coldLoad(kind, file, empty);
     const added = policySide.load - emptySide.load;
-    coldResults[kind] = added;
+    const addedMin = policySide.loadMin - emptySide.loadMin;
+    coldResults[kind] = { added, addedMin };
     console.log(`  ${label}`);
     console.log(
-      `    load ${policySide.load.toFixed(3)} ms vs empty ${emptySide.load.toFixed(3)} ms: +${added.toFixed(3)} ms, ratio ${(policySide.load / emptySide.load).toFixed(2)}x`,
+      `    load median ${policySide.load.toFixed(3)} ms vs empty ${emptySide.load.toFixed(3)} ms: +${added.toFixed(3)} ms, ratio ${(policySide.load / emptySide.load).toFixed(2)}x`,
+    );
+    // The minimum is the run least disturbed by other processes: the closest to the intrinsic cost.
+    console.log(
+      `    load min    ${policySide.loadMin.toFixed(3)} ms vs empty ${emptySide.loadMin.toFixed(3)} ms: +${addedMin.toFixed(3)} ms, ratio ${(policySide.loadMin / emptySide.loadMin).toFixed(2)}x`,
     );
     console.log(
       `    process wall ${policySide.wall.toFixed(1)} ms vs ${emptySide.wall.toFixed(1)} ms: ratio ${(policySide.wall / emptySide.wall).toFixed(3)}x`,
@@ -290,9 +303,10 @@ try {
     ['esm', 'whole engine, ESM files'],
   ]) {
     if (coldResults[kind] === undefined) continue;
-    const added = coldResults[kind];
+    const { added, addedMin } = coldResults[kind];
+    const verdict = (ms) => (ms < TARGET_COLD_LOAD_MS ? 'met' : 'NOT met');
     console.log(
-      `  < ${TARGET_COLD_LOAD_MS} ms added to cold load (${label}): +${added.toFixed(3)} ms -> ${added < TARGET_COLD_LOAD_MS ? 'met' : 'NOT met'}`,
+      `  < ${TARGET_COLD_LOAD_MS} ms added to cold load (${label}): median +${added.toFixed(3)} ms -> ${verdict(added)}; least-disturbed run +${addedMin.toFixed(3)} ms -> ${verdict(addedMin)}`,
     );
   }
 } finally {
