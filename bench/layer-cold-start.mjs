@@ -39,7 +39,7 @@ writeFileSync(
   join(taskRoot, 'index.js'),
   [
     "const fs = require('node:fs');",
-    'const rows = Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `row-${i}`, tags: ["a", "b"] }));',
+    'const rows = Array.from({ length: 2000 }, (_, i) => ({ id: i, name: "row-" + i, tags: ["a", "b"] }));',
     'exports.handler = async (event) => {',
     '  const copy = JSON.parse(JSON.stringify(rows));',
     '  const size = event.governed ? fs.statSync(__filename).size : 0;',

@@ -46,6 +46,18 @@ export async function httpRequest(
   request: HttpRequest,
   options: { keepAlive?: boolean } = {},
 ): Promise<HttpResponse> {
+  try {
+    return await requestOnce(request, options);
+  } catch (error) {
+    // A kept-alive socket may have been closed by the server while Lambda froze us. One immediate
+    // retry on a fresh socket is Node's documented pattern, and safe here: event batches are
+    // deduplicated by id and the other requests are idempotent.
+    if ((error as { staleSocket?: boolean }).staleSocket) return requestOnce(request, options);
+    throw error;
+  }
+}
+
+async function requestOnce(request: HttpRequest, options: { keepAlive?: boolean }): Promise<HttpResponse> {
   const transport = await transportFor(request.url);
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...request.headers };
@@ -91,13 +103,22 @@ export async function httpRequest(
     }
     req.on('error', (cause) => {
       if (timer) clearTimeout(timer);
-      if (cause instanceof ExtensionError) reject(cause);
-      else
-        reject(
-          new ExtensionError('HTTP_FAILED', `${request.method} ${request.url.pathname}: ${cause.message}`, {
-            cause,
-          }),
-        );
+      if (cause instanceof ExtensionError) {
+        reject(cause);
+        return;
+      }
+      const failure = new ExtensionError(
+        'HTTP_FAILED',
+        `${request.method} ${request.url.pathname}: ${cause.message}`,
+        {
+          cause,
+        },
+      );
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
+        Object.assign(failure, { staleSocket: true });
+      }
+      reject(failure);
     });
     req.end(request.body);
   });

@@ -126,6 +126,7 @@ describe('appdefender_wrapper', () => {
   it('passes runtimes that are not Node.js through unchanged, with a log line', () => {
     const layer = makeLayer();
     const python = join(fs.mkdtempSync(join(tmpdir(), 'runtime-')), 'python3');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash parameter expansion, not a template
     fs.writeFileSync(python, '#!/bin/bash\necho "args=$* NODE_OPTIONS=${NODE_OPTIONS-unset}"\n', {
       mode: 0o755,
     });
