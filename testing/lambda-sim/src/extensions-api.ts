@@ -19,6 +19,8 @@ export interface Extension {
   process: ManagedProcess | undefined;
   /** Its process has exited. */
   gone: boolean;
+  /** Registered from the runtime process (after the runtime started, with no executable of its name). */
+  internal: boolean;
 }
 
 export interface ExtensionsApiContext {
@@ -95,8 +97,9 @@ export class ExtensionsApi {
       return;
     }
     const launched = this.context.launchedProcess(name);
+    const internal = !launched && this.context.runtimeStarted();
     // An internal extension (in the runtime process) is stopped with the runtime, so Lambda refuses it SHUTDOWN.
-    if (!launched && this.context.runtimeStarted() && events.includes('SHUTDOWN')) {
+    if (internal && events.includes('SHUTDOWN')) {
       const message = 'internal extensions (registered by the runtime process) cannot register for SHUTDOWN';
       apiError(reply, 400, 'Extension.InvalidEventType', message);
       return;
@@ -109,6 +112,7 @@ export class ExtensionsApi {
       queue: [],
       process: launched,
       gone: false,
+      internal,
     };
     this.extensions.set(extension.id, extension);
     this.context.telemetry.emit('platform', 'platform.extension', {

@@ -22,8 +22,17 @@ import type {
   ShutdownResult,
 } from './types.js';
 
-/** Lambda's budget for the Shutdown phase when external extensions are registered. */
-const SHUTDOWN_BUDGET_MS = 2000;
+/**
+ * Lambda's Shutdown phase: with extensions registered, the runtime gets SIGTERM and up to 300 ms
+ * (500 ms with an internal extension), then external extensions get SHUTDOWN and the rest of 2000 ms;
+ * whatever still runs at its deadline is SIGKILLed. Without extensions the runtime is killed at once.
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-shutdown
+ */
+const SHUTDOWN_TOTAL_MS = 2000;
+const SHUTDOWN_RUNTIME_MS = 300;
+const SHUTDOWN_RUNTIME_WITH_INTERNAL_MS = 500;
+/** Bound on delivering telemetry held by the last freeze before the Shutdown phase starts. */
+const SHUTDOWN_TELEMETRY_FLUSH_MS = 250;
 
 type Phase = 'created' | 'init' | 'ready' | 'invoke' | 'shutdown' | 'stopped';
 
@@ -441,30 +450,49 @@ export class LambdaEnvironment {
   private async stopProcesses(reason: ShutdownReason): Promise<ShutdownResult> {
     this.phase = 'shutdown';
     this.thaw();
-    const deadline = performance.now() + SHUTDOWN_BUDGET_MS;
-    // Telemetry held by the last freeze (e.g. the last platform.report) reaches listeners before SHUTDOWN.
-    await Promise.race([this.telemetry.flush(), delay(SHUTDOWN_BUDGET_MS / 4)]);
-    const targets = this.extensionsApi
-      .all()
-      .filter((extension) => !extension.gone && extension.events.has('SHUTDOWN'));
+    // Telemetry held by the last freeze (e.g. the last platform.report) reaches listeners first.
+    await Promise.race([this.telemetry.flush(), delay(SHUTDOWN_TELEMETRY_FLUSH_MS)]);
+    const extensions = this.extensionsApi.all();
+    const hasInternal = extensions.some((extension) => extension.internal);
+    const hasExternal = extensions.some((extension) => !extension.internal);
+    const startedAt = performance.now();
+    const startedAtEpochMs = Date.now();
+    const killed: string[] = [];
+
+    const runtime = this.runtime;
+    if (runtime && extensions.length > 0) {
+      const runtimeMs = hasInternal ? SHUTDOWN_RUNTIME_WITH_INTERNAL_MS : SHUTDOWN_RUNTIME_MS;
+      runtime.signalGroup('SIGTERM');
+      await this.signal.waitUntil(() => runtime.exit !== undefined, startedAt + runtimeMs);
+      if (runtime.running) {
+        killed.push(runtime.source);
+        this.platformLog(`SHUTDOWN: runtime did not exit within ${runtimeMs} ms of SIGTERM, SIGKILL`);
+      }
+    }
+    runtime?.kill();
+
+    const targets = extensions.filter((extension) => !extension.gone && extension.events.has('SHUTDOWN'));
     for (const extension of targets) {
       this.extensionsApi.send(extension, {
         eventType: 'SHUTDOWN',
         shutdownReason: reason,
-        deadlineMs: Date.now() + SHUTDOWN_BUDGET_MS,
+        deadlineMs: startedAtEpochMs + SHUTDOWN_TOTAL_MS,
       });
     }
-    // The runtime gets SIGTERM when extensions are registered (Lambda's graceful shutdown).
-    this.runtime?.signalGroup('SIGTERM');
     const targetProcesses = targets.flatMap((extension) => (extension.process ? [extension.process] : []));
-    const awaited = this.runtime ? [this.runtime, ...targetProcesses] : targetProcesses;
-    await this.signal.waitUntil(() => awaited.every((managed) => managed.exit !== undefined), deadline);
-    const everything = this.processes();
-    const killed = everything.filter((managed) => managed.running).map((managed) => managed.source);
-    for (const source of killed) {
-      this.platformLog(`SHUTDOWN: ${source} did not exit within ${SHUTDOWN_BUDGET_MS} ms, SIGKILL`);
+    if (hasExternal) {
+      const deadline = startedAt + SHUTDOWN_TOTAL_MS;
+      await this.signal.waitUntil(
+        () => targetProcesses.every((managed) => managed.exit !== undefined),
+        deadline,
+      );
+    }
+    for (const managed of this.launchedExtensions.filter((launched) => launched.running)) {
+      killed.push(managed.source);
+      this.platformLog(`SHUTDOWN: ${managed.source} did not exit within ${SHUTDOWN_TOTAL_MS} ms, SIGKILL`);
     }
     // Leaders that exited may leave group members behind: kill every group.
+    const everything = this.processes();
     for (const managed of everything) managed.kill();
     await Promise.all(everything.map((managed) => Promise.race([managed.exited, delay(1000)])));
     this.telemetry.close();
