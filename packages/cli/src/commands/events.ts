@@ -119,7 +119,9 @@ async function tailEvents(ctx: CommandContext): Promise<void> {
       await ctx.deps.sleep(backoff(retryMs, failures));
       continue;
     }
-    if (!connectedOnce) ctx.out.info(`Streaming events from ${api.baseUrl.origin} (Ctrl-C to stop)`);
+    // On stderr even with --json, so scripts (and tests) know the stream is live.
+    if (!connectedOnce)
+      ctx.deps.streams.stderr.write(`Streaming events from ${api.baseUrl.origin} (Ctrl-C to stop)\n`);
     connectedOnce = true;
     failures = 0;
     const parser = new SseParser();

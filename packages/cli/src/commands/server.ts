@@ -1,11 +1,14 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type CliDeps, type CommandContext, commandContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { loadServerModule } from '../local/sibling-packages.js';
 
-export const DEFAULT_DATA_DIR = '.appdefender-data';
+/** The same default as the server's own entry point, so both find the same store. */
+export const defaultDataDir = (env: NodeJS.ProcessEnv) =>
+  join(env['HOME'] || homedir(), '.appdefender', 'data');
 
 export function registerServerCommand(program: Command, deps: CliDeps): void {
   program
@@ -13,7 +16,7 @@ export function registerServerCommand(program: Command, deps: CliDeps): void {
     .description('run the control plane with the dashboard (embedded SQLite by default, or PostgreSQL)')
     .option('--port <port>', 'port to listen on (env PORT)', '8080')
     .option('--host <host>', 'address to listen on (0.0.0.0 to accept remote functions)', '127.0.0.1')
-    .option('--data <dir>', `SQLite data directory (default ./${DEFAULT_DATA_DIR})`)
+    .option('--data <dir>', 'SQLite data directory (default ~/.appdefender/data)')
     .option('--database-url <url>', 'PostgreSQL URL instead of SQLite (env DATABASE_URL)')
     .option('--verbose', 'log every request')
     .addHelpText(
@@ -50,7 +53,7 @@ async function serverCommand(ctx: CommandContext): Promise<void> {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new UsageError(`--database-url must be a postgres:// URL, not "${databaseUrl}"`);
   }
-  const dataDir = databaseUrl ? undefined : resolve(ctx.deps.cwd, dataOption ?? DEFAULT_DATA_DIR);
+  const dataDir = databaseUrl ? undefined : resolve(ctx.deps.cwd, dataOption ?? defaultDataDir(ctx.deps.env));
   // A new SQLite directory means an empty store: then the user needs to be told how to start.
   const firstStart = dataDir !== undefined && (!existsSync(dataDir) || readdirSync(dataDir).length === 0);
   const { startServer } = await loadServerModule();
