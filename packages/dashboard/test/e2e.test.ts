@@ -113,7 +113,13 @@ describe('dashboard end to end', () => {
     expect(licenseKey).toMatch(/^adk_live_/);
     await see(page.getByRole('tab', { name: 'AWS console' })).toHaveAttribute('aria-selected', 'true');
     await see(page.locator('.tabpanel pre')).toContainText(`ES_LICENSE_KEY=${licenseKey}`);
+    await page.getByLabel('AWS region').fill('eu-west-1');
+    await page.getByLabel('Architecture').selectOption('arm64');
+    await see(page.getByTestId('layer-arn')).toHaveText(
+      'arn:aws:lambda:eu-west-1:201476247173:layer:Extrinsec-Appdefender-arm64:<EXTENSION_VERSION>',
+    );
     await page.getByRole('tab', { name: 'SAM' }).click();
+    await see(page.locator('.tabpanel pre')).toContainText('Extrinsec-Appdefender-arm64');
     await see(page.locator('.tabpanel pre')).toContainText(
       "AWS_LAMBDA_EXEC_WRAPPER: '/opt/appdefender_wrapper'",
     );
@@ -292,6 +298,10 @@ describe('dashboard end to end', () => {
     await see(page.getByTestId('event-count')).toHaveText('5');
     await see(page.getByRole('img', { name: /Events over time by action: 5 events/ })).toBeVisible();
     await see(page.getByTestId('kpi-total')).toHaveText('5');
+    await see(page.locator('.barlist', { hasText: 'Top domains' })).toContainText('evil-cdn.example');
+    await see(page.locator('.barlist', { hasText: 'Top commands' })).toContainText(
+      'curl http://169.254.169.254/',
+    );
     await shot('08-function-page');
 
     // Phone width and dark mode: the events page still works.

@@ -95,7 +95,9 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
 
   // Charts follow the list at most once a second: recomputing aggregates over 10,000 events for
   // every live batch would cost frames while the list itself updates every animation frame.
-  const chartEvents = useThrottledValue(feed.events, 1000);
+  // Small lists are cheap to aggregate, so they follow at once (no lag after the first page).
+  const throttledEvents = useThrottledValue(feed.events, 1000);
+  const chartEvents = feed.events.length <= 2000 ? feed.events : throttledEvents;
   const newestMs = chartEvents[0] ? Date.parse(chartEvents[0].time) : 0;
   const toMs = Math.max(nowMs, newestMs);
   const fromMs =

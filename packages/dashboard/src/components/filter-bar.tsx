@@ -129,7 +129,7 @@ export function FilterBar({
             ))}
           </select>
         </div>
-        {hasActiveFilters(filters) && (
+        {hasActiveFilters(showFunction ? filters : { ...filters, function: null }) && (
           <button
             type="button"
             className="button ghost small clear-filters"

@@ -1,5 +1,11 @@
-import { useState } from 'react';
-import { SNIPPET_TARGETS, type SnippetTarget, setupSnippet } from '../lib/setup-snippets.js';
+import { useId, useState } from 'react';
+import {
+  type Architecture,
+  layerArn,
+  SNIPPET_TARGETS,
+  type SnippetTarget,
+  setupSnippet,
+} from '../lib/setup-snippets.js';
 import { CopyButton } from './copy-button.js';
 import { Tabs } from './tabs.js';
 
@@ -13,27 +19,62 @@ export interface SetupInstructionsProps {
 /** The three steps to protect a function, with snippets ready to paste for each deployment tool. */
 export function SetupInstructions({ licenseKey, policyGroup, apiUrl }: SetupInstructionsProps) {
   const [target, setTarget] = useState<SnippetTarget>('console');
+  const [region, setRegion] = useState('us-east-1');
+  const [architecture, setArchitecture] = useState<Architecture>('x86_64');
+  const [version, setVersion] = useState('');
+  const id = useId();
+  const arn = layerArn({ region, architecture, version });
   const snippet = setupSnippet(target, {
     licenseKey: licenseKey ?? 'YOUR_LICENSE_KEY',
     policyGroup,
     apiUrl,
+    layerArn: arn,
   });
   return (
     <ol className="steps">
       <li>
         <h3>Add the AppDefender layer</h3>
         <p>
-          Build the layer with <code>npm run build</code> (zips for <code>x86_64</code> and <code>arm64</code>{' '}
-          land in <code>packages/layer/dist/</code>), publish it once per region and architecture, and add its
-          ARN to the function. No code change, no redeploy of your code.
+          One layer per region and architecture (most functions are <code>x86_64</code>). Self-hosting?
+          Publish the zips that <code>npm run build</code> writes to <code>packages/layer/dist/</code> and use
+          the ARN Lambda gives you.
         </p>
-        <pre className="code">
-          <code>
-            aws lambda publish-layer-version --layer-name appdefender-x86_64 \{'\n'}
-            {'  '}--zip-file fileb://packages/layer/dist/appdefender-layer-x86_64.zip \{'\n'}
-            {'  '}--compatible-architectures x86_64
-          </code>
-        </pre>
+        <div className="layer-fields">
+          <div className="field">
+            <label htmlFor={`${id}-region`}>AWS region</label>
+            <input
+              id={`${id}-region`}
+              value={region}
+              spellCheck={false}
+              onChange={(event) => setRegion(event.target.value)}
+            />
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-arch`}>Architecture</label>
+            <select
+              id={`${id}-arch`}
+              value={architecture}
+              onChange={(event) => setArchitecture(event.target.value as Architecture)}
+            >
+              <option value="x86_64">x86_64</option>
+              <option value="arm64">arm64</option>
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-version`}>Layer version</label>
+            <input
+              id={`${id}-version`}
+              value={version}
+              inputMode="numeric"
+              placeholder="latest published"
+              onChange={(event) => setVersion(event.target.value)}
+            />
+          </div>
+        </div>
+        <div className="secret">
+          <code data-testid="layer-arn">{arn}</code>
+          <CopyButton text={arn} />
+        </div>
       </li>
       <li>
         <h3>Set the environment variables</h3>

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { EXEC_WRAPPER, environmentVariables, SNIPPET_TARGETS, setupSnippet } from './setup-snippets.js';
+import {
+  EXEC_WRAPPER,
+  environmentVariables,
+  layerArn,
+  SNIPPET_TARGETS,
+  setupSnippet,
+} from './setup-snippets.js';
 
+const ARN = 'arn:aws:lambda:eu-west-1:201476247173:layer:Extrinsec-Appdefender-arm64:7';
 const values = {
+  layerArn: ARN,
   licenseKey: 'adk_live_abc123',
   policyGroup: "team's group",
   apiUrl: 'https://ad.example.com',
@@ -23,6 +31,15 @@ describe('setup snippets', () => {
     expect(snippet).toContain(EXEC_WRAPPER);
     expect(snippet).toContain('ES_POLICY_GROUP_NAME');
     expect(snippet).toContain('https://ad.example.com');
+    expect(snippet).toContain(ARN);
+  });
+
+  it('builds the layer ARN per region and architecture, with a placeholder version', () => {
+    expect(layerArn({ region: 'eu-west-1', architecture: 'arm64', version: '7' })).toBe(ARN);
+    expect(layerArn({ region: ' us-east-1 ', architecture: 'x86_64' })).toBe(
+      'arn:aws:lambda:us-east-1:201476247173:layer:Extrinsec-Appdefender:<EXTENSION_VERSION>',
+    );
+    expect(layerArn({ region: '', architecture: 'x86_64', version: '' })).toContain(':<AWS_REGION>:');
   });
 
   it('the AWS CLI snippet is a JSON environment that survives shell quoting', () => {
@@ -43,5 +60,6 @@ describe('setup snippets', () => {
     expect(setupSnippet('serverless', values)).toContain("ES_POLICY_GROUP_NAME: 'team''s group'");
     expect(setupSnippet('cdk', values)).toContain(`ES_POLICY_GROUP_NAME: "team's group",`);
     expect(setupSnippet('console', values).split('\n')).toContain("ES_POLICY_GROUP_NAME=team's group");
+    expect(setupSnippet('cli', values)).toContain(`--layers '${ARN}'`);
   });
 });

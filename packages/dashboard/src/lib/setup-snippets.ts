@@ -6,6 +6,20 @@ export interface SetupValues {
   policyGroup: string;
   /** This control plane's base URL, or null when the function should use the default. */
   apiUrl: string | null;
+  /** The layer version ARN to attach (see `layerArn`). */
+  layerArn: string;
+}
+
+export type Architecture = 'x86_64' | 'arm64';
+
+/**
+ * The published layer's ARN for a region and architecture (docs/lambda.md); the arm64 build is a
+ * separate layer. `version` stays a placeholder until the user knows it.
+ */
+export function layerArn(options: { region: string; architecture: Architecture; version?: string }): string {
+  const name = options.architecture === 'arm64' ? 'Extrinsec-Appdefender-arm64' : 'Extrinsec-Appdefender';
+  const region = options.region.trim() || '<AWS_REGION>';
+  return `arn:aws:lambda:${region}:201476247173:layer:${name}:${options.version?.trim() || '<EXTENSION_VERSION>'}`;
 }
 
 export type SnippetTarget = 'console' | 'cli' | 'sam' | 'cdk' | 'serverless';
@@ -45,15 +59,19 @@ export function setupSnippet(target: SnippetTarget, values: SetupValues): string
   const variables = environmentVariables(values);
   switch (target) {
     case 'console':
-      return variables.map(([key, value]) => `${key}=${value}`).join('\n');
+      return [
+        `# Configuration → Layers → Add a layer → Specify an ARN: ${values.layerArn}`,
+        '# Configuration → Environment variables:',
+        ...variables.map(([key, value]) => `${key}=${value}`),
+      ].join('\n');
     case 'cli': {
       // The CLI's shorthand cannot hold commas or braces unquoted, so the JSON form is used.
       const json = JSON.stringify({ Variables: Object.fromEntries(variables) });
       return [
-        "# Replaces the function's whole environment: merge in any variables it already has.",
+        "# Replaces the function's layers and environment: list any it already has too.",
         'aws lambda update-function-configuration \\',
         '  --function-name YOUR_FUNCTION \\',
-        '  --layers YOUR_APPDEFENDER_LAYER_ARN \\',
+        `  --layers ${shellSingleQuoted(values.layerArn)} \\`,
         `  --environment ${shellSingleQuoted(json)}`,
       ].join('\n');
     }
@@ -64,7 +82,7 @@ export function setupSnippet(target: SnippetTarget, values: SetupValues): string
         '    Type: AWS::Serverless::Function',
         '    Properties:',
         '      Layers:',
-        '        - YOUR_APPDEFENDER_LAYER_ARN',
+        `        - ${yamlString(values.layerArn)}`,
         '      Environment:',
         '        Variables:',
         ...variables.map(([key, value]) => `          ${key}: ${yamlString(value)}`),
@@ -73,7 +91,7 @@ export function setupSnippet(target: SnippetTarget, values: SetupValues): string
       return [
         "import * as lambda from 'aws-cdk-lib/aws-lambda';",
         '',
-        "const appdefender = lambda.LayerVersion.fromLayerVersionArn(this, 'AppDefender', 'YOUR_APPDEFENDER_LAYER_ARN');",
+        `const appdefender = lambda.LayerVersion.fromLayerVersionArn(this, 'AppDefender', ${JSON.stringify(values.layerArn)});`,
         '',
         "new lambda.Function(this, 'YourFunction', {",
         '  // runtime, handler, code as before',
@@ -89,7 +107,7 @@ export function setupSnippet(target: SnippetTarget, values: SetupValues): string
         '  yourFunction:',
         '    handler: handler.main',
         '    layers:',
-        '      - YOUR_APPDEFENDER_LAYER_ARN',
+        `      - ${yamlString(values.layerArn)}`,
         '    environment:',
         ...variables.map(([key, value]) => `      ${key}: ${yamlString(value)}`),
       ].join('\n');
