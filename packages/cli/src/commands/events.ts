@@ -71,7 +71,7 @@ async function tailEvents(ctx: CommandContext): Promise<void> {
   const filter = readFilter(ctx);
   const countOption = ctx.options['count'] as string | undefined;
   const maxEvents = countOption === undefined ? Number.POSITIVE_INFINITY : Number(countOption);
-  if (!Number.isInteger(maxEvents) || maxEvents < 1)
+  if (countOption !== undefined && (!Number.isInteger(maxEvents) || maxEvents < 1))
     throw new UsageError('--count must be a positive whole number');
   const api = apiClientFor(ctx, { needsToken: true });
   const query = new URLSearchParams(filter as Record<string, string>).toString();
