@@ -294,6 +294,26 @@ describe('extension launcher + extension.cjs', () => {
     expect(await running.exited).toBe(0);
   });
 
+  it('without early registration, hands the policy over before it registers itself from Node', async () => {
+    const { lambda: unused, runtimeDir, env } = await setup();
+    await unused.close();
+    const seenAtRegistration: boolean[] = [];
+    const lambda = await startFakeLambdaApi({
+      onRegister: () => seenAtRegistration.push(fs.existsSync(join(runtimeDir, 'policy.json'))),
+    });
+    cleanups.push(() => lambda.close());
+    const running = startLauncher({
+      ...env,
+      AWS_LAMBDA_RUNTIME_API: lambda.address,
+      ES_EARLY_REGISTRATION: '0',
+    });
+    await lambda.waitForNext(1);
+    expect(seenAtRegistration).toEqual([true]);
+    expect(lambda.registrations).toEqual([{ name: 'appdefender', acceptFeature: 'accountId' }]);
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+  });
+
   it('without any policy source: writes policy.error.json for the agent and still runs', async () => {
     const { lambda, runtimeDir, env } = await setup({ controlPlane: false });
     const running = startLauncher({ ...env, ES_POLICY_FETCH_BUDGET_MS: '300' });
