@@ -8,10 +8,13 @@
  * captures a stack, Node's formatter sees the agent's private one. `Error.stackTraceLimit` must stay
  * a data property (V8 reads it without calling accessors), so we set it around the capture.
  */
-import * as fs from 'node:fs';
-import { sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+
 import { asAgentWork } from './agent-work.js';
+import { builtin } from './builtins.js';
+
+const fs = builtin<typeof import('node:fs')>('node:fs');
+const { sep } = builtin<typeof import('node:path')>('node:path');
+const { fileURLToPath } = builtin<typeof import('node:url')>('node:url');
 
 type PrepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => unknown;
 

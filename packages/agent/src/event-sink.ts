@@ -5,10 +5,13 @@
  * captured at load and called as the agent's own work, so the app cannot intercept them and the
  * filesystem hooks never see them.
  */
-import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+
 import { asAgentWork } from './agent-work.js';
+import { builtin } from './builtins.js';
 import { describeError, logOnce } from './log.js';
+
+const fs = builtin<typeof import('node:fs')>('node:fs');
+const { dirname, join } = builtin<typeof import('node:path')>('node:path');
 
 const { openSync, writeSync, mkdirSync } = fs;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));

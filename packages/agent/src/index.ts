@@ -7,17 +7,20 @@
  * process that inherits NODE_OPTIONS and is also given `--require`) is a no-op. It never throws into
  * the application: if it cannot start, it says so on stderr and the function runs unprotected.
  */
-import * as fs from 'node:fs';
-import { join } from 'node:path';
+
 import { createDecider, detectCloudProvider, IpNameTable } from '@appdefender/policy';
 import { asAgentWork } from './agent-work.js';
 import { protectStackCapture } from './attribution.js';
+import { builtin } from './builtins.js';
 import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
 import { EventSink, spoolFileIn } from './event-sink.js';
 import { installHooks } from './hooks/registry.js';
 import { describeError, logLine } from './log.js';
 import { loadPolicy } from './policy-source.js';
 import { flushPendingEvents, initReporter } from './report.js';
+
+const fs = builtin<typeof import('node:fs')>('node:fs');
+const { join } = builtin<typeof import('node:path')>('node:path');
 
 export { getBinding, patchMethod } from './bindings.js';
 export type { AgentContext } from './context.js';

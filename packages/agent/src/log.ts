@@ -3,9 +3,9 @@
  * (events go to stdout as pure JSON). Written synchronously with the original fs functions captured
  * at load, so a hooked or replaced `console`/`fs` in the app cannot hide or fake them.
  */
-import * as fs from 'node:fs';
+import { builtin } from './builtins.js';
 
-const writeSync = fs.writeSync;
+const { writeSync } = builtin<typeof import('node:fs')>('node:fs');
 const loggedKeys = new Set<string>();
 
 export function logLine(message: string): void {

@@ -11,12 +11,13 @@
  *   5. otherwise ES_FAIL_MODE (default observe) with one log line saying why.
  * Runs once, at start, before any hook is installed, so nothing here is governed.
  */
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import { join } from 'node:path';
 import { OBSERVE_ALL, type PolicyGroup, parsePolicyGroup } from '@appdefender/policy';
+import { builtin } from './builtins.js';
 import type { FailMode, PolicySource } from './context.js';
 import { describeError } from './log.js';
+
+const fs = builtin<typeof import('node:fs')>('node:fs');
+const { join } = builtin<typeof import('node:path')>('node:path');
 
 export interface LoadedPolicy {
   policy: PolicyGroup;
@@ -141,6 +142,7 @@ function fetchFromControlPlane(
   const timeoutMs = nonNegativeInt(env.ES_POLICY_FETCH_TIMEOUT_MS, 3000);
   const url = `${env.ES_API_URL!.replace(/\/+$/, '')}/api/v1/agent/policy?group=${encodeURIComponent(groupName)}`;
   try {
+    const { execFileSync } = builtin<typeof import('node:child_process')>('node:child_process');
     const body = execFileSync(process.execPath, ['-e', FETCH_SCRIPT], {
       env: {
         PATH: env.PATH,

@@ -117,13 +117,13 @@ describe('HTTP clients under deny', () => {
 });
 
 describe('HTTP clients under observe and grant', () => {
-  it('reports http.request with its URL and method, and the request succeeds unchanged', async () => {
+  it("reports http.request with its URL and method (from the Agent's connect options), unchanged", async () => {
     const run = await runFixture({
       policy: OBSERVE,
       source: requestFixture(
         '127.0.0.1',
         `new Promise((resolve, reject) => {
-          const request = http.request({ host: 'localhost', port: server.port, path: '/orders?id=7', method: 'post' }, (response) => {
+          const request = http.request('http://localhost:' + server.port + '/orders?id=7', { method: 'post' }, (response) => {
             let body = ''; response.on('data', (c) => (body += c)); response.on('end', () => resolve(JSON.parse(body)));
           });
           request.on('error', reject);

@@ -95,7 +95,7 @@ describe('net.connect by name', () => {
             socket.on('secureConnect', () => resolve('connected'));
           });
           const httpError = await new Promise((resolve) => {
-            const request = http.get({ host: 'blocked-http.test', port: server.port, path: '/x', lookup: lookupTo('127.0.0.1') });
+            const request = http.get('http://blocked-http.test:' + server.port + '/x', { lookup: lookupTo('127.0.0.1') });
             request.on('error', (error) => resolve(error.code));
             request.on('response', () => resolve('response'));
           });

@@ -6,11 +6,10 @@
  *   whatever lookup (an app-supplied `lookup` option, rebinding) and raw binding use. A denial here
  *   returns EACCES, which dgram reports through its usual callback / 'error' path.
  */
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { normalizeHostname, type Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
+import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
 import { judge } from '../enforce.js';
 import { UV_EACCES } from '../network/errno.js';
@@ -22,7 +21,13 @@ type Emitter = { emit(event: string, ...args: unknown[]): unknown };
 
 export const hook: HookDescriptor = { name: 'dgram', category: 'network', install };
 
+// loaded at install, not at agent load (see builtins.ts)
+let dgram: typeof import('node:dgram');
+let net: typeof import('node:net');
+
 function install(_context: AgentContext): void {
+  dgram = builtin<typeof import('node:dgram')>('node:dgram');
+  net = builtin<typeof import('node:net')>('node:net');
   const udp = getBinding('udp_wrap') as { UDP?: { prototype: object } } | undefined;
   const proto = udp?.UDP?.prototype;
   patchMethod(proto, 'send', (original) => wrapBindingSend(original));

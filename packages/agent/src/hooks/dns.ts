@@ -12,11 +12,10 @@
  * A lookup Node makes for a connect that was already judged by name (see network/intents.ts) is not
  * judged again.
  */
-import dns from 'node:dns';
-import net from 'node:net';
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
+import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
 import { judge } from '../enforce.js';
 import { learnAddresses, resolveAllowedNames } from '../network/address-learning.js';
@@ -27,6 +26,10 @@ import type { HookDescriptor } from './registry.js';
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 export const hook: HookDescriptor = { name: 'dns', category: 'network', install };
+
+// loaded at install, not at agent load (see builtins.ts)
+let dns: typeof import('node:dns');
+let net: typeof import('node:net');
 
 /** Resolver methods and the record type each queries (for the event's rrtype). */
 const RESOLVER_METHODS: Readonly<Record<string, string>> = {
@@ -65,6 +68,8 @@ const BINDING_QUERIES: Readonly<Record<string, string>> = {
 let context: AgentContext;
 
 function install(agentContext: AgentContext): void {
+  dns = builtin<typeof import('node:dns')>('node:dns');
+  net = builtin<typeof import('node:net')>('node:net');
   context = agentContext;
   const originalLookup = dns.lookup;
   patchBinding();

@@ -4,7 +4,7 @@
  * Two layers, because each sees what the other cannot:
  * - `net.Socket.prototype.connect`, which every road goes through (net.connect, tls.connect, http,
  *   https, http2, fetch/WebSocket of Node's bundled undici, userland undici, ws, axios...), sees the
- *   host name and port before DNS. A denied name fails there, asynchronously, with an 'error' event
+ *   host name and port before DNS, and the URL/method an http(s) Agent passes along with them. A denied name fails there, asynchronously, with an 'error' event
  *   on the socket, which is how a connection failure reaches every one of those APIs.
  * - The tcp_wrap binding's `TCP.prototype.connect/connect6` sees the address actually dialled,
  *   whatever lookup produced it (an app-supplied `lookup`, DNS rebinding, numeric aliases), and raw
@@ -15,23 +15,16 @@
  * the agent's own first resolution of the allowed names is still out: then they are judged at the
  * binding, which can wait for it.
  */
-import net from 'node:net';
 import { normalizeHostname, type Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { attributeCall } from '../attribution.js';
 import { getBinding, patchMethod } from '../bindings.js';
+import { builtin } from '../builtins.js';
 import { type AgentContext, getContext as getContextForDryRun } from '../context.js';
 import { judge } from '../enforce.js';
 import { allowedNamesPending, whenAllowedNamesSettled } from '../network/address-learning.js';
 import { UV_EACCES } from '../network/errno.js';
-import {
-  type ConnectIntent,
-  currentRequestDetails,
-  intentOf,
-  ownerOf,
-  rememberIntent,
-  withJudgedHost,
-} from '../network/intents.js';
+import { type ConnectIntent, intentOf, ownerOf, rememberIntent, withJudgedHost } from '../network/intents.js';
 import type { EventDetails } from '../report.js';
 import type { HookDescriptor } from './registry.js';
 
@@ -40,7 +33,11 @@ type Destroyable = { destroy(error?: Error): unknown };
 
 export const hook: HookDescriptor = { name: 'net', category: 'network', install };
 
+// loaded at install, not at agent load (see builtins.ts)
+let net: typeof import('node:net');
+
 function install(_context: AgentContext): void {
+  net = builtin<typeof import('node:net')>('node:net');
   const tcp = getBinding('tcp_wrap') as { TCP?: { prototype: object } } | undefined;
   patchMethod(tcp?.TCP?.prototype, 'connect', wrapTcpConnect);
   patchMethod(tcp?.TCP?.prototype, 'connect6', wrapTcpConnect);
@@ -53,6 +50,7 @@ interface ConnectTarget {
   host?: string;
   port?: number;
   path?: string;
+  details?: EventDetails;
 }
 
 /** Reads host/port or path from any of `socket.connect`'s call forms; undefined lets Node validate. */
@@ -70,7 +68,36 @@ function connectTarget(args: unknown[]): ConnectTarget | undefined {
   const port = toPort(options.port);
   if (port === undefined) return undefined;
   const host = typeof options.host === 'string' && options.host !== '' ? options.host : 'localhost';
-  return { host, port };
+  const details = requestDetails(options);
+  return details ? { host, port, details } : { host, port };
+}
+
+/**
+ * URL and method of the HTTP request a connection is made for. http/https Agents pass the request's
+ * options on to `net.connect` (`href` for requests made from a URL, `method`, and their `_agentKey`),
+ * so we read them here instead of loading and patching http, https and http2 at start-up.
+ */
+function requestDetails(options: Record<string, unknown>): EventDetails | undefined {
+  const details: EventDetails = {};
+  if (typeof options.href === 'string') details.url = redactUrl(options.href);
+  if (typeof options.method === 'string') details.method = options.method.toUpperCase();
+  else if (options._agentKey !== undefined) details.method = 'GET';
+  const alpn = options.ALPNProtocols;
+  if (Array.isArray(alpn) && alpn.includes('h2')) details.protocol = 'h2';
+  return Object.keys(details).length > 0 ? details : undefined;
+}
+
+/** Drops credentials from a URL before it goes into an event (events end up in logs). */
+function redactUrl(href: string): string {
+  try {
+    const url = new URL(href);
+    if (!url.username && !url.password) return href;
+    url.username = '';
+    url.password = '';
+    return url.href;
+  } catch {
+    return href;
+  }
 }
 
 function toPort(value: unknown): number | undefined {
@@ -96,7 +123,7 @@ function wrapSocketConnect(original: AnyFunction): AnyFunction {
     if (isAgentWork()) return Reflect.apply(original, this, args);
     const target = connectTarget(args);
     if (!target || this === null || typeof this !== 'object') return Reflect.apply(original, this, args);
-    const details = currentRequestDetails();
+    const details = target.details;
     let intent: ConnectIntent;
     if (target.path !== undefined) {
       const { verdict, error } = judge(

@@ -4,8 +4,8 @@
  * granted category costs nothing at all. test/structure.test.ts checks that every hook file is
  * registered and every registered hook has its file.
  */
-import { syncBuiltinESMExports } from 'node:module';
 import type { Category } from '@appdefender/policy';
+import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
 import { describeError, logLine } from '../log.js';
 import { hook as childProcessHook } from './child-process.js';
@@ -13,7 +13,6 @@ import { hook as dgramHook } from './dgram.js';
 import { hook as dnsHook } from './dns.js';
 import { hook as fsHook } from './fs.js';
 import { hook as fsBindingHook } from './fs-binding.js';
-import { hook as httpHook } from './http.js';
 import { hook as loaderEscapesHook } from './loader-escapes.js';
 import { hook as nativeAddonsHook } from './native-addons.js';
 import { hook as netHook } from './net.js';
@@ -33,7 +32,6 @@ export const HOOKS: readonly HookDescriptor[] = [
   netHook,
   dnsHook,
   dgramHook,
-  httpHook,
   fsBindingHook,
   fsHook,
   childProcessHook,
@@ -57,6 +55,6 @@ export function installHooks(context: AgentContext): string[] {
   }
   // ESM named imports of node:* builtins (`import { connect } from 'node:net'`) are live bindings
   // that only follow our patches of the CommonJS exports after this call.
-  if (installed.length > 0) syncBuiltinESMExports();
+  if (installed.length > 0) builtin<typeof import('node:module')>('node:module').syncBuiltinESMExports();
   return installed;
 }

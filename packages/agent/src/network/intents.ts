@@ -10,7 +10,6 @@
  *   the one host name it covers, so that the lookup Node makes for it (dns.lookup → getaddrinfo)
  *   is not judged again. Anything else the call does meanwhile (an app-supplied `lookup` that also
  *   queries another name) is still judged.
- * - Request details (URL, method) set by the http/https/http2 hooks while they create their socket.
  */
 import type { Attribution } from '../attribution.js';
 import type { Judgement } from '../enforce.js';
@@ -69,21 +68,4 @@ export function withJudgedHost<T>(host: string | undefined, call: () => T): T {
 /** True when `host` is the one the public call in progress was judged for. */
 export function isJudgedHost(host: unknown): boolean {
   return judgedHost !== undefined && typeof host === 'string' && host.toLowerCase() === judgedHost;
-}
-
-let requestDetails: EventDetails | undefined;
-
-/** Runs `call` with the URL/method of the HTTP request it creates, for the events of its connect. */
-export function withRequestDetails<T>(details: EventDetails, call: () => T): T {
-  const previous = requestDetails;
-  requestDetails = details;
-  try {
-    return call();
-  } finally {
-    requestDetails = previous;
-  }
-}
-
-export function currentRequestDetails(): EventDetails | undefined {
-  return requestDetails;
 }

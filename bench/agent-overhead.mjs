@@ -1,0 +1,187 @@
+// Agent overhead, as ratios against bare node measured in the same run (issue 3 targets):
+//   cold start: agent load adds < 5 ms wall time and < 5 MB RSS;
+//   hot path: net.connect to an allowed loopback host under observe/deny policies <= 1.05x bare node,
+//   grant-only <= 1.02x.
+// Compared in the same run with Node's own permission model (--experimental-permission; it has no
+// network permission on Node 20/22, so it cannot block outbound traffic at all) and with
+// @aikidosec/firewall (Zen; its outbound blocking needs its cloud config, so what we measure is the
+// cost of its outbound hooks). Filesystem hot-path figures: bench/agent-fs-overhead.mjs.
+//
+//   node packages/agent/build.mjs && node bench/agent-overhead.mjs [--rounds 15] [--connects 1500]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '15' }, connects: { type: 'string', default: '1500' } },
+});
+const rounds = Number(values.rounds);
+const connects = Number(values.connects);
+if (!Number.isInteger(rounds) || rounds < 3 || !Number.isInteger(connects) || connects < 100) {
+  throw new Error('--rounds must be >= 3 and --connects >= 100');
+}
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const agent = join(root, 'packages', 'agent', 'dist', 'agent.cjs');
+if (!existsSync(agent)) throw new Error(`${agent} is missing: run node packages/agent/build.mjs first`);
+const zen = createRequire(join(root, 'package.json')).resolve('@aikidosec/firewall');
+
+const work = mkdtempSync(join(tmpdir(), 'agent-bench-'));
+const policies = {
+  observe: {
+    name: 'bench-observe',
+    network: 'observe',
+    filesystem: 'observe',
+    process: 'observe',
+    allowedDomains: ['localhost'],
+  },
+  deny: {
+    name: 'bench-deny',
+    network: 'deny',
+    filesystem: 'deny',
+    process: 'deny',
+    allowedDomains: ['localhost'],
+  },
+  grant: { name: 'bench-grant', network: 'grant', filesystem: 'grant', process: 'grant' },
+};
+const policyFiles = {};
+for (const [name, content] of Object.entries(policies)) {
+  policyFiles[name] = join(work, `${name}.json`);
+  writeFileSync(policyFiles[name], JSON.stringify(content));
+}
+
+// The workloads. `empty` measures start-up; `connect` times sequential connect/close cycles to a
+// loopback server in the same process (warm-up first, best of three batches).
+const emptyApp = join(work, 'empty.cjs');
+writeFileSync(emptyApp, `process.stdout.write(JSON.stringify({ rss: process.memoryUsage().rss }));\n`);
+const connectApp = join(work, 'connect.cjs');
+writeFileSync(
+  connectApp,
+  `const net = require('node:net');
+const count = Number(process.argv[2]);
+const server = net.createServer((socket) => socket.destroy());
+const once = (port) => new Promise((resolve, reject) => {
+  const socket = net.connect(port, 'localhost');
+  socket.on('connect', () => { socket.destroy(); resolve(); });
+  socket.on('error', reject);
+});
+server.listen(0, '127.0.0.1', async () => {
+  const { port } = server.address();
+  for (let i = 0; i < 200; i++) await once(port);
+  let best = Infinity;
+  for (let batch = 0; batch < 3; batch++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) await once(port);
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / count);
+  }
+  server.close();
+  process.stdout.write(JSON.stringify({ usPerConnect: best / 1000 }));
+});
+`,
+);
+
+const baseEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+const variants = [
+  { name: 'bare node', args: [], env: {} },
+  { name: 'agent, observe policy', args: ['--require', agent], env: { ES_POLICY_FILE: policyFiles.observe } },
+  { name: 'agent, deny policy', args: ['--require', agent], env: { ES_POLICY_FILE: policyFiles.deny } },
+  { name: 'agent, grant-only', args: ['--require', agent], env: { ES_POLICY_FILE: policyFiles.grant } },
+  {
+    name: 'node --experimental-permission',
+    args: ['--experimental-permission', '--allow-fs-read=*', '--allow-fs-write=*', '--no-warnings'],
+    env: {},
+  },
+  { name: '@aikidosec/firewall (Zen)', args: ['--require', zen], env: { AIKIDO_BLOCK: 'true' } },
+];
+
+function runNode(variant, app, appArgs = []) {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, [...variant.args, app, ...appArgs], {
+    env: { ...baseEnv, ...variant.env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
+  const line = result.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{"'))
+    .pop();
+  if (result.status !== 0 || !line) {
+    throw new Error(`${variant.name} failed (${result.status}): ${result.stderr.slice(0, 500)}`);
+  }
+  return { wallMs, ...JSON.parse(line) };
+}
+
+const median = (numbers) => {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+// Interleave the variants round by round, so machine noise hits them alike.
+const samples = new Map(variants.map((variant) => [variant.name, { wallMs: [], rss: [], connect: [] }]));
+for (let round = 0; round < rounds; round++) {
+  for (const variant of variants) {
+    const { wallMs, rss } = runNode(variant, emptyApp);
+    samples.get(variant.name).wallMs.push(wallMs);
+    samples.get(variant.name).rss.push(rss);
+  }
+}
+const connectRounds = Math.max(3, Math.round(rounds / 3));
+for (let round = 0; round < connectRounds; round++) {
+  for (const variant of variants) {
+    samples.get(variant.name).connect.push(runNode(variant, connectApp, [String(connects)]).usPerConnect);
+  }
+}
+rmSync(work, { recursive: true, force: true });
+
+const bare = samples.get('bare node');
+const bareStart = median(bare.wallMs);
+const bareRss = median(bare.rss);
+const bareConnect = median(bare.connect);
+const rows = variants.map(({ name }) => {
+  const s = samples.get(name);
+  const start = median(s.wallMs);
+  const rss = median(s.rss);
+  const connect = median(s.connect);
+  return {
+    variant: name,
+    'start ms': start.toFixed(1),
+    'start +ms': (start - bareStart).toFixed(1),
+    'start x': (start / bareStart).toFixed(3),
+    'RSS MB': (rss / 2 ** 20).toFixed(1),
+    'RSS +MB': ((rss - bareRss) / 2 ** 20).toFixed(2),
+    'connect us': connect.toFixed(1),
+    'connect x': (connect / bareConnect).toFixed(3),
+    'blocks outbound':
+      name === 'bare node'
+        ? '-'
+        : name.startsWith('agent')
+          ? 'yes'
+          : name.startsWith('node --')
+            ? 'no (no net permission)'
+            : 'only with its cloud config',
+  };
+});
+console.log(
+  `node ${process.version}, ${rounds} start-up rounds, ${connectRounds} connect rounds of ${connects} connects (medians)`,
+);
+console.table(rows);
+const agentRows = rows.filter((row) => row.variant.startsWith('agent'));
+const worstStart = Math.max(...agentRows.map((row) => Number(row['start +ms'])));
+const worstRss = Math.max(...agentRows.map((row) => Number(row['RSS +MB'])));
+const governed = agentRows.filter((row) => !row.variant.includes('grant'));
+const worstConnect = Math.max(...governed.map((row) => Number(row['connect x'])));
+const grantConnect = Number(agentRows.find((row) => row.variant.includes('grant'))['connect x']);
+console.log(
+  [
+    `cold start: +${worstStart.toFixed(1)} ms (target < 5) ${worstStart < 5 ? 'OK' : 'OVER'}`,
+    `RSS: +${worstRss.toFixed(2)} MB (target < 5) ${worstRss < 5 ? 'OK' : 'OVER'}`,
+    `net.connect observe/deny: ${worstConnect.toFixed(3)}x (target <= 1.05) ${worstConnect <= 1.05 ? 'OK' : 'OVER'}`,
+    `net.connect grant-only: ${grantConnect.toFixed(3)}x (target <= 1.02) ${grantConnect <= 1.02 ? 'OK' : 'OVER'}`,
+  ].join('\n'),
+);
