@@ -51,7 +51,10 @@ describe('lambda enable', () => {
       .resolvesOnce(updated)
       .resolves({ ...updated, LastUpdateStatus: 'Successful' });
     lambda
-      .on(ListLayerVersionsCommand, { LayerName: 'appdefender-arm64', CompatibleArchitecture: 'arm64' })
+      .on(ListLayerVersionsCommand, {
+        LayerName: 'Extrinsec-Appdefender-arm64',
+        CompatibleArchitecture: 'arm64',
+      })
       .resolves({ LayerVersions: [{ LayerVersionArn: layerArn('appdefender-arm64', 9) }] });
     lambda.on(UpdateFunctionConfigurationCommand).resolves({});
     // Act

@@ -45,10 +45,10 @@ describe('layer publish', () => {
     expect(result.code).toBe(ExitCode.ok);
     const publishes = lambda.commandCalls(PublishLayerVersionCommand).map((call) => call.args[0].input);
     expect(publishes.map((p) => [p.LayerName, p.CompatibleArchitectures])).toEqual([
-      ['appdefender', ['x86_64']],
-      ['appdefender-arm64', ['arm64']],
-      ['appdefender', ['x86_64']],
-      ['appdefender-arm64', ['arm64']],
+      ['Extrinsec-Appdefender', ['x86_64']],
+      ['Extrinsec-Appdefender-arm64', ['arm64']],
+      ['Extrinsec-Appdefender', ['x86_64']],
+      ['Extrinsec-Appdefender-arm64', ['arm64']],
     ]);
     expect(Buffer.from(publishes[0]!.Content!.ZipFile!).toString()).toBe('x86 zip bytes');
     expect(Buffer.from(publishes[1]!.Content!.ZipFile!).toString()).toBe('arm zip bytes');
@@ -76,15 +76,15 @@ describe('layer publish', () => {
     const grants = lambda.commandCalls(AddLayerVersionPermissionCommand).map((call) => call.args[0].input);
     expect(grants).toEqual([
       expect.objectContaining({
-        LayerName: 'appdefender',
+        LayerName: 'Extrinsec-Appdefender',
         VersionNumber: 1,
         Principal: '*',
         Action: 'lambda:GetLayerVersion',
       }),
-      expect.objectContaining({ LayerName: 'appdefender-arm64', VersionNumber: 2, Principal: '*' }),
+      expect.objectContaining({ LayerName: 'Extrinsec-Appdefender-arm64', VersionNumber: 2, Principal: '*' }),
     ]);
     expect(result.stdout).toMatch(
-      /us-east-1\s+x86_64\s+arn:aws:lambda:REGION:123456789012:layer:appdefender:1\s+\(public\)/,
+      /us-east-1\s+x86_64\s+arn:aws:lambda:REGION:123456789012:layer:Extrinsec-Appdefender:1\s+\(public\)/,
     );
     expect(result.stderr).toMatch(/us-east-1: arm64 published/);
   });

@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ let closedPort: number;
 beforeAll(async () => {
   assertBinaryBuilt();
   const agent = findAgent({});
-  if (!agent.path) throw new Error(`run needs the agent bundle (${agent.searched.join(', ')}): run \`npm run build\``);
+  if (!agent.path)
+    throw new Error(`run needs the agent bundle (${agent.searched.join(', ')}): run \`npm run build\``);
   dir = await mkdtemp(join(tmpdir(), 'cli-run-'));
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -34,7 +35,10 @@ socket.on('error', (error) => {
 });
 `,
   );
-  await writeFile(join(dir, 'deny-network.yaml'), 'name: no-network\nnetwork: deny\nfilesystem: observe\nprocess: grant\n');
+  await writeFile(
+    join(dir, 'deny-network.yaml'),
+    'name: no-network\nnetwork: deny\nfilesystem: observe\nprocess: grant\n',
+  );
   await writeFile(join(dir, 'bad.yaml'), 'name: bad\nnetwork: maybe\n');
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -56,11 +60,23 @@ describe('run', () => {
     const result = await run('--events', 'events.ndjson', '--json', '--', process.execPath, 'app.cjs');
     expect(result.code).toBe(7);
     expect(result.stdout).toBe('read hello\nconnect failed ECONNREFUSED\n');
-    const printed = result.stderr.trim().split('\n').map((line) => JSON.parse(line));
+    const printed = result.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(printed).toEqual(
-      expect.arrayContaining([expect.objectContaining({ category: 'network', action: 'observe', policyGroup: 'observeAll.ability' })]),
+      expect.arrayContaining([
+        expect.objectContaining({
+          category: 'network',
+          action: 'observe',
+          policyGroup: 'observeAll.ability',
+        }),
+      ]),
     );
-    const written = (await readFile(join(dir, 'events.ndjson'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    const written = (await readFile(join(dir, 'events.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(written.map((e) => e.id).sort()).toEqual(printed.map((e) => e.id).sort());
   });
 

@@ -27,6 +27,7 @@ export const ARCHITECTURES: readonly Architecture[] = ['x86_64', 'arm64'];
 
 /** Layer names used by `layer publish` and looked up by `lambda enable` when no ARN is given. */
 export const DEFAULT_LAYER_NAMES: Record<Architecture, string> = {
-  x86_64: 'appdefender',
-  arm64: 'appdefender-arm64',
+  // The names of docs/lambda.md and @appdefender/layer's layerArn().
+  x86_64: 'Extrinsec-Appdefender',
+  arm64: 'Extrinsec-Appdefender-arm64',
 };

@@ -46,7 +46,7 @@ Examples:
       .option('--license-key <key>', 'license key (env ES_LICENSE_KEY)')
       .option(
         '--layer-arn <arn>',
-        'layer version to attach (default: newest "appdefender[-arm64]" layer in your account)',
+        'layer version to attach (default: newest "Extrinsec-Appdefender[-arm64]" layer in your account and region)',
       )
       .option('--layer-name <name>', 'layer name to look up when no --layer-arn is given')
       .option('--dry-run', 'print the change without applying it'),
