@@ -14,10 +14,17 @@ export interface SetupInstructionsProps {
   licenseKey: string | null;
   policyGroup: string;
   apiUrl: string | null;
+  /** Whether the key's events reach this dashboard (not for temporary keys). */
+  eventsInDashboard: boolean;
 }
 
 /** The three steps to protect a function, with snippets ready to paste for each deployment tool. */
-export function SetupInstructions({ licenseKey, policyGroup, apiUrl }: SetupInstructionsProps) {
+export function SetupInstructions({
+  licenseKey,
+  policyGroup,
+  apiUrl,
+  eventsInDashboard,
+}: SetupInstructionsProps) {
   const [target, setTarget] = useState<SnippetTarget>('console');
   const [region, setRegion] = useState('us-east-1');
   const [architecture, setArchitecture] = useState<Architecture>('x86_64');

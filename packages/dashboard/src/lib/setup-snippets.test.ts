@@ -31,7 +31,19 @@ describe('setup snippets', () => {
     expect(snippet).toContain(EXEC_WRAPPER);
     expect(snippet).toContain('ES_POLICY_GROUP_NAME');
     expect(snippet).toContain('https://ad.example.com');
-    expect(snippet).toContain(ARN);
+  });
+
+  it.each(['cli', 'sam', 'cdk', 'serverless'] as const)('the %s snippet attaches the layer', (target) => {
+    expect(setupSnippet(target, values)).toContain(ARN);
+  });
+
+  it('the console snippet is only the key=value lines the console editor takes (the ARN is shown above it)', () => {
+    expect(setupSnippet('console', values).split('\n')).toEqual([
+      'ES_LICENSE_KEY=adk_live_abc123',
+      "ES_POLICY_GROUP_NAME=team's group",
+      'AWS_LAMBDA_EXEC_WRAPPER=/opt/appdefender_wrapper',
+      'ES_API_URL=https://ad.example.com',
+    ]);
   });
 
   it('builds the layer ARN per region and architecture, with a placeholder version', () => {

@@ -59,11 +59,8 @@ export function setupSnippet(target: SnippetTarget, values: SetupValues): string
   const variables = environmentVariables(values);
   switch (target) {
     case 'console':
-      return [
-        `# Configuration → Layers → Add a layer → Specify an ARN: ${values.layerArn}`,
-        '# Configuration → Environment variables:',
-        ...variables.map(([key, value]) => `${key}=${value}`),
-      ].join('\n');
+      // Key=value lines, as the console's environment variable editor lists them.
+      return variables.map(([key, value]) => `${key}=${value}`).join('\n');
     case 'cli': {
       // The CLI's shorthand cannot hold commas or braces unquoted, so the JSON form is used.
       const json = JSON.stringify({ Variables: Object.fromEntries(variables) });

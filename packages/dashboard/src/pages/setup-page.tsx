@@ -73,6 +73,7 @@ export function SetupPage() {
           licenseKey={licenseKey}
           policyGroup={policyGroup}
           apiUrl={window.location.origin}
+          eventsInDashboard={true}
         />
       </section>
       {policyGroup === OBSERVE_ALL && <ObserveAllExplainer />}

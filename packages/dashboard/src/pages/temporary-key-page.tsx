@@ -75,6 +75,7 @@ export function TemporaryKeyPage({ signedIn }: { signedIn: boolean }) {
               licenseKey={key.licenseKey}
               policyGroup={key.policyGroup}
               apiUrl={window.location.origin}
+              eventsInDashboard={false}
             />
           </section>
           <p className="muted">
