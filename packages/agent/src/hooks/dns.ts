@@ -149,13 +149,17 @@ function wrapPromiseQuery(original: AnyFunction, queryOf: QueryOf): AnyFunction 
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port` → address and port, as Node's setServers reads them. */
 export function parseServer(server: string): { ip: string; port: number } | undefined {
-  if (net.isIP(server)) return { ip: server, port: 53 };
+  if (IPV4.test(server) || IPV6.test(server)) return { ip: server, port: 53 };
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(server);
   if (bracketed?.[1]) return { ip: bracketed[1], port: bracketed[2] ? Number(bracketed[2]) : 53 };
   const withPort = /^([^:]+):(\d+)$/.exec(server);
   if (withPort?.[1] && withPort[2]) return { ip: withPort[1], port: Number(withPort[2]) };
   return undefined;
 }
+
+// shapes only: Node's setServers validates the addresses itself and rejects what is not one
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+const IPV6 = /^[0-9a-f]*:[0-9a-f:.]*$/i;
 
 let judgingSetServers = 0;
 

@@ -36,9 +36,14 @@ export function learnAddresses(context: AgentContext, name: string, addresses: u
  * word like `stripe` that only matches as a substring; `localhost` is the one single-label name).
  */
 export function resolvableAllowedNames(allowedDomains: readonly string[]): string[] {
-  return allowedDomains.filter(
-    (entry) => !entry.includes('*') && !entry.includes('/') && (entry.includes('.') || entry === 'localhost'),
-  );
+  const names = new Set<string>();
+  for (const entry of allowedDomains) {
+    // `.stripe.com` means the name and its subdomains: the name itself is resolvable
+    const name = entry.startsWith('.') ? entry.slice(1) : entry;
+    if (name.includes('*') || name.includes('/') || name.includes(':') || /^[\d.]+$/.test(name)) continue;
+    if (name.includes('.') || name === 'localhost') names.add(name);
+  }
+  return [...names];
 }
 
 /**

@@ -1,0 +1,29 @@
+// Pure helpers of the network hooks, table-driven.
+import { describe, expect, it } from 'vitest';
+import { parseServer } from '../src/hooks/dns.js';
+import { resolvableAllowedNames } from '../src/network/address-learning.js';
+
+describe('resolvableAllowedNames', () => {
+  it.each([
+    [['api.stripe.com'], ['api.stripe.com']],
+    [['.stripe.com'], ['stripe.com']],
+    [['stripe', '*.example.com', 'lambda.*'], []],
+    [['localhost'], ['localhost']],
+    [['127.0.0.1', '::1', '10.0.0.0/8'], []],
+    [['a.b', 'a.b', '.a.b'], ['a.b']],
+  ])('%j → %j', (entries, expected) => {
+    expect(resolvableAllowedNames(entries)).toEqual(expected);
+  });
+});
+
+describe('parseServer (dns.setServers entries)', () => {
+  it.each([
+    ['1.2.3.4', { ip: '1.2.3.4', port: 53 }],
+    ['1.2.3.4:5353', { ip: '1.2.3.4', port: 5353 }],
+    ['[::1]:53', { ip: '::1', port: 53 }],
+    ['[::1]', { ip: '::1', port: 53 }],
+    ['not a server', undefined],
+  ])('%s', (server, expected) => {
+    expect(parseServer(server)).toEqual(expected);
+  });
+});
