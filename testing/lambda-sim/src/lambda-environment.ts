@@ -338,6 +338,9 @@ export class LambdaEnvironment {
       deadline,
     );
     const settledAt = performance.now();
+    // Output written before the runtime's answer may still wait in this poll phase: take it in, so the
+    // invocation's lines precede END / REPORT and are in `logs` when invoke() resolves.
+    await new Promise((resolve) => setImmediate(resolve));
     this.runtimeApi.finish();
     this.invocation = undefined;
 

@@ -44,6 +44,12 @@ describe('the real aws-lambda-ric runtime in the local Lambda', () => {
       expect(lines).toContain(`START RequestId: ${results[0]?.requestId} Version: $LATEST`);
       expect(lines).toMatch(new RegExp(`\\tINFO\\tcjs handler ${results[2]?.requestId}`));
       expect(lines).toMatch(/REPORT RequestId: .*\tInit Duration: /);
+      // Each invocation's own output comes before its END line, as in CloudWatch.
+      for (const { requestId } of results) {
+        const logged = lambda.logs.findIndex((line) => line.endsWith(`INFO\tcjs handler ${requestId}`));
+        expect(logged).toBeGreaterThan(lambda.logs.indexOf(`START RequestId: ${requestId} Version: $LATEST`));
+        expect(logged).toBeLessThan(lambda.logs.indexOf(`END RequestId: ${requestId}`));
+      }
     });
 
     it('gives the handler the context and the variables Lambda sets', async () => {
