@@ -116,6 +116,41 @@ describe('external extensions in the local Lambda', () => {
     expect(record.some((line) => line.startsWith('telemetry platform.extension sample'))).toBe(true);
   });
 
+  it('delivers the function and extension output lines as function / extension telemetry', async () => {
+    const { layerDir, recordFile } = prepare('log-telemetry');
+    const taskRoot = writeFile(
+      join(temp.dir, 'log-telemetry', 'task', 'index.js'),
+      `exports.handler = async () => { console.log('handler says hello'); return 1; };`,
+    ).replace(/\/index\.js$/, '');
+    writeExtension(layerDir, 'logs', {
+      recordFile,
+      telemetry: true,
+      telemetryTypes: ['platform', 'function', 'extension'],
+    });
+    writeExtension(layerDir, 'chatty', { recordFile, postInvokeDelayMs: 1 });
+    writeFile(
+      join(layerDir, 'extensions', 'chatty'),
+      readFileSync(join(layerDir, 'extensions', 'chatty'), 'utf8').replace(
+        "'use strict';",
+        "'use strict'; console.log('chatty extension starting');",
+      ),
+      true,
+    );
+    const lambda = await startLambda({ handler: 'index.handler', taskRoot, layerDir });
+    await lambda.invoke({});
+    await lambda.shutdown();
+
+    const telemetry = readRecord(recordFile, 'logs').filter(
+      (line) => line.startsWith('telemetry function') || line.startsWith('telemetry extension'),
+    );
+    expect(telemetry).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^telemetry function .*INFO\\thandler says hello"$/),
+        'telemetry extension  "chatty extension starting"',
+      ]),
+    );
+  });
+
   it('ends an invocation only when every extension asked for the next event', async () => {
     const { taskRoot, layerDir, recordFile } = prepare('post-invoke');
     writeExtension(layerDir, 'slow', { recordFile, postInvokeDelayMs: 300 });

@@ -56,8 +56,10 @@ export interface SampleExtensionConfig {
   /** File every step is appended to, one line each: `<name> <what> <detail>`. */
   recordFile: string;
   events?: string[];
-  /** Subscribe to the Telemetry API (platform events) and wait for platform.runtimeDone before each next. */
+  /** Subscribe to the Telemetry API and wait for platform.runtimeDone before each next. */
   telemetry?: boolean;
+  /** Telemetry types to subscribe to (default platform). */
+  telemetryTypes?: string[];
   /** Sleep this long after each INVOKE before asking for the next event. */
   postInvokeDelayMs?: number;
   /** Ignore SHUTDOWN (keep running) to test the SIGKILL after 2 s. */
@@ -141,7 +143,7 @@ async function main() {
     const listenerPort = await listen();
     const subscribed = await call('PUT', '/2022-07-01/telemetry', { 'Lambda-Extension-Identifier': id }, {
       schemaVersion: '2022-12-13',
-      types: ['platform'],
+      types: config.telemetryTypes || ['platform'],
       buffering: { maxItems: 1000, maxBytes: 262144, timeoutMs: 25 },
       destination: { protocol: 'HTTP', URI: 'http://sandbox.localdomain:' + listenerPort + '/telemetry' },
     });
