@@ -310,6 +310,17 @@ describe('dashboard end to end', () => {
     await page.goto(`${server.url}/events`);
     await see(page.getByTestId('event-count')).toHaveText('5');
     await shot('09-events-phone-dark');
+    await page.getByRole('link', { name: 'Policy groups' }).click();
+    await page.getByRole('link', { name: 'payments-strict' }).click();
+    await see(page.getByLabel('Allowed commands')).toHaveValue('/usr/bin/git');
+    await shot('11-policy-editor-phone-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.goto(`${server.url}/functions`);
+    await see(page.locator('tbody tr', { hasText: 'checkout-api' })).toBeVisible();
+    await shot('12-functions-phone');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${server.url}/events`);
+    await see(page.getByTestId('event-count')).toHaveText('5');
     await page.setViewportSize({ width: 1440, height: 900 });
     await shot('10-events-dark');
     await page.emulateMedia({ colorScheme: 'light' });

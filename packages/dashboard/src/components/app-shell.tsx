@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { type ReactNode, useEffect, useRef } from 'react';
 import { capitalize } from '../lib/format.js';
 import { useLocation } from '../lib/router.js';
 import { useSession } from '../session.js';
@@ -27,6 +27,15 @@ export function Logo() {
 export function AppShell({ children }: { children: ReactNode }) {
   const session = useSession();
   const { path } = useLocation();
+  // After in-app navigation, move focus to the new page (as a page load would), so keyboard and
+  // screen-reader users start at its content rather than on the link they left.
+  const firstPath = useRef(path);
+  useEffect(() => {
+    if (path === firstPath.current) return;
+    firstPath.current = '';
+    document.getElementById('main')?.focus({ preventScroll: false });
+    window.scrollTo(0, 0);
+  }, [path]);
   return (
     <div className="shell">
       <a className="skip-link" href="#main">

@@ -81,7 +81,7 @@ export function FunctionsPage() {
                       </Link>
                       {fn.functionVersion && <span className="muted small"> · {fn.functionVersion}</span>}
                     </th>
-                    <td className="counts">
+                    <td className="counts" data-label="Events, 24 h">
                       {count === undefined ? (
                         <span className="muted">…</span>
                       ) : (
@@ -99,7 +99,7 @@ export function FunctionsPage() {
                         </>
                       )}
                     </td>
-                    <td>
+                    <td data-label="Policy group">
                       {fn.policyGroup ? (
                         <Link href={`/policy-groups/${encodeURIComponent(fn.policyGroup)}`}>
                           {fn.policyGroup}
@@ -118,7 +118,7 @@ export function FunctionsPage() {
                     <td className="hide-md small" title={formatDateTime(fn.firstSeen)}>
                       {formatRelative(fn.firstSeen, nowMs)}
                     </td>
-                    <td className="small" title={formatDateTime(fn.lastSeen)}>
+                    <td className="small" data-label="Last seen" title={formatDateTime(fn.lastSeen)}>
                       {formatRelative(fn.lastSeen, nowMs)}
                     </td>
                   </tr>

@@ -109,7 +109,12 @@ export function PolicyGroupEditorPage({ name }: { name: string | null }) {
   }, [group]);
   const liveErrors = 'unavailable' in live ? [] : live.errors;
   const liveWarnings = 'unavailable' in live ? [] : live.warnings;
-  const errors = issuesByField([...liveErrors, ...(serverError?.details ?? [])]);
+  // A name already taken is about the name field, though the server sends it without details.
+  const serverDetails =
+    serverError?.code === 'POLICY_GROUP_EXISTS'
+      ? [{ field: 'name', message: serverError.message }]
+      : (serverError?.details ?? []);
+  const errors = issuesByField([...liveErrors, ...serverDetails]);
   const warnings = issuesByField(liveWarnings);
   const fieldErrors = (field: string) => errors.get(field) ?? [];
   const fieldWarnings = (field: string) => warnings.get(field) ?? [];
