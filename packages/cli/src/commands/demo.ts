@@ -129,9 +129,11 @@ async function runDemo(ctx: CommandContext): Promise<void> {
     let stolenBytes = 0;
     const attackerServer = await startAttacker((bytes) => {
       stolenBytes += bytes;
-      out.line(
-        out.style.red(`  attacker server received ${bytes} bytes of stolen data (total ${stolenBytes})`),
-      );
+      if (out.json) out.line(JSON.stringify({ attacker: { receivedBytes: bytes, totalBytes: stolenBytes } }));
+      else
+        out.line(
+          out.style.red(`  attacker server received ${bytes} bytes of stolen data (total ${stolenBytes})`),
+        );
     });
     attacker = attackerServer.server;
 
