@@ -68,6 +68,9 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
   const seenIds = useRef(new Set<string>());
   const incoming = useRef<AppDefenderEvent[]>([]);
   const pending = useRef<AppDefenderEvent[]>([]);
+  const pendingTotal = useRef(0);
+  const eventsRef = useRef<AppDefenderEvent[]>([]);
+  eventsRef.current = events;
   const pausedRef = useRef(false);
   const frame = useRef<number | null>(null);
   const filtersKey = JSON.stringify(filters);
@@ -80,9 +83,19 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
     incoming.current = [];
     if (batch.length === 0) return;
     setLiveCount((count) => count + batch.length);
+    // Ids are remembered to drop replays and duplicates; past a bound, only those still shown count.
+    if (seenIds.current.size > 4 * MAX_EVENTS_IN_MEMORY) {
+      seenIds.current = new Set(
+        [...eventsRef.current, ...pending.current, ...batch].map((event) => event.id),
+      );
+    }
     if (pausedRef.current) {
       pending.current.push(...batch);
-      setPendingCount(pending.current.length);
+      pendingTotal.current += batch.length;
+      // While paused for long, only the newest events that can be shown are kept.
+      if (pending.current.length > MAX_EVENTS_IN_MEMORY)
+        pending.current.splice(0, pending.current.length - MAX_EVENTS_IN_MEMORY);
+      setPendingCount(pendingTotal.current);
       return;
     }
     setEvents((current) => mergeNewestFirst(current, batch, MAX_EVENTS_IN_MEMORY));
@@ -94,6 +107,7 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
     if (!next && pending.current.length > 0) {
       const batch = pending.current;
       pending.current = [];
+      pendingTotal.current = 0;
       setPendingCount(0);
       setEvents((current) => mergeNewestFirst(current, batch, MAX_EVENTS_IN_MEMORY));
     }
@@ -105,6 +119,7 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
     const controller = { cancelled: false };
     seenIds.current = new Set();
     pending.current = [];
+    pendingTotal.current = 0;
     incoming.current = [];
     setPendingCount(0);
     setLiveCount(0);

@@ -12,14 +12,28 @@ export function FunctionsPage() {
   const [error, setError] = useState<string | null>(null);
   const nowMs = useNow(30_000);
 
+  // Refreshed every 15 s, so a function that starts for the first time appears without a reload.
   useEffect(() => {
-    api
-      .functions()
-      .then((result) => {
-        setFunctions(result.functions);
-        return loadEventCounts24h(result.functions).then(setCounts);
-      })
-      .catch((cause: unknown) => setError(cause instanceof ApiError ? cause.message : String(cause)));
+    let cancelled = false;
+    const load = () =>
+      api
+        .functions()
+        .then(async (result) => {
+          const loadedCounts = await loadEventCounts24h(result.functions);
+          if (cancelled) return;
+          setFunctions(result.functions);
+          setCounts(loadedCounts);
+          setError(null);
+        })
+        .catch((cause: unknown) => {
+          if (!cancelled) setError(cause instanceof ApiError ? cause.message : String(cause));
+        });
+    void load();
+    const timer = setInterval(load, 15_000);
+    return () => {
+      cancelled = true;
+      clearInterval(timer);
+    };
   }, []);
 
   return (
