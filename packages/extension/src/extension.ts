@@ -47,7 +47,12 @@ const RUNTIME_EXIT_POLL_MS = 10;
 export async function runExtension(options: RunOptions): Promise<void> {
   const { config, log } = options;
   const files = runtimeFilesIn(config.runtimeDir);
-  const coldStart = markStart(files);
+  const coldStart = isColdStart(config);
+  try {
+    ensureRuntimeDir(files);
+  } catch (error) {
+    log(`cannot create ${files.dir} (${describeError(error)}); the agent's events cannot be read`);
+  }
 
   // With early registration the runtime is already starting: fetch the policy while it boots (the
   // agent waits on policy.pending). Otherwise the policy is handed over before we register, so the
@@ -174,15 +179,14 @@ function logPolicyOutcome(outcome: PolicyOutcome, log: LogLine): void {
   else log(`policy group ${outcome.policy.name} handed to the agent`);
 }
 
-/** True for the first start in this execution environment (/tmp survives restarts within it). */
-function markStart(files: RuntimeFiles): boolean {
-  try {
-    ensureRuntimeDir(files);
-    fs.writeFileSync(`${files.dir}/extension.started`, new Date().toISOString(), { flag: 'wx', mode: 0o600 });
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Every start of the extension is an Init phase (a reset after a crash runs Init again), which the
+ * caller waited for unless the environment was initialised ahead of time (provisioned concurrency,
+ * SnapStart): those are not cold starts for the function's users.
+ */
+function isColdStart(config: ExtensionConfig): boolean {
+  const type = config.initializationType ?? 'on-demand';
+  return type !== 'provisioned-concurrency' && type !== 'snap-start';
 }
 
 /** Waits until the runtime process named in runtime.json has exited, or `deadlineMs`. */

@@ -86,6 +86,7 @@ describe.each(['cjs', 'esm'] as const)('observeAll.ability, %s handler', (kind) 
       policyGroup: 'observeAll.ability',
       architecture: process.arch === 'arm64' ? 'arm64' : 'x86_64',
       memoryMb: 128,
+      coldStarts: 1,
     });
 
     await fn.lambda.shutdown();
