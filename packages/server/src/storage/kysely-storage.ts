@@ -479,8 +479,15 @@ export class KyselyStorage implements Storage {
     eb: ExpressionBuilder<Database, 'events'>,
     accountId: string,
     filter: EventFilter,
+    order: 'time' | 'seq' = 'time',
   ): Expression<SqlBool>[] {
-    const conditions: Expression<SqlBool>[] = [eb('account_id', '=', accountId)];
+    const conditions: Expression<SqlBool>[] = [
+      order === 'time'
+        ? eb('account_id', '=', accountId)
+        : // Reading in seq order must walk the primary key; written as an expression, the account
+          // test cannot tempt the planner (SQLite without statistics) into the account index and a sort.
+          eb(sql<string>`account_id || ''`, '=', accountId),
+    ];
     if (filter.category !== undefined) conditions.push(eb('category', '=', filter.category));
     if (filter.action !== undefined) conditions.push(eb('action', '=', filter.action));
     if (filter.function !== undefined) conditions.push(eb('function_name', '=', filter.function));
@@ -575,7 +582,9 @@ export class KyselyStorage implements Storage {
     const rows = await this.#db
       .selectFrom('events')
       .select(['seq', 'body'])
-      .where((eb) => eb.and([...this.#filterConditions(eb, accountId, filter), eb('seq', '>', afterSeq)]))
+      .where((eb) =>
+        eb.and([...this.#filterConditions(eb, accountId, filter, 'seq'), eb('seq', '>', afterSeq)]),
+      )
       .orderBy('seq', 'asc')
       .limit(limit)
       .execute();
@@ -588,8 +597,9 @@ export class KyselyStorage implements Storage {
       .select(['seq', 'body'])
       .where('seq', '>=', notice.fromSeq)
       .where('seq', '<=', notice.toSeq)
-      .where('account_id', '=', notice.accountId)
-      .where('batch_id', '=', notice.batchId)
+      // Expressions, not columns: the seq range on the primary key is the access path.
+      .where(sql<string>`account_id || ''`, '=', notice.accountId)
+      .where(sql<string>`batch_id || ''`, '=', notice.batchId)
       .orderBy('seq', 'asc')
       .execute();
     return rows.map((row) => ({ seq: Number(row.seq), event: JSON.parse(row.body) as AgentEvent }));

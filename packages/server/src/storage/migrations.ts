@@ -108,6 +108,13 @@ export const sqliteMigrations: Migration[] = [
       'CREATE INDEX events_account_time ON events(account_id, time_ms, seq)',
     ],
   },
+  {
+    version: 2,
+    name: 'index events by function (the dashboard drill-down)',
+    statements: [
+      'CREATE INDEX events_account_function_time ON events(account_id, function_name, time_ms, seq)',
+    ],
+  },
 ];
 
 export const postgresMigrations: Migration[] = [
@@ -197,6 +204,13 @@ export const postgresMigrations: Migration[] = [
       )`,
       'CREATE UNIQUE INDEX events_account_event_id ON events(account_id, id)',
       'CREATE INDEX events_account_time ON events(account_id, time_ms, seq)',
+    ],
+  },
+  {
+    version: 2,
+    name: 'index events by function (the dashboard drill-down)',
+    statements: [
+      'CREATE INDEX events_account_function_time ON events(account_id, function_name, time_ms, seq)',
     ],
   },
 ];

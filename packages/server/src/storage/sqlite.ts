@@ -23,6 +23,8 @@ export async function openSqliteStorage(dataDir: string): Promise<KyselyStorage>
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
+  // 64 MiB page cache: the event indexes stay in memory, so ingest rarely reads pages back.
+  database.pragma('cache_size = -65536');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   try {
     await applyMigrations(db, 'sqlite', sqliteMigrations);
