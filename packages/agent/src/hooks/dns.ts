@@ -250,9 +250,23 @@ function patchBinding(): void {
   );
 }
 
+/**
+ * Only names that are granted by name (allowedDomains, cloud endpoints, the runtime) can grant an
+ * address; learning any other name would change no verdict, so it is not worth a wrapper.
+ */
+function grantsByName(hostname: string): boolean {
+  try {
+    return (
+      context.decider.decide({ category: 'network', operation: 'dns', host: hostname }).verdict === 'grant'
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** Learns the answer of a system-resolver lookup when it completes (see address-learning.ts). */
 function learnOnComplete(request: unknown, hostname: string): void {
-  if (!request || typeof request !== 'object') return;
+  if (!request || typeof request !== 'object' || !grantsByName(hostname)) return;
   const target = request as { oncomplete?: unknown };
   const oncomplete = target.oncomplete;
   if (typeof oncomplete !== 'function') return;

@@ -106,12 +106,25 @@ function toPort(value: unknown): number | undefined {
   return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
 }
 
-/** The address a host spelling stands for when it is an IP literal (`2130706433`, `[::ffff:…]`...). */
+/**
+ * The address a host spelling stands for when it is an IP literal (`2130706433`, `0x7f.1`,
+ * `[::ffff:…]`...). Names are the common case: a letter outside hex digits and `x` rules a
+ * literal out at once; the rest are normalised once and remembered.
+ */
+const literalCache = new Map<string, string | null>();
+const MAX_LITERAL_CACHE = 1024;
 function literalAddress(host: string): string | undefined {
-  if (net.isIP(host)) return host;
-  const normalized = normalizeHostname(host);
-  return normalized && net.isIP(normalized) ? normalized : undefined;
+  if (NOT_A_LITERAL.test(host)) return undefined;
+  let address = literalCache.get(host);
+  if (address === undefined) {
+    const normalized = net.isIP(host) ? host : normalizeHostname(host);
+    address = normalized && net.isIP(normalized) ? normalized : null;
+    if (literalCache.size >= MAX_LITERAL_CACHE) literalCache.clear();
+    literalCache.set(host, address);
+  }
+  return address ?? undefined;
 }
+const NOT_A_LITERAL = /[g-wyz]/i;
 
 function failSocket(socket: unknown, error: Error): void {
   const destroy = (socket as Partial<Destroyable>).destroy;

@@ -17,6 +17,12 @@ import { logOnce } from '../log.js';
 export const LEARNED_TTL_MS = 5 * 60_000;
 const REFRESH_MS = 4 * 60_000;
 
+// (name, address) pairs learned recently: learning them again would only bump the address's
+// generation in the table and make the decider revalidate its cached verdict on every connect
+const recentlyLearned = new Map<string, Map<string, number>>();
+const RELEARN_AFTER_MS = LEARNED_TTL_MS / 2;
+const MAX_RECENT_NAMES = 1024;
+
 export function learnAddresses(context: AgentContext, name: string, addresses: unknown): void {
   const list: string[] = [];
   if (typeof addresses === 'string') list.push(addresses);
@@ -28,7 +34,19 @@ export function learnAddresses(context: AgentContext, name: string, addresses: u
       }
     }
   }
-  for (const address of list) context.ipNames.learn(address, [name], LEARNED_TTL_MS);
+  let learned = recentlyLearned.get(name);
+  if (!learned) {
+    if (recentlyLearned.size >= MAX_RECENT_NAMES) recentlyLearned.clear();
+    learned = new Map();
+    recentlyLearned.set(name, learned);
+  }
+  const now = Date.now();
+  for (const address of list) {
+    const learnedAt = learned.get(address);
+    if (learnedAt !== undefined && now - learnedAt < RELEARN_AFTER_MS) continue;
+    learned.set(address, now);
+    context.ipNames.learn(address, [name], LEARNED_TTL_MS);
+  }
 }
 
 /**
