@@ -25,6 +25,8 @@ import {
   forgetFd,
   governedCandidate,
   initFsPaths,
+  invalidateResolutions,
+  isCertainlyUngoverned,
   isWriteFlags,
   rememberFd,
   resolveGoverned,
@@ -159,20 +161,28 @@ export const hook: HookDescriptor = {
  */
 export function judgedMethod(call: string, spec: MethodSpec, original: AnyFunction): AnyFunction {
   const paths = spec.paths ?? [];
+  // the fast path applies to calls whose only concern is one path argument
+  const single =
+    paths.length === 1 && !spec.symlinkTarget && spec.fdWrite === undefined && spec.closes === undefined;
+  const singleIndex = paths[0]?.index ?? 0;
   const wrapper = function (this: unknown, ...args: unknown[]): unknown {
+    if (single && isCertainlyUngoverned(args[singleIndex])) return ReflectApply(original, this, args);
     if (isLoaderActive() || isAgentWork()) return ReflectApply(original, this, args);
     let opened: FdEntry | null = null;
+    if (spec.symlinkTarget) invalidateResolutions();
     for (const pathArg of paths) {
       const candidate = governedCandidate(args[pathArg.index]);
       if (candidate === null) continue;
-      const real = resolveGoverned(candidate, pathArg.follow);
-      if (real === null) continue;
       const access =
         pathArg.access === 'flags'
           ? isWriteFlags(args[spec.flagsIndex ?? 1])
             ? 'write'
             : 'read'
           : pathArg.access;
+      // any write may change what paths resolve to (Node 22's native cp creates links without symlink())
+      if (access === 'write') invalidateResolutions();
+      const real = resolveGoverned(candidate, pathArg.follow);
+      if (real === null) continue;
       const denied = judge(access, real, call, wrapper);
       if (denied) return failCall(args, denied, spec);
       if (spec.opens) opened = { path: real, write: access === 'write' };
@@ -195,14 +205,28 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
   return wrapper;
 }
 
+/** Real paths the policy granted, per access: the policy never changes while the process runs. */
+const grantedPaths: Record<Access, Set<string>> = { read: new Set(), write: new Set() };
+const MAX_GRANTED = 4096;
+
 function judge(access: Access, path: string, call: string, hookFn: AnyFunction): Error | null {
+  const granted = grantedPaths[access];
+  if (granted.has(path)) return null;
   const op: Operation = { category: 'filesystem', operation: access, path };
-  if (access === 'read') {
-    // Module loading reads are never judged; the stack is only looked at when a verdict would cost.
-    const decision = getContext()?.decider.decide(op);
-    if (!decision || decision.verdict === 'grant') return null;
-    if (isEsmLoaderCall(hookFn)) return null;
+  let verdict: string | undefined;
+  try {
+    verdict = getContext()?.decider.decide(op).verdict;
+  } catch {
+    return enforce(op, { call }); // enforce applies the fail mode and says why
   }
+  if (verdict === undefined) return null;
+  if (verdict === 'grant') {
+    if (granted.size >= MAX_GRANTED) granted.clear();
+    granted.add(path);
+    return null;
+  }
+  // Module loading reads are never judged; the stack is only looked at when a verdict would cost.
+  if (access === 'read' && isEsmLoaderCall(hookFn)) return null;
   return enforce(op, { call });
 }
 

@@ -33,10 +33,17 @@ export interface FdEntry {
 }
 
 let governedDirs: readonly string[] = ['/tmp'];
+/** Governed and magic-link directories, without trailing slashes, for `isCertainlyUngoverned`. */
+let watchedPrefixes: string[] = ['/tmp', ...MAGIC_LINK_DIRS];
 let fsBinding: Record<string, unknown> | undefined;
 let realpathNative: Realpath | undefined;
 let readlinkNative: Readlink | undefined;
 const fds = new Map<number, FdEntry>();
+/** Resolutions of governed candidates (key: path, plus NUL when the final link is not followed). */
+const resolutions = new Map<string, string | null>();
+const MAX_RESOLUTIONS = 4096;
+const ungovernedVerdicts = new Map<string, boolean>();
+const MAX_VERDICTS = 4096;
 
 /**
  * Captures the original realpath/readlink binding methods; must run before the binding is patched.
@@ -47,11 +54,42 @@ export function initFsPaths(options: {
   binding: Record<string, unknown> | undefined;
 }): void {
   governedDirs = ['/tmp', ...options.appDirs.filter((dir) => dir && dir !== '/tmp')];
+  // '/' as an application directory governs everything: no prefix can then be certainly ungoverned
+  ungovernedVerdicts.clear();
+  resolutions.clear();
+  watchedPrefixes = [...governedDirs, ...MAGIC_LINK_DIRS].map((dir) =>
+    dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir === '/' ? '' : dir,
+  );
   fsBinding = options.binding;
   realpathNative =
     typeof options.binding?.realpath === 'function' ? (options.binding.realpath as Realpath) : undefined;
   readlinkNative =
     typeof options.binding?.readlink === 'function' ? (options.binding.readlink as Readlink) : undefined;
+}
+
+/**
+ * The fast path: true when `path` is an absolute string that is certainly ungoverned (already
+ * normal, and under none of the governed or magic directories). A handful of string compares.
+ */
+export function isCertainlyUngoverned(path: unknown): boolean {
+  if (typeof path !== 'string') return false;
+  // The answer is lexical (it never depends on the filesystem), so it can be remembered per string.
+  const known = ungovernedVerdicts.get(path);
+  if (known !== undefined) return known;
+  const verdict = computeCertainlyUngoverned(path);
+  if (ungovernedVerdicts.size >= MAX_VERDICTS) ungovernedVerdicts.clear();
+  ungovernedVerdicts.set(path, verdict);
+  return verdict;
+}
+
+function computeCertainlyUngoverned(path: string): boolean {
+  if (path.charCodeAt(0) !== 0x2f) return false;
+  for (let i = 0; i < watchedPrefixes.length; i++) {
+    const dir = watchedPrefixes[i] as string;
+    if (path.startsWith(dir) && (path.length === dir.length || path.charCodeAt(dir.length) === 0x2f))
+      return false;
+  }
+  return !path.includes('/.') && !path.includes('//');
 }
 
 function isGovernedOrMagic(abs: string): boolean {
@@ -102,9 +140,31 @@ function currentCwd(): string {
  *   the link itself (lstat, unlink, rename, symlink's new path)
  */
 export function resolveGoverned(abs: string, followFinal: boolean): string | null {
+  const key = followFinal ? abs : `${abs}\0`;
+  const cached = resolutions.get(key);
+  if (cached !== undefined) return cached;
   const real = resolvePath(abs, followFinal);
-  for (const dir of governedDirs) if (isUnderDirectory(real, dir)) return real;
-  return null;
+  let governed: string | null = null;
+  for (const dir of governedDirs) {
+    if (isUnderDirectory(real, dir)) {
+      governed = real;
+      break;
+    }
+  }
+  if (resolutions.size >= MAX_RESOLUTIONS) resolutions.clear();
+  resolutions.set(key, governed);
+  return governed;
+}
+
+/**
+ * Forgets every cached resolution. Called before any governed write-type call and any spawn: a
+ * path's resolution changes only when a link or directory along it is created, removed or renamed,
+ * and the agent sees (and judges) every such change the process makes itself. A child process that
+ * may run arbitrary programs could change links behind our back, but starting it is already judged
+ * by the process policy, and it could read the files itself.
+ */
+export function invalidateResolutions(): void {
+  if (resolutions.size > 0) resolutions.clear();
 }
 
 /** Physical path of `abs` (see the module comment); lexical when the bindings are unavailable. */
