@@ -5,9 +5,14 @@
 //   - warm invocation: response time (what the caller waits for) with vs. without the layer, and the
 //     time until the environment freezes (the extension flushes after platform.runtimeDone);
 //   - the extension's memory: RSS (includes Node's shared code pages) and its private memory.
+// Two more configurations attribute the cost: "agent only" (the wrapper with a local policy file,
+// no extension) and "null extension" (a do-nothing Node extension registered from bash, i.e. what
+// any Node extension costs in this sim, e.g. the sim's own event handling and Node's memory).
+// Configurations are interleaved (cold starts and warm invocations alike) because the machine is
+// shared; the fastest cold starts are printed beside the medians.
 // Targets: < 30 ms added to Init, warm response <= 1.05x, extension RSS < 40 MB.
 // Run: npx tsc -b testing/lambda-sim && node bench/layer-cold-start.mjs [--cold N] [--warm N]
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,15 +36,16 @@ const warmRuns = Number(values.warm);
 const root = mkdtempSync(join(tmpdir(), 'layer-bench-'));
 const agentBundle = await buildAgent({ outfile: join(root, 'agent.cjs') });
 const { layerDir } = await buildLayer({ outDir: root, agentBundle, zips: false });
+
 const taskRoot = join(root, 'task');
 mkdirSync(taskRoot);
-// A small handler: some JSON work (~1-2 ms); with event.governed it also stats a file of its own
-// code directory, an operation the agent governs (observed: one event, aggregated on repeats).
+// A small handler (a few ms of JSON work); with event.governed it also stats a file of its own code
+// directory, an operation the agent governs (observed: one event, aggregated on repeats).
 writeFileSync(
   join(taskRoot, 'index.js'),
   [
     "const fs = require('node:fs');",
-    'const rows = Array.from({ length: 2000 }, (_, i) => ({ id: i, name: "row-" + i, tags: ["a", "b"] }));',
+    'const rows = Array.from({ length: 5000 }, (_, i) => ({ id: i, name: "row-" + i, tags: ["a", "b"] }));',
     'exports.handler = async (event) => {',
     '  const copy = JSON.parse(JSON.stringify(rows));',
     '  const size = event.governed ? fs.statSync(__filename).size : 0;',
@@ -48,6 +54,39 @@ writeFileSync(
     '',
   ].join('\n'),
 );
+
+// The null extension: registers from bash (as ours does), then a Node loop answering events.
+const nullLayerDir = join(root, 'null-layer');
+mkdirSync(join(nullLayerDir, 'extensions'), { recursive: true });
+writeFileSync(
+  join(nullLayerDir, 'loop.cjs'),
+  `const http = require('node:http');
+const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
+const agent = new http.Agent({ keepAlive: true });
+const next = () => new Promise((resolve, reject) => {
+  http.get({ host, port, path: '/2020-01-01/extension/event/next', agent,
+    headers: { 'Lambda-Extension-Identifier': process.env.EXT_ID } }, (res) => {
+    let body = ''; res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve(JSON.parse(body)));
+  }).on('error', reject);
+});
+(async () => { for (;;) if ((await next()).eventType === 'SHUTDOWN') process.exit(0); })();
+`,
+);
+writeFileSync(
+  join(nullLayerDir, 'extensions', 'null-extension'),
+  `#!/bin/bash
+api="$AWS_LAMBDA_RUNTIME_API"; body='{"events":["INVOKE","SHUTDOWN"]}'
+exec 3<>"/dev/tcp/\${api%:*}/\${api##*:}"
+printf 'POST /2020-01-01/extension/register HTTP/1.1\\r\\nHost: %s\\r\\nLambda-Extension-Name: null-extension\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n%s' "$api" "\${#body}" "$body" >&3
+while IFS= read -r line <&3; do
+  line="\${line%$'\\r'}"; [ -z "$line" ] && break
+  case "\${line,,}" in lambda-extension-identifier:*) id="\${line#*: }" ;; esac
+done
+exec 3<&-
+EXT_ID="$id" exec node "${nullLayerDir}/loop.cjs"
+`,
+);
+chmodSync(join(nullLayerDir, 'extensions', 'null-extension'), 0o755);
 
 // Control plane stub: the policy at once, and 200 for function reports and event batches.
 const policy = JSON.stringify({
@@ -69,23 +108,40 @@ const stub = http.createServer((req, res) => {
 });
 await new Promise((resolve) => stub.listen(0, '127.0.0.1', resolve));
 const apiUrl = `http://127.0.0.1:${stub.address().port}`;
+const policyFile = join(root, 'policy.json');
+writeFileSync(policyFile, policy);
 
 let environments = 0;
-function options(withLayer) {
+function options(kind) {
   environments++;
   const base = { handler: 'index.handler', taskRoot, timeoutMs: 10_000 };
-  if (!withLayer) return base;
-  return {
-    ...base,
-    layerDir,
-    env: {
-      AWS_LAMBDA_EXEC_WRAPPER: join(layerDir, 'appdefender_wrapper'),
-      ES_API_URL: apiUrl,
-      ES_LICENSE_KEY: 'adk_live_bench',
-      ES_POLICY_GROUP_NAME: 'bench',
-      ES_RUNTIME_DIR: join(root, `runtime-${environments}`),
-    },
-  };
+  const runtimeDir = join(root, `runtime-${environments}`);
+  const wrapper = join(layerDir, 'appdefender_wrapper');
+  switch (kind) {
+    case 'bare':
+      return base;
+    case 'agentOnly':
+      return {
+        ...base,
+        env: { AWS_LAMBDA_EXEC_WRAPPER: wrapper, ES_POLICY_FILE: policyFile, ES_RUNTIME_DIR: runtimeDir },
+      };
+    case 'nullExtension':
+      return { ...base, layerDir: nullLayerDir };
+    case 'layer':
+      return {
+        ...base,
+        layerDir,
+        env: {
+          AWS_LAMBDA_EXEC_WRAPPER: wrapper,
+          ES_API_URL: apiUrl,
+          ES_LICENSE_KEY: 'adk_live_bench',
+          ES_POLICY_GROUP_NAME: 'bench',
+          ES_RUNTIME_DIR: runtimeDir,
+        },
+      };
+    default:
+      throw new Error(`unknown configuration ${kind}`);
+  }
 }
 
 const median = (values) => {
@@ -94,88 +150,100 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
-function privateMemoryKb(pid) {
+function memoryOf(lambda, source) {
+  const entry = lambda.memoryUsage().find((process) => process.source === source);
+  if (!entry) return undefined;
   try {
-    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const rollup = readFileSync(`/proc/${entry.pid}/smaps_rollup`, 'utf8');
     const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? Number.NaN);
-    return { pssKb: field('Pss'), anonymousKb: field('Anonymous') };
+    return { rssKb: entry.rssKb, pssKb: field('Pss'), anonymousKb: field('Anonymous') };
   } catch {
-    return { pssKb: Number.NaN, anonymousKb: Number.NaN };
+    return { rssKb: entry.rssKb, pssKb: Number.NaN, anonymousKb: Number.NaN };
   }
 }
 
-// Cold starts, interleaved so both configurations see the same machine load.
-const cold = { bare: [], layer: [] };
+// Cold starts, interleaved.
+const cold = { bare: [], agentOnly: [], nullExtension: [], layer: [] };
 for (let run = 0; run < coldRuns; run++) {
-  for (const withLayer of [false, true]) {
-    const lambda = await startLambda(options(withLayer));
-    cold[withLayer ? 'layer' : 'bare'].push(lambda.initDurationMs);
+  for (const kind of Object.keys(cold)) {
+    const lambda = await startLambda(options(kind));
+    cold[kind].push(lambda.initDurationMs);
     await lambda.invoke({ n: 0 });
     await lambda.shutdown();
   }
 }
 
-// Warm invocations, one environment per configuration, plain and with one governed operation.
-const warm = {};
-let extensionMemory;
-for (const withLayer of [false, true]) {
-  const lambda = await startLambda(options(withLayer));
-  for (let index = 0; index < 20; index++) await lambda.invoke({ n: index }); // warm-up
+// Warm invocations: one environment per configuration, invoked in turn.
+const warmKinds = ['bare', 'nullExtension', 'layer'];
+const lambdas = {};
+for (const kind of warmKinds) lambdas[kind] = await startLambda(options(kind));
+const samples = {};
+for (let index = 0; index < warmRuns + 20; index++) {
   for (const governed of [false, true]) {
-    const response = [];
-    const untilFrozen = [];
-    for (let index = 0; index < warmRuns; index++) {
-      const result = await lambda.invoke({ n: index, governed });
-      if (!result.ok) throw new Error(`invocation failed: ${JSON.stringify(result.error)}`);
-      response.push(result.durationMs);
-      untilFrozen.push(result.durationMs + result.postRuntimeDurationMs);
+    for (const kind of warmKinds) {
+      const result = await lambdas[kind].invoke({ n: index, governed });
+      if (!result.ok) throw new Error(`${kind} invocation failed: ${JSON.stringify(result.error)}`);
+      if (index < 20) continue; // warm-up
+      const key = `${kind}${governed ? 'Governed' : ''}`;
+      samples[key] ??= { response: [], untilFrozen: [] };
+      samples[key].response.push(result.durationMs);
+      samples[key].untilFrozen.push(result.durationMs + result.postRuntimeDurationMs);
     }
-    warm[`${withLayer ? 'layer' : 'bare'}${governed ? 'Governed' : ''}`] = {
-      response: median(response),
-      untilFrozen: median(untilFrozen),
-    };
   }
-  if (withLayer) {
-    const extension = lambda.memoryUsage().find((entry) => entry.source === 'extension:appdefender');
-    if (extension) extensionMemory = { ...extension, ...privateMemoryKb(extension.pid) };
-  }
-  await lambda.shutdown();
 }
+const warm = Object.fromEntries(
+  Object.entries(samples).map(([key, value]) => [
+    key,
+    { response: median(value.response), untilFrozen: median(value.untilFrozen) },
+  ]),
+);
+const ourMemory = memoryOf(lambdas.layer, 'extension:appdefender');
+const nullMemory = memoryOf(lambdas.nullExtension, 'extension:null-extension');
+for (const lambda of Object.values(lambdas)) await lambda.shutdown();
 stub.close();
 
-const coldBare = median(cold.bare);
-const coldLayer = median(cold.layer);
-const added = coldLayer - coldBare;
-// The machine is shared: the least-disturbed run of each side is a second, less noisy estimate.
-const addedLeastDisturbed = Math.min(...cold.layer) - Math.min(...cold.bare);
-const responseRatio = warm.layer.response / warm.bare.response;
-const rssMb = extensionMemory ? extensionMemory.rssKb / 1024 : Number.NaN;
-const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 const fmt = (value, digits = 1) => value.toFixed(digits);
+const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
+const coldMedian = Object.fromEntries(Object.entries(cold).map(([kind, runs]) => [kind, median(runs)]));
+const coldFastest = Object.fromEntries(Object.entries(cold).map(([kind, runs]) => [kind, Math.min(...runs)]));
+const added = coldMedian.layer - coldMedian.bare;
+const responseRatio = warm.layer.response / warm.bare.response;
+const rssMb = ourMemory ? ourMemory.rssKb / 1024 : Number.NaN;
 
 console.log(
-  `layer cold start and overhead (local Lambda, ${coldRuns} cold starts and ${warmRuns} warm invocations each)`,
-);
-console.log(`  machine load average (1 min): ${loadavg()[0].toFixed(2)} on ${availableParallelism()} CPUs`);
-console.log(
-  `  init duration, median: bare ${fmt(coldBare)} ms, with layer ${fmt(coldLayer)} ms; fastest: bare ${fmt(Math.min(...cold.bare))} ms, with layer ${fmt(Math.min(...cold.layer))} ms`,
+  `layer cold start and overhead (local Lambda; ${coldRuns} cold starts, ${warmRuns} warm invocations per configuration)`,
 );
 console.log(
-  `  added to init: ${fmt(added)} ms median, ${fmt(addedLeastDisturbed)} ms fastest runs (target < 30 ms, policy round trip on loopback included) ${verdict(added < 30)}`,
+  `  machine load average (1 min) at the end: ${loadavg()[0].toFixed(2)} on ${availableParallelism()} CPUs`,
 );
-console.log(
-  `  warm response, median: bare ${fmt(warm.bare.response, 2)} ms, with layer ${fmt(warm.layer.response, 2)} ms, ratio ${fmt(responseRatio, 3)}x (target <= 1.05x) ${verdict(responseRatio <= 1.05)}`,
-);
-console.log(
-  `  warm response with one observed operation, median: bare ${fmt(warm.bareGoverned.response, 2)} ms, with layer ${fmt(warm.layerGoverned.response, 2)} ms, ratio ${fmt(warm.layerGoverned.response / warm.bareGoverned.response, 3)}x`,
-);
-console.log(
-  `  warm until frozen (after the extension's runtimeDone flush), median: bare ${fmt(warm.bare.untilFrozen, 2)} ms, with layer ${fmt(warm.layer.untilFrozen, 2)} ms (+${fmt(warm.layer.untilFrozen - warm.bare.untilFrozen)} ms: the Telemetry API's 25 ms buffering and the flush; billed, not seen by the caller)`,
-);
-if (extensionMemory) {
+console.log('  init duration        median    fastest');
+for (const kind of Object.keys(cold)) {
   console.log(
-    `  extension memory: RSS ${fmt(rssMb)} MB (target < 40 MB) ${verdict(rssMb < 40)}; private/anonymous ${fmt(extensionMemory.anonymousKb / 1024)} MB, PSS ${fmt(extensionMemory.pssKb / 1024)} MB (RSS counts Node's own code pages, shared with the runtime's node)`,
+    `    ${kind.padEnd(18)} ${fmt(coldMedian[kind]).padStart(7)} ms ${fmt(coldFastest[kind]).padStart(7)} ms`,
   );
-} else {
-  console.log('  extension memory: the extension process was not found');
+}
+console.log(
+  `  added to init by the layer: ${fmt(added)} ms median, ${fmt(coldFastest.layer - coldFastest.bare)} ms fastest (target < 30 ms; includes the loopback policy round trip) ${verdict(added < 30)}`,
+);
+console.log(
+  `    agent alone: ${fmt(coldMedian.agentOnly - coldMedian.bare)} ms median; a do-nothing Node extension: ${fmt(coldMedian.nullExtension - coldMedian.bare)} ms median`,
+);
+console.log(
+  `  warm response, median: bare ${fmt(warm.bare.response, 2)} ms, null extension ${fmt(warm.nullExtension.response, 2)} ms, layer ${fmt(warm.layer.response, 2)} ms; layer/bare ${fmt(responseRatio, 3)}x (target <= 1.05x) ${verdict(responseRatio <= 1.05)}, layer/null extension ${fmt(warm.layer.response / warm.nullExtension.response, 3)}x`,
+);
+console.log(
+  `  warm response with one observed operation, median: bare ${fmt(warm.bareGoverned.response, 2)} ms, layer ${fmt(warm.layerGoverned.response, 2)} ms, ratio ${fmt(warm.layerGoverned.response / warm.bareGoverned.response, 3)}x`,
+);
+console.log(
+  `  warm until frozen, median: bare ${fmt(warm.bare.untilFrozen, 2)} ms, layer ${fmt(warm.layer.untilFrozen, 2)} ms (+${fmt(warm.layer.untilFrozen - warm.bare.untilFrozen)} ms: waiting for platform.runtimeDone, which the Telemetry API buffers >= 25 ms, then the flush; billed time, not seen by the caller)`,
+);
+if (ourMemory) {
+  console.log(
+    `  extension memory: RSS ${fmt(rssMb)} MB (target < 40 MB) ${verdict(rssMb < 40)}, private ${fmt(ourMemory.anonymousKb / 1024)} MB, PSS ${fmt(ourMemory.pssKb / 1024)} MB`,
+  );
+}
+if (nullMemory) {
+  console.log(
+    `    a do-nothing Node extension: RSS ${fmt(nullMemory.rssKb / 1024)} MB, private ${fmt(nullMemory.anonymousKb / 1024)} MB (RSS is mostly Node's own code pages, shared with the runtime's node)`,
+  );
 }
