@@ -12,10 +12,10 @@
  * The target is the command line. Every allowed spawn gets the agent re-injected into its
  * environment (support/agent-propagation.ts), so a child Node process is governed too.
  */
-import childProcess from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Operation } from '@appdefender/policy';
 import { getBinding, patchMethod } from '../bindings.js';
+import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
 import type { HookDescriptor } from './registry.js';
 import { fixEnvPairs, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
@@ -41,6 +41,7 @@ export const hook: HookDescriptor = {
   category: 'process',
   install() {
     initAgentPropagation();
+    const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
     patchMethod<AnyFunction>(childProcess.ChildProcess.prototype, 'spawn', wrapChildProcessSpawn);
     const processWrap = getBinding('process_wrap')?.Process as { prototype?: object } | undefined;
     patchMethod<AnyFunction>(processWrap?.prototype, 'spawn', wrapProcessWrapSpawn);

@@ -17,6 +17,7 @@ import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
 import { getContext } from '../context.js';
 import { enforce } from '../enforce.js';
+import { logLine } from '../log.js';
 import type { HookDescriptor } from './registry.js';
 import { installLoaderExemption, isEsmLoaderCall, isLoaderActive } from './support/fs-loader.js';
 import {
@@ -101,7 +102,32 @@ const METHODS: Record<string, MethodSpec> = {
   cpSyncCopyDir: { paths: [read(0), write(1)] },
   cpSyncOverrideFile: { paths: [read(0), write(1)] },
   rmSync: { paths: [write(0, false)] },
+  // newer Node
+  readdirRecursive: { paths: [read(0)] },
 };
+
+/**
+ * Binding members that need no judgement: descriptor I/O (the descriptor was judged when opened),
+ * classes handled below, and the loader-only readers (see LOADER_ONLY_METHODS). Any other function
+ * is a method this agent does not know yet, and it says so at start.
+ */
+const NOT_JUDGED = new Set([
+  'read',
+  'readBuffers',
+  'fdatasync',
+  'fsync',
+  'fstat',
+  'writeBuffer',
+  'writeBuffers',
+  'writeString',
+  'FSReqCallback',
+  'FileHandle',
+  'StatWatcher',
+  'internalModuleReadJSON',
+  'internalModuleStat',
+  'legacyMainResolve',
+  'getFormatOfExtensionlessFile',
+]);
 
 /** Loader-only readers: Node's loader holds its own references (destructured at bootstrap), the app
  * can only reach them through `process.binding('fs')`, which hands out a judged copy of them. */
@@ -135,15 +161,23 @@ export const hook: HookDescriptor = {
       patchMethod<AnyFunction>(binding, name, (original) => judgedMethod(`fs.${name}`, spec, original));
     }
     const fileHandleProto = (binding.FileHandle as { prototype?: object } | undefined)?.prototype;
-    patchMethod<AnyFunction>(
-      fileHandleProto,
-      'close',
-      (original) =>
-        function close(this: unknown, ...args: unknown[]) {
-          forgetFd((this as { fd?: unknown } | null)?.fd);
-          return ReflectApply(original, this, args);
-        },
+    for (const name of ['close', 'closeSync']) {
+      patchMethod<AnyFunction>(
+        fileHandleProto,
+        name,
+        (original) =>
+          function close(this: unknown, ...args: unknown[]) {
+            forgetFd((this as { fd?: unknown } | null)?.fd);
+            return ReflectApply(original, this, args);
+          },
+      );
+    }
+    const unknown = Object.keys(binding).filter(
+      (name) => typeof binding[name] === 'function' && !(name in METHODS) && !NOT_JUDGED.has(name),
     );
+    if (unknown.length > 0) {
+      logLine(`fs binding methods this agent version does not govern: ${unknown.join(', ')}`);
+    }
     const statWatcherProto = (binding.StatWatcher as { prototype?: object } | undefined)?.prototype;
     patchMethod<AnyFunction>(statWatcherProto, 'start', (original) =>
       judgedMethod('fs.watchFile', { paths: [read(0)] }, original),

@@ -5,10 +5,10 @@
  * (`process.report.writeReport`, `v8.writeHeapSnapshot`). Each fails the way its API fails.
  */
 import fs from 'node:fs';
-import v8 from 'node:v8';
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { patchMethod } from '../bindings.js';
+import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
 import type { HookDescriptor } from './registry.js';
 import { governedCandidate, resolveGoverned } from './support/fs-paths.js';
@@ -40,6 +40,7 @@ export const hook: HookDescriptor = {
       syncJudged('process.loadEnvFile', 'read', original, './.env'),
     );
     patchMethod<AnyFunction>(process.report, 'writeReport', (original) => writeReportJudged(original));
+    const v8 = builtin<typeof import('node:v8')>('node:v8');
     patchMethod<AnyFunction>(v8, 'writeHeapSnapshot', (original) =>
       syncJudged('v8.writeHeapSnapshot', 'write', original),
     );

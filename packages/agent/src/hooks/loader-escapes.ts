@@ -9,10 +9,9 @@
  * - `process._linkedBinding` only serves bindings an embedder linked in, none of Node's own.
  * - `process.getBuiltinModule(id)` returns the same, patched, module objects as `require`.
  * - ESM named imports (`import { openSync } from 'node:fs'`) are copied from the module objects
- *   when first imported; `module.syncBuiltinESMExports()` brings any namespace that already exists
- *   in line with the hooked functions. This hook is registered last for that reason.
+ *   when first imported; the registry calls `module.syncBuiltinESMExports()` after all hooks, so any
+ *   namespace that already exists is brought in line with the hooked functions.
  */
-import nodeModule from 'node:module';
 import { getBinding, getOriginalProcessBinding, patchMethod } from '../bindings.js';
 import { judgedMethod, LOADER_ONLY_METHODS } from './fs-binding.js';
 import type { HookDescriptor } from './registry.js';
@@ -39,7 +38,6 @@ export const hook: HookDescriptor = {
           },
       );
     }
-    nodeModule.syncBuiltinESMExports();
   },
 };
 

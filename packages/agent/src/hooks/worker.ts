@@ -11,8 +11,8 @@
  * subclasses keep working) and the prototype's `constructor` points back at it, so nothing the app
  * can reach leads to the unwrapped class.
  */
-import workerThreads from 'node:worker_threads';
 import { patchMethod } from '../bindings.js';
+import { builtin } from '../builtins.js';
 import type { HookDescriptor } from './registry.js';
 import { agentPath, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 
@@ -26,6 +26,7 @@ export const hook: HookDescriptor = {
   category: 'process',
   install() {
     initAgentPropagation();
+    const workerThreads = builtin<typeof import('node:worker_threads')>('node:worker_threads');
     patchMethod<AnyFunction>(workerThreads, 'Worker', (original) =>
       wrapWorker(original as unknown as WorkerClass),
     );
