@@ -85,6 +85,7 @@ describe('IaC snippets in docs/iac', () => {
     };
     const [fn] = Object.values(tf.resource.aws_lambda_function)[0]!;
     expectAppDefenderEnvironment(fn!.environment[0]!.variables);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Terraform interpolation, not JavaScript
     expect(fn!.layers).toEqual(['${local.appdefender_layer_arn}']);
     expectLayerFor(tf.locals[0]!['appdefender_layer_arn']!, fn!.architectures[0] as 'arm64');
   });
@@ -130,6 +131,7 @@ describe('IaC snippets in docs/iac', () => {
     );
     expectAppDefenderEnvironment(variables);
     expect(properties.get('layers')?.getText(file)).toBe('[appDefenderLayer]');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the snippet's template literal, as text
     expect(templates.some((t) => t.includes(':layer:${layerName}:'))).toBe(true);
     expect(source).toContain(`'${DEFAULT_LAYER_NAMES.arm64}'`);
     expect(source).toContain(`'${DEFAULT_LAYER_NAMES.x86_64}'`);
