@@ -151,6 +151,28 @@ describe('net.connect bypass attempts', () => {
     });
   });
 
+  it('at the first line, waits for its own resolution of the allowed names before judging an IP literal', async () => {
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const run = await runFixture({
+        policy: DENY,
+        source: `
+          // no await before this connect: the agent's lookup of 'localhost' has not even started
+          const socket = require('node:net').connect(${port}, '127.0.0.1');
+          const { report } = require(${helpers});
+          socket.on('connect', () => { socket.destroy(); report({ connected: true }); });
+          socket.on('error', (error) => report({ error: error.code }));
+        `,
+      });
+      expect(appResult(run)).toEqual({ connected: true });
+      expect(run.events).toEqual([]);
+    } finally {
+      server.close();
+    }
+  });
+
   for (const alias of ['2130706434', '0x7f000002', '0177.0.0.2', '127.2']) {
     it(`denies the numeric alias ${alias} of a non-allowed address`, async () => {
       const run = await runFixture({

@@ -72,10 +72,16 @@ export function resolvableAllowedNames(allowedDomains: readonly string[]): strin
 export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lookup): void {
   const names = resolvableAllowedNames(context.policy.allowedDomains);
   if (names.length === 0) return;
+  let refreshing = false;
   const resolveAll = (): void => {
     let outstanding = names.length;
     const settleOne = (): void => {
-      if (--outstanding === 0) settle();
+      if (--outstanding > 0) return;
+      settle();
+      if (!refreshing) {
+        refreshing = true;
+        setInterval(resolveAll, REFRESH_MS).unref();
+      }
     };
     for (const name of names) {
       try {
@@ -91,33 +97,41 @@ export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lo
       }
     }
   };
-  pending = true;
-  setTimeout(settle, MAX_FIRST_RESOLUTION_WAIT_MS).unref();
-  resolveAll();
-  setInterval(resolveAll, REFRESH_MS).unref();
+  pendingUntil = Date.now() + MAX_FIRST_RESOLUTION_WAIT_MS;
+  // Not now: a process's first dns.lookup costs 10-20 ms of synchronous set-up (libuv's thread
+  // pool), which would land on the cold start; nor any timer (the timers' own set-up). Connections
+  // that need these answers wait for them (whenAllowedNamesSettled).
+  setImmediate(resolveAll).unref();
 }
 
 // The first resolution races the app's first connection: a connection to an address that would be
 // denied while the agent's own lookups are still out waits for them (bounded) and is judged again.
 const MAX_FIRST_RESOLUTION_WAIT_MS = 2000;
-let pending = false;
+let pendingUntil = 0;
 let waiters: Array<() => void> = [];
+let deadlineTimer: NodeJS.Timeout | undefined;
 
 function settle(): void {
-  if (!pending) return;
-  pending = false;
+  pendingUntil = 0;
+  if (deadlineTimer) clearTimeout(deadlineTimer);
+  deadlineTimer = undefined;
   const ready = waiters;
   waiters = [];
   for (const waiter of ready) waiter();
 }
 
-/** True while the agent's first resolution of the allowed names is still out. */
+/** True while the agent's first resolution of the allowed names is still out (and not overdue). */
 export function allowedNamesPending(): boolean {
-  return pending;
+  return pendingUntil !== 0 && Date.now() < pendingUntil;
 }
 
 /** Calls `then` once the first resolution of the allowed names has settled (at once if it has). */
 export function whenAllowedNamesSettled(then: () => void): void {
-  if (pending) waiters.push(then);
-  else then();
+  if (!allowedNamesPending()) {
+    then();
+    return;
+  }
+  waiters.push(then);
+  // a lookup that never answers must not hold connections forever
+  deadlineTimer ??= setTimeout(settle, Math.max(0, pendingUntil - Date.now()));
 }
