@@ -251,6 +251,34 @@ describe('raw bindings and loader internals', () => {
   });
 });
 
+describe('native file access outside the fs binding', () => {
+  it('judges WASI preopens, process.report.writeReport and v8.writeHeapSnapshot', async () => {
+    const dir = governedDir();
+    const { run, outcome } = await attempts(
+      dir,
+      `const { WASI } = require('node:wasi');
+       await attempt('wasi', () => new WASI({ version: 'preview1', preopens: { '/sandbox': dir } }));
+       await attempt('wasiUngoverned', () => new WASI({ version: 'preview1', preopens: { '/sandbox': '/usr' } }));
+       await attempt('report', () => process.report.writeReport(dir + '/report.json'));
+       await attempt('heapSnapshot', () => require('node:v8').writeHeapSnapshot(dir + '/heap.heapsnapshot'));`,
+    );
+    expect(outcome.wasi).toMatchObject({ ok: false, code: 'ERR_ACCESS_DENIED' });
+    expect(outcome.wasiUngoverned).toMatchObject({ ok: true });
+    expect(outcome.report).toMatchObject({ ok: false, code: 'ERR_ACCESS_DENIED' });
+    expect(outcome.heapSnapshot).toMatchObject({ ok: false, code: 'ERR_ACCESS_DENIED' });
+    expect(existsSync(join(dir, 'report.json'))).toBe(false);
+    expect(existsSync(join(dir, 'heap.heapsnapshot'))).toBe(false);
+    // the agent's own load of node:wasi prints nothing the app did not cause
+    const quiet = await runFixture({
+      source: 'console.log(JSON.stringify({ result: 1 }))',
+      policy: policy({ filesystem: 'deny' }),
+    });
+    runs.push(quiet);
+    expect(quiet.stderr).not.toMatch(/ExperimentalWarning/);
+    expect(run.stderr).not.toMatch(/appdefender\] hook/);
+  });
+});
+
 describe('module loading', () => {
   it('is never judged: CommonJS, JSON and ES modules load from a denied application directory', async () => {
     const dir = governedDir();

@@ -1,7 +1,7 @@
 /**
  * Public filesystem APIs that do not end in the `fs` binding patched by fs-binding.ts: directory
  * handles (`fs_dir` binding, not reachable through `process.binding`), `fs.openAsBlob` (`blob`
- * binding), `process.loadEnvFile`, and the diagnostics that write files natively
+ * binding), `process.loadEnvFile`, WASI preopens, and the diagnostics that write files natively
  * (`process.report.writeReport`, `v8.writeHeapSnapshot`). Each fails the way its API fails.
  */
 import fs from 'node:fs';
@@ -40,6 +40,7 @@ export const hook: HookDescriptor = {
       syncJudged('process.loadEnvFile', 'read', original, './.env'),
     );
     patchMethod<AnyFunction>(process.report, 'writeReport', (original) => writeReportJudged(original));
+    patchMethod<AnyFunction>(loadQuietly('node:wasi'), 'WASI', (original) => wrapWasi(original));
     const v8 = builtin<typeof import('node:v8')>('node:v8');
     patchMethod<AnyFunction>(v8, 'writeHeapSnapshot', (original) =>
       syncJudged('v8.writeHeapSnapshot', 'write', original),
@@ -97,13 +98,63 @@ function promiseJudged(call: string, access: 'read' | 'write', original: AnyFunc
 /** writeReport([filename][, err]): a relative name lands in `process.report.directory`, else the cwd. */
 function writeReportJudged(original: AnyFunction): AnyFunction {
   return function (this: unknown, ...args: unknown[]) {
-    const filename = typeof args[0] === 'string' ? args[0] : undefined;
-    if (filename) {
-      const directory = process.report?.directory;
-      const path = filename.startsWith('/') || !directory ? filename : `${directory}/${filename}`;
+    const filename = typeof args[0] === 'string' && args[0] !== '' ? args[0] : undefined;
+    const directory = process.report?.directory || undefined;
+    // without a name Node picks report.<date>.<time>.<pid>.<seq>.json in the report directory or cwd
+    const path =
+      filename === undefined
+        ? `${directory ?? process.cwd()}/report.json`
+        : filename.startsWith('/') || !directory
+          ? filename
+          : `${directory}/${filename}`;
+    if (filename !== 'stdout' && filename !== 'stderr') {
       const denied = judgePath(path, 'write', 'process.report.writeReport');
       if (denied) throw denied;
     }
     return ReflectApply(original, this, args);
   };
+}
+
+/**
+ * `node:wasi` preopens hand a WebAssembly module native read/write access to host directories,
+ * outside every fs binding: each preopened directory is judged as a write when the WASI instance is
+ * constructed (which throws, as it does for bad options). Loading `node:wasi` emits a one-time
+ * ExperimentalWarning that the app did not cause; it is swallowed (the app's own later `require`
+ * then prints none, the only visible difference).
+ */
+function loadQuietly(id: `node:${string}`): object | undefined {
+  const emitWarning = process.emitWarning;
+  try {
+    process.emitWarning = () => {};
+    return builtin<object>(id);
+  } catch {
+    return undefined;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+type Constructor = new (...args: unknown[]) => object;
+const ReflectConstruct = Reflect.construct;
+
+function wrapWasi(original: AnyFunction): AnyFunction {
+  const Original = original as unknown as Constructor;
+  const WASI = function WASI(this: unknown, ...args: unknown[]) {
+    if (!new.target) throw new TypeError("Class constructor WASI cannot be invoked without 'new'");
+    const preopens = (args[0] as { preopens?: unknown } | undefined)?.preopens;
+    if (preopens && typeof preopens === 'object') {
+      for (const hostPath of Object.values(preopens as Record<string, unknown>)) {
+        const denied = judgePath(String(hostPath), 'write', 'wasi.WASI preopens');
+        if (denied) throw denied;
+      }
+    }
+    return ReflectConstruct(Original, args, new.target);
+  } as unknown as AnyFunction & { prototype: object };
+  WASI.prototype = Original.prototype;
+  Object.defineProperty(Original.prototype, 'constructor', {
+    value: WASI,
+    writable: true,
+    configurable: true,
+  });
+  return WASI;
 }
