@@ -217,7 +217,7 @@ describe('dashboard end to end', () => {
       ],
     });
     await see(page.getByTestId('event-count')).toHaveText('2');
-    const denyRow = page.locator('tbody tr', { hasText: 'api.evil.example:443' });
+    const denyRow = page.locator('tbody tr[data-event-id]', { hasText: 'api.evil.example:443' });
     await see(denyRow).toBeVisible();
     await see(denyRow).toContainText('axios');
 
@@ -244,7 +244,7 @@ describe('dashboard end to end', () => {
     await page.getByLabel('Category', { exact: true }).selectOption('filesystem');
     await seePage(page).toHaveURL(/category=filesystem/);
     await see(page.getByTestId('event-count')).toHaveText('1');
-    await see(page.locator('tbody tr')).toContainText('/tmp/receipts/42.pdf');
+    await see(page.locator('tbody tr[data-event-id]')).toContainText('/tmp/receipts/42.pdf');
     await page.getByLabel('Category', { exact: true }).selectOption('');
     await page.getByLabel('Search', { exact: true }).fill('evil');
     await seePage(page).toHaveURL(/q=evil/);
@@ -260,10 +260,10 @@ describe('dashboard end to end', () => {
       ],
     });
     await see(page.getByTestId('event-count')).toHaveText('2');
-    await see(page.locator('tbody tr', { hasText: 'api.stripe.com' })).toHaveCount(0);
+    await see(page.locator('tbody tr[data-event-id]', { hasText: 'api.stripe.com' })).toHaveCount(0);
 
     // Open an event from the keyboard: the drawer shows the whole event.
-    await page.locator('tbody tr', { hasText: 'api.evil.example:443' }).click();
+    await page.locator('tbody tr[data-event-id]', { hasText: 'api.evil.example:443' }).click();
     const drawer = page.getByRole('dialog');
     await see(drawer).toBeVisible();
     await see(drawer.getByRole('heading', { name: 'api.evil.example:443' })).toBeVisible();
@@ -277,9 +277,9 @@ describe('dashboard end to end', () => {
     await see(drawer).toBeHidden();
     await seePage(page).notToHaveURL(/event=/);
     // Keyboard: Tab into the table, arrows move, Enter opens.
-    await page.locator('tbody tr').first().focus();
+    await page.locator('tbody tr[data-event-id]').first().focus();
     await page.keyboard.press('ArrowDown');
-    await see(page.locator('tbody tr').nth(1)).toBeFocused();
+    await see(page.locator('tbody tr[data-event-id]').nth(1)).toBeFocused();
     await page.keyboard.press('Enter');
     await see(drawer).toBeVisible();
     await page.keyboard.press('Escape');

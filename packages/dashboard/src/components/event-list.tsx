@@ -118,6 +118,10 @@ export function EventList({
     moveTo(next);
   };
 
+  const items = virtualizer.getVirtualItems();
+  const topSpace = items[0]?.start ?? 0;
+  const bottomSpace = Math.max(0, virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0));
+
   return (
     <div ref={scrollRef} className={`event-table${showFunction ? '' : ' no-function'}`}>
       <table aria-label={label} aria-rowcount={events.length + 1}>
@@ -145,8 +149,12 @@ export function EventList({
             </th>
           </tr>
         </thead>
-        <tbody style={{ height: virtualizer.getTotalSize() }} onKeyDown={onKeyDown}>
-          {virtualizer.getVirtualItems().map((item) => {
+        <tbody onKeyDown={onKeyDown}>
+          {/* Spacer rows stand in for the rows out of view. Rows stay in normal flow, so a live
+              batch changes two spacer heights instead of restyling every visible row. */}
+          {/* biome-ignore lint/a11y/noAriaHiddenOnFocusable: an empty spacer row, never focusable */}
+          <tr className="spacer" aria-hidden="true" style={{ height: topSpace }} />
+          {items.map((item) => {
             const event = events[item.index];
             if (!event) return null;
             return (
@@ -154,7 +162,6 @@ export function EventList({
                 key={event.id}
                 event={event}
                 index={item.index}
-                top={item.start}
                 active={item.index === activeIndex}
                 selected={event.id === selectedId}
                 nowMs={nowMs}
@@ -164,6 +171,8 @@ export function EventList({
               />
             );
           })}
+          {/* biome-ignore lint/a11y/noAriaHiddenOnFocusable: an empty spacer row, never focusable */}
+          <tr className="spacer" aria-hidden="true" style={{ height: bottomSpace }} />
         </tbody>
       </table>
       {footer}
@@ -174,7 +183,6 @@ export function EventList({
 interface EventRowProps {
   event: AppDefenderEvent;
   index: number;
-  top: number;
   active: boolean;
   selected: boolean;
   nowMs: number;
@@ -186,7 +194,6 @@ interface EventRowProps {
 const EventRow = memo(function EventRow({
   event,
   index,
-  top,
   active,
   selected,
   nowMs,
@@ -203,7 +210,6 @@ const EventRow = memo(function EventRow({
       data-event-id={event.id}
       tabIndex={active ? 0 : -1}
       className={`event-row${selected ? ' selected' : ''}${event.action === 'deny' ? ' is-deny' : ''}`}
-      style={{ transform: `translateY(${top}px)` }}
       onClick={() => onOpen(event)}
       onFocus={() => onFocusRow(index)}
     >
