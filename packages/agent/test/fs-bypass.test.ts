@@ -191,9 +191,15 @@ describe('raw bindings and loader internals', () => {
        await attempt('readFileUtf8', () => b.readFileUtf8(dir + '/secret.txt', 0));
        await attempt('internalModuleReadJSON', () => JSON.stringify(b.internalModuleReadJSON(dir + '/secret.txt')));
        await attempt('deleteThenCall', () => { try { delete b.internalModuleReadJSON; } catch {} return JSON.stringify(b.internalModuleReadJSON(dir + '/secret.txt')); });
-       await attempt('unlink', () => b.unlink(dir + '/secret.txt'));`,
+       await attempt('unlink', () => b.unlink(dir + '/secret.txt'));
+       await attempt('viaPrototype', () => {
+         const proto = Object.getPrototypeOf(b);
+         if (typeof proto?.internalModuleReadJSON !== 'function') throw Object.assign(new Error('no prototype route'), { code: 'ERR_ACCESS_DENIED' });
+         return JSON.stringify(proto.internalModuleReadJSON(dir + '/secret.txt'));
+       });`,
     );
     for (const name of [
+      'viaPrototype',
       'open',
       'writeFileUtf8',
       'readFileUtf8',

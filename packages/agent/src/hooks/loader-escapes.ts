@@ -2,9 +2,9 @@
  * The loader's escape hatches hand out hooked objects only.
  * - `process.binding('fs')`: the binding Node uses is patched in place (fs-binding.ts), but its
  *   loader-only readers (`internalModuleReadJSON` returns any file's text, `internalModuleStat`...)
- *   cannot be: Node's loader resolves modules with them. The app gets a copy of the binding whose
- *   loader-only readers are judged, non-writable and non-configurable (so deleting them cannot
- *   uncover the originals); everything else on it is the patched binding itself.
+ *   cannot be: Node's loader resolves modules with them. The app gets a plain copy of the binding
+ *   (no prototype link back to the real one) whose loader-only readers are judged, non-writable and
+ *   non-configurable; every other member is the patched binding's own.
  * - Other allowed bindings (`spawn_sync`, `process_wrap`, `tcp_wrap`...) are the patched objects.
  * - `process._linkedBinding` only serves bindings an embedder linked in, none of Node's own.
  * - `process.getBuiltinModule(id)` returns the same, patched, module objects as `require`.
@@ -42,7 +42,17 @@ export const hook: HookDescriptor = {
 };
 
 function appFacingFsBinding(realFs: Record<string, unknown>): Record<string, unknown> {
-  const copy = Object.create(realFs) as Record<string, unknown>;
+  // A plain copy, not Object.create(realFs): its prototype would lead straight to the real binding's
+  // unjudged loader-only readers.
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(realFs)) {
+    Object.defineProperty(copy, key, {
+      value: realFs[key],
+      writable: true,
+      configurable: true,
+      enumerable: true,
+    });
+  }
   for (const [name, spec] of Object.entries(LOADER_ONLY_METHODS)) {
     const original = realFs[name];
     if (typeof original !== 'function') continue;
