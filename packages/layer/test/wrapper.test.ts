@@ -123,6 +123,15 @@ describe('appdefender_wrapper', () => {
     ]);
   });
 
+  it('runs the function unprotected when the agent file is empty (a damaged layer)', () => {
+    const layer = makeLayer();
+    fs.writeFileSync(join(layer, 'appdefender', 'agent.cjs'), '');
+    const run = runWrapper(join(layer, 'appdefender_wrapper'), [process.execPath, '-e', REPORT]);
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ loaded: false, nodeOptions: null });
+    expect(run.stderr).toContain('is empty (a damaged layer?); running the function UNPROTECTED');
+  });
+
   it('passes runtimes that are not Node.js through unchanged, with a log line', () => {
     const layer = makeLayer();
     const python = join(fs.mkdtempSync(join(tmpdir(), 'runtime-')), 'python3');
