@@ -42,9 +42,14 @@ export function buildDashboard(outDir: string): void {
   );
 }
 
-/** Builds dist/ when it is missing or older than any source, so tests never run a stale app. */
-export function ensureDashboardBuilt(): string {
+/**
+ * The built app for a test: dist/ when it is up to date; otherwise a fresh build of the current
+ * sources into `fallbackDir`. dist/ itself is never rewritten here, so other test files that serve
+ * it (the server's) never see it half-built.
+ */
+export function ensureDashboardBuilt(fallbackDir: string): string {
   const index = path.join(DIST_DIR, 'index.html');
-  if (!existsSync(index) || statSync(index).mtimeMs < sourcesMtimeMs()) buildDashboard(DIST_DIR);
-  return DIST_DIR;
+  if (existsSync(index) && statSync(index).mtimeMs >= sourcesMtimeMs()) return DIST_DIR;
+  buildDashboard(fallbackDir);
+  return fallbackDir;
 }

@@ -32,10 +32,15 @@ describe('dashboard end to end', () => {
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    const dashboardDir = ensureDashboardBuilt();
     dataDir = mkdtempSync(path.join(tmpdir(), 'appdefender-dashboard-e2e-'));
+    const dashboardDir = ensureDashboardBuilt(path.join(dataDir, 'dashboard'));
     mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startServer({ port: 0, dataDir, dashboardDir, retention: false });
+    server = await startServer({
+      port: 0,
+      dataDir: path.join(dataDir, 'data'),
+      dashboardDir,
+      retention: false,
+    });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
     page = await context.newPage();
@@ -272,7 +277,7 @@ describe('dashboard end to end', () => {
     await see(drawer).toContainText('network is deny and api.evil.example is not in allowedDomains');
     await see(drawer).toContainText('c0ffee00-1111-2222-3333-444455556666');
     await seePage(page).toHaveURL(/event=/);
-    await shot('06-event-drawer');
+    await shot('06-event-drawer', { fullPage: false });
     await page.keyboard.press('Escape');
     await see(drawer).toBeHidden();
     await seePage(page).notToHaveURL(/event=/);
