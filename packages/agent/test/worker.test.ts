@@ -87,4 +87,26 @@ worker.on('message', (value) => {
       });
     }
   });
+
+  it('judges a worker started with --expose-internals (unfiltered bindings) as a process start', async () => {
+    const dir = governedDir();
+    const source = `
+const { Worker } = require('node:worker_threads');
+let outcome = 'started';
+try {
+  new Worker("require('node:worker_threads').parentPort.postMessage(typeof require('internal/test/binding'))", { eval: true, execArgv: ['--expose-internals'] }).terminate();
+} catch (error) { outcome = error.code; }
+console.log(JSON.stringify({ result: outcome }));
+`;
+    const run = await runFixture({ source, cwd: dir, policy: policy({ process: 'deny' }) });
+    runs.push(run);
+    expect(appResult(run)).toBe('ERR_ACCESS_DENIED');
+    expect(run.events).toEqual([
+      expect.objectContaining({
+        category: 'process',
+        action: 'deny',
+        target: 'worker_threads.Worker --expose-internals',
+      }),
+    ]);
+  });
 });

@@ -11,8 +11,10 @@
  * subclasses keep working) and the prototype's `constructor` points back at it, so nothing the app
  * can reach leads to the unwrapped class.
  */
+import type { Operation } from '@appdefender/policy';
 import { patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
+import { enforce } from '../enforce.js';
 import type { HookDescriptor } from './registry.js';
 import { agentPath, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 
@@ -37,7 +39,11 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
   const Worker = function Worker(this: unknown, ...args: unknown[]) {
     if (!new.target) throw new TypeError("Class constructor Worker cannot be invoked without 'new'");
     const options = args[1];
-    if (options && typeof options === 'object') args[1] = withAgentEnv(options as Record<string, unknown>);
+    if (options && typeof options === 'object') {
+      const denied = judgeEscapingFlags((options as { execArgv?: unknown }).execArgv);
+      if (denied) throw denied;
+      args[1] = withAgentEnv(options as Record<string, unknown>);
+    }
     return ReflectConstruct(Original, args, new.target);
   } as unknown as AnyFunction & { prototype: object };
   Worker.prototype = Original.prototype;
@@ -48,6 +54,24 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
     enumerable: false,
   });
   return Worker;
+}
+
+/**
+ * `--expose-internals` gives the worker `internalBinding`, Node's unfiltered bindings, where the
+ * loader-only readers and bindings no hook can reach (fs_dir, blob...) live: code outside the
+ * agent's reach, judged as a process start (NODE_OPTIONS cannot carry the flag; execArgv can).
+ */
+function judgeEscapingFlags(execArgv: unknown): Error | null {
+  if (!Array.isArray(execArgv)) return null;
+  const flags = execArgv.map(String);
+  if (!flags.some((flag) => /^--expose[-_]internals\b/.test(flag))) return null;
+  const op: Operation = {
+    category: 'process',
+    operation: 'spawn',
+    command: 'worker_threads.Worker',
+    args: flags,
+  };
+  return enforce(op, { call: 'new Worker' });
 }
 
 function withAgentEnv(options: Record<string, unknown>): Record<string, unknown> {
