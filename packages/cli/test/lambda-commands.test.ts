@@ -10,8 +10,9 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/errors.js';
+import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { runInProcess } from './helpers/in-process.js';
 
 const lambda = mockClient(LambdaClient);
@@ -188,6 +189,47 @@ describe('lambda enable', () => {
     const result = await runInProcess(['lambda', 'enable', '--function', 'checkout'], { env });
     expect(result.code).toBe(ExitCode.failure);
     expect(result.stderr).toMatch(/could not apply the update to checkout: layer not accessible/);
+  });
+});
+
+describe('lambda enable with a control plane', () => {
+  let controlPlane: TestControlPlane;
+  beforeAll(async () => {
+    controlPlane = await startControlPlane();
+  });
+  afterAll(() => controlPlane?.close());
+
+  it('exits 3 when the policy group does not exist there, before changing anything', async () => {
+    lambda.on(GetFunctionConfigurationCommand).resolves(config());
+    lambda
+      .on(ListLayerVersionsCommand)
+      .resolves({ LayerVersions: [{ LayerVersionArn: layerArn('appdefender-arm64', 9) }] });
+    const result = await runInProcess(
+      ['lambda', 'enable', '--function', 'checkout', '--group', 'typo-group'],
+      {
+        env: { ...env, ES_API_URL: controlPlane.url, ES_API_TOKEN: controlPlane.apiToken },
+      },
+    );
+    expect(result.code).toBe(ExitCode.notFound);
+    expect(result.stderr).toMatch(/The policy group "typo-group" does not exist/);
+    expect(lambda.commandCalls(UpdateFunctionConfigurationCommand)).toHaveLength(0);
+  });
+
+  it('sets ES_API_URL to the configured control plane', async () => {
+    lambda.on(GetFunctionConfigurationCommand).resolves(config());
+    lambda
+      .on(ListLayerVersionsCommand)
+      .resolves({ LayerVersions: [{ LayerVersionArn: layerArn('appdefender-arm64', 9) }] });
+    lambda.on(UpdateFunctionConfigurationCommand).resolves({});
+    const result = await runInProcess(['lambda', 'enable', '--function', 'checkout'], {
+      env: { ...env, ES_API_URL: controlPlane.url, ES_API_TOKEN: controlPlane.apiToken },
+    });
+    expect(result.code).toBe(ExitCode.ok);
+    const input = lambda.commandCalls(UpdateFunctionConfigurationCommand)[0]!.args[0].input;
+    expect(input.Environment?.Variables).toMatchObject({
+      ES_API_URL: controlPlane.url,
+      ES_POLICY_GROUP_NAME: 'observeAll.ability',
+    });
   });
 });
 

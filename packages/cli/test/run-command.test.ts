@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/errors.js';
 import { findAgent } from '../src/local/paths.js';
 import { assertBinaryBuilt, cleanEnv, runBinary } from './helpers/binary.js';
+import { startControlPlane } from './helpers/control-plane.js';
 
 let dir: string;
 let closedPort: number;
@@ -92,6 +93,28 @@ describe('run', () => {
     const result = await run('--', 'no-such-program-xyz');
     expect(result.code).toBe(ExitCode.notFound);
     expect(result.stderr).toMatch(/Cannot run "no-such-program-xyz"/);
+  });
+
+  it('fetches --group from the control plane', async () => {
+    const controlPlane = await startControlPlane();
+    try {
+      const created = await fetch(`${controlPlane.url}/api/v1/policy-groups`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${controlPlane.apiToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'remote-deny', network: 'deny', filesystem: 'grant', process: 'grant' }),
+      });
+      expect(created.status).toBe(201);
+      const result = await runBinary(['run', '--group', 'remote-deny', '--', process.execPath, 'app.cjs'], {
+        env: cleanEnv(dir, { ES_API_URL: controlPlane.url, ES_API_TOKEN: controlPlane.apiToken }),
+        cwd: dir,
+      });
+      expect(result.code).toBe(7);
+      expect(result.stdout).toBe('read hello\nconnect failed ERR_ACCESS_DENIED\n');
+      expect(result.stderr).toMatch(/under "remote-deny"/);
+      expect(result.stderr).toMatch(/1 denied, 0 observed/);
+    } finally {
+      await controlPlane.close();
+    }
   });
 
   it('needs a control plane for --group other than the public one', async () => {
