@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -9,6 +9,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/errors.js';
+import { assertBinaryBuilt, cleanEnv, runBinary } from './helpers/binary.js';
 import { runInProcess } from './helpers/in-process.js';
 
 const lambda = mockClient(LambdaClient);
@@ -121,4 +122,43 @@ describe('layer publish', () => {
     expect(result.code).toBe(ExitCode.auth);
     expect(result.stderr).toMatch(/refused the credentials/);
   });
+});
+
+describe('layer build, then publish what it built', () => {
+  it('builds the tree and both zips into --out, and publishes those bytes', async () => {
+    // Prepare
+    assertBinaryBuilt();
+    const out = await mkdtemp(join(tmpdir(), 'cli-layer-build-'));
+    try {
+      // Act
+      const build = await runBinary(['layer', 'build', '--out', out, '--json'], { env: cleanEnv(out) });
+      // Assess
+      expect(build.stderr).not.toMatch(/error/);
+      expect(build.code).toBe(ExitCode.ok);
+      const built = JSON.parse(build.stdout) as {
+        layerDir: string;
+        zips: { architecture: string; path: string }[];
+      };
+      expect(built.zips.map((z) => z.architecture)).toEqual(['x86_64', 'arm64']);
+      expect((await stat(join(out, 'layer', 'appdefender_wrapper'))).mode & 0o111).not.toBe(0);
+      expect((await stat(join(out, 'layer', 'appdefender', 'agent.cjs'))).isFile()).toBe(true);
+
+      const publish = await runInProcess(
+        ['layer', 'publish', '--regions', 'eu-central-1', '--zip-dir', out],
+        { env },
+      );
+      expect(publish.code).toBe(ExitCode.ok);
+      const sent = lambda
+        .commandCalls(PublishLayerVersionCommand)
+        .map((call) => call.args[0].input.Content?.ZipFile);
+      expect(Buffer.from(sent[0]!).equals(await readFile(join(out, 'appdefender-layer-x86_64.zip')))).toBe(
+        true,
+      );
+      expect(Buffer.from(sent[1]!).equals(await readFile(join(out, 'appdefender-layer-arm64.zip')))).toBe(
+        true,
+      );
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { ARCHITECTURES, type Architecture, DEFAULT_LAYER_NAMES } from '../aws/constants.js';
 import { type LayerZip, publishLayer } from '../aws/publish-layer.js';
@@ -25,12 +25,13 @@ Examples:
   layer
     .command('build')
     .description('build the layer tree (packages/layer/dist/layer/) and the per-architecture zips')
+    .option('--out <dir>', 'build into this directory instead of packages/layer/dist/')
     .addHelpText(
       'after',
       `
 Examples:
   $ appdefender layer build
-  $ appdefender layer build && appdefender layer publish --regions us-east-1`,
+  $ appdefender layer build --out /tmp/layer && appdefender layer publish --regions us-east-1 --zip-dir /tmp/layer`,
     )
     .action(async (_options, command: Command) => {
       const ctx = await commandContext(command, deps);
@@ -60,6 +61,13 @@ picks the newest version of these in the function's region when no --layer-arn i
     });
 }
 
+interface LayerBuildModule {
+  buildLayer(options: { outDir?: string }): Promise<{
+    layerDir: string;
+    zips: { architecture: string; path: string; bytes: number }[];
+  }>;
+}
+
 async function buildLayer(ctx: CommandContext): Promise<void> {
   const script = join(layerPackageDir, 'build.mjs');
   if (!existsSync(script)) {
@@ -67,23 +75,29 @@ async function buildLayer(ctx: CommandContext): Promise<void> {
       hint: '`layer build` runs from a checkout of the AppDefender repository',
     });
   }
-  ctx.out.info(`Building the layer with ${script}`);
-  const code = await new Promise<number>((resolve, reject) => {
-    // The build's own output goes to stderr so stdout stays the result (the zip list).
-    const child = spawn(process.execPath, [script], {
-      cwd: layerPackageDir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.pipe(ctx.deps.streams.stderr, { end: false });
-    child.stderr.pipe(ctx.deps.streams.stderr, { end: false });
-    child.on('error', reject);
-    child.on('close', (status) => resolve(status ?? 1));
-  });
-  if (code !== 0)
-    throw new CliError('BUILD_FAILED', ExitCode.failure, `The layer build failed (exit code ${code})`);
-  const zips = await findLayerZips(layerDistDir);
-  if (ctx.out.json) ctx.out.printJson({ layerDir: join(layerDistDir, 'layer'), zips });
-  else for (const zip of zips) ctx.out.line(`${zip.architecture}: ${zip.path}`);
+  const outOption = ctx.options['out'] as string | undefined;
+  const outDir = outOption ? resolve(ctx.deps.cwd, outOption) : layerDistDir;
+  const progress = ctx.out.progress(`Building the layer into ${outDir}`);
+  let built: Awaited<ReturnType<LayerBuildModule['buildLayer']>>;
+  try {
+    const { buildLayer: build } = (await import(pathToFileURL(script).href)) as LayerBuildModule;
+    built = await build({ outDir });
+  } catch (error) {
+    progress.fail();
+    throw new CliError(
+      'BUILD_FAILED',
+      ExitCode.failure,
+      `The layer build failed: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  progress.succeed(`Built the layer tree ${built.layerDir}`);
+  if (ctx.out.json) ctx.out.printJson(built);
+  else
+    for (const zip of built.zips)
+      ctx.out.line(`${zip.architecture}: ${zip.path} (${(zip.bytes / 1024).toFixed(1)} KiB)`);
 }
 
 /** Finds one zip per architecture in a directory (file names contain x86_64 / arm64). */
