@@ -277,6 +277,20 @@ describe('net.connect bypass attempts', () => {
     });
   });
 
+  it('is not fooled by an options object whose host getter answers differently on each read', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: connectFixture(
+        '127.0.0.2',
+        `(() => {
+          let reads = 0;
+          return { port, get host() { return reads++ === 0 ? 'localhost' : '127.0.0.2'; } };
+        })()`,
+      ),
+    });
+    expect(appResult(run)).toMatchObject({ error: 'ERR_ACCESS_DENIED', accepted: 0 });
+  });
+
   it('keeps the hook when the app replaces or re-reads Socket.prototype.connect', async () => {
     const run = await runFixture({
       policy: DENY,
