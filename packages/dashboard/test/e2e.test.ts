@@ -60,8 +60,12 @@ describe('dashboard end to end', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const shot = (name: string) =>
-    page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const shot = async (name: string, options: { fullPage?: boolean } = {}) => {
+    const fullPage = options.fullPage !== false;
+    // The top bar is sticky: from the top, a full-page capture shows it where a reader sees it.
+    if (fullPage) await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
+  };
 
   async function agentPost(licenseKey: string, route: string, body: unknown): Promise<unknown> {
     const response = await fetch(`${server.url}/api/v1/agent/${route}`, {

@@ -220,7 +220,8 @@ const EventRow = memo(function EventRow({
         <span className={`badge action-${event.action}`}>{event.action}</span>
         {event.terminated && (
           <span className="badge terminated" title="The process was terminated">
-            ✕
+            <span aria-hidden="true">✕</span>
+            <span className="sr-only">terminated</span>
           </span>
         )}
       </td>
