@@ -113,6 +113,10 @@ async function runDemo(ctx: CommandContext): Promise<void> {
   let server: RunningServer | undefined;
   let attacker: Server | undefined;
   const progress = out.progress('Starting the control plane');
+  // Lines that arrive while the spinner runs (cold-start events) wait for the banner, so they
+  // neither garble the spinner nor scroll the login away.
+  let pending: string[] | undefined = [];
+  const print = (line: string) => (pending ? pending.push(line) : out.line(line));
   try {
     server = await startControlPlane(port, dataDir);
     const api = new ApiClient({ baseUrl: server.url, fetch: ctx.deps.fetch });
@@ -180,16 +184,18 @@ async function runDemo(ctx: CommandContext): Promise<void> {
         },
         echo: (entry: { source: string; line: string }) => {
           const parsed = parseEventLine(entry.line);
-          if (parsed && out.json) out.line(JSON.stringify(parsed));
-          else if (parsed)
-            out.line(`  ${out.style.cyan(fn.name.padEnd(22))} ${formatEvent(parsed, out.style)}`);
-          else if (entry.line.startsWith('[appdefender]')) out.info(`  ${fn.name}: ${entry.line}`);
+          if (parsed && out.json) print(JSON.stringify(parsed));
+          else if (parsed) print(`  ${out.style.cyan(fn.name.padEnd(22))} ${formatEvent(parsed, out.style)}`);
+          else if (entry.line.startsWith('[appdefender]') && !out.json)
+            print(out.style.dim(`  ${fn.name}: ${entry.line}`));
         },
       });
       lambdas.push({ fn, lambda });
     }
     progress.succeed('AppDefender demo is running');
     printBanner(ctx, { url: server.url, email, password, apiToken: account.apiToken, intervalMs });
+    for (const line of pending ?? []) out.line(line);
+    pending = undefined;
 
     const stop =
       durationMs === undefined
