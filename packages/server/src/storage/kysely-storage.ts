@@ -48,8 +48,8 @@ export interface KyselyStorageOptions {
   dialect: Dialect;
   eventWriter: EventWriter;
   notifier: BatchNotifier;
-  /** Releases the connections after `db.destroy()`; e.g. closes the SQLite file. */
-  onClose?: () => Promise<void> | void;
+  /** Runs before the connections close, e.g. stops the SQLite writer thread. */
+  beforeClose?: () => Promise<void> | void;
   /** Recognises the dialect's unique-constraint error. */
   isUniqueViolation: (error: unknown) => boolean;
 }
@@ -120,7 +120,7 @@ export class KyselyStorage implements Storage {
   readonly #db: Kysely<Database>;
   readonly #writer: EventWriter;
   readonly #notifier: BatchNotifier;
-  readonly #onClose: (() => Promise<void> | void) | undefined;
+  readonly #beforeClose: (() => Promise<void> | void) | undefined;
   readonly #isUniqueViolation: (error: unknown) => boolean;
   #closed = false;
 
@@ -129,7 +129,7 @@ export class KyselyStorage implements Storage {
     this.#db = options.db;
     this.#writer = options.eventWriter;
     this.#notifier = options.notifier;
-    this.#onClose = options.onClose;
+    this.#beforeClose = options.beforeClose;
     this.#isUniqueViolation = options.isUniqueViolation;
   }
 
@@ -633,7 +633,7 @@ export class KyselyStorage implements Storage {
     if (this.#closed) return;
     this.#closed = true;
     await this.#notifier.close();
+    await this.#beforeClose?.();
     await this.#db.destroy();
-    await this.#onClose?.();
   }
 }

@@ -9,7 +9,7 @@ export interface OpenStorageOptions {
   databaseUrl?: string;
   /** PostgreSQL only: keep the tables in this schema (created if missing). */
   schema?: string;
-  /** PostgreSQL only: errors of the background LISTEN connection. */
+  /** Errors of background work: the PostgreSQL LISTEN connection, the SQLite checkpointer. */
   onBackgroundError?: (error: unknown) => void;
 }
 
@@ -33,6 +33,11 @@ export async function openStorage(options: OpenStorageOptions): Promise<Storage>
       ...(options.onBackgroundError ? { onListenerError: options.onBackgroundError } : {}),
     });
   }
-  if (options.dataDir) return openSqliteStorage(options.dataDir);
+  if (options.dataDir) {
+    return openSqliteStorage(
+      options.dataDir,
+      options.onBackgroundError ? { onBackgroundError: options.onBackgroundError } : {},
+    );
+  }
   throw new TypeError('openStorage needs dataDir (SQLite) or databaseUrl (PostgreSQL)');
 }
