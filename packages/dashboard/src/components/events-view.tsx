@@ -3,7 +3,13 @@ import { api } from '../api/client.js';
 import { type AppDefenderEvent, CATEGORIES } from '../api/types.js';
 import { bucketEvents, type RankedEntry, targetKey, topBy } from '../lib/event-aggregates.js';
 import { useEventFeed } from '../lib/event-feed.js';
-import { type EventFilters, parseFilters, rangeStart, serializeFilters } from '../lib/event-filters.js';
+import {
+  type EventFilters,
+  hasActiveFilters,
+  parseFilters,
+  rangeStart,
+  serializeFilters,
+} from '../lib/event-filters.js';
 import { timelineBuckets, useEventStats } from '../lib/event-stats.js';
 import { formatCount } from '../lib/format.js';
 import { navigate, useLocation } from '../lib/router.js';
@@ -14,6 +20,7 @@ import { BarList, type SeriesKind, TimeChart } from './charts.js';
 import { EventDrawer } from './event-drawer.js';
 import { EventList } from './event-list.js';
 import { FilterBar } from './filter-bar.js';
+import { Link } from './link.js';
 import { LiveControls } from './live-controls.js';
 import { RetentionNote } from './retention-note.js';
 
@@ -125,6 +132,7 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
         : null,
     [stats],
   );
+  const userFiltered = hasActiveFilters(fixedFunction ? { ...filters, function: null } : filters);
   const partial = feed.hasMore;
   const partialNote = partial ? ` (newest ${formatCount(chartEvents.length)} loaded)` : '';
   const tops = useMemo(
@@ -286,10 +294,16 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
       </div>
       {feed.events.length === 0 && !feed.loading ? (
         <div className="empty panel">
-          <h3>No events {feed.liveCount === 0 ? 'yet' : ''} for these filters</h3>
+          <h3>{userFiltered ? 'No events match these filters' : 'No events yet'}</h3>
           <p className="muted">
-            Events appear here the moment a protected function observes or denies something. Grants make no
-            events.
+            Events appear here the moment a protected function observes or denies something (grants make no
+            events).
+            {!userFiltered && !fixedFunction && (
+              <>
+                {' '}
+                Not protecting a function yet? <Link href="/setup">Set one up</Link>.
+              </>
+            )}
           </p>
         </div>
       ) : (
