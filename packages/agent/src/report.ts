@@ -97,6 +97,13 @@ function buildEvent(
   if (attribution.module) event.module = attribution.module;
   if (attribution.stack.length > 0) event.stack = attribution.stack;
   const details: EventDetails = { ...options.details };
+  if (op.category === 'network') {
+    if (op.operation === 'dns') {
+      if (op.rrtype) details.rrtype = op.rrtype;
+    } else if (op.protocol && op.protocol !== 'tcp') {
+      details.protocol = op.protocol;
+    }
+  }
   if (invocation.traceId) details.traceId = invocation.traceId;
   if (Object.keys(details).length > 0) event.details = details;
   return event;

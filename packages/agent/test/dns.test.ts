@@ -40,7 +40,12 @@ describe('dns queries under deny', () => {
     const run = await runFixture({ policy: DENY, source: queryFixture(CALLBACK_RESOLVER) });
     expect(appResult(run)).toEqual({ error: 'ERR_ACCESS_DENIED', packets: 0 });
     expect(run.events).toHaveLength(1);
-    expect(run.events[0]).toMatchObject({ action: 'deny', operation: 'dns', target: 'exfil.attacker.test' });
+    expect(run.events[0]).toMatchObject({
+      action: 'deny',
+      operation: 'dns',
+      target: 'exfil.attacker.test',
+      details: { rrtype: 'TXT' },
+    });
   });
 
   it('denies dns.promises.Resolver#resolveTxt with a rejection', async () => {

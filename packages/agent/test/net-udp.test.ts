@@ -40,6 +40,7 @@ describe('dgram', () => {
     expect(run.events).toHaveLength(1);
     expect(run.events[0]).toMatchObject({
       action: 'deny',
+      details: { protocol: 'udp' },
       operation: 'send',
       target: expect.stringMatching(/^127\.0\.0\.2:\d+$/),
     });
