@@ -1,3 +1,4 @@
+import type { FunctionConfiguration, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Command } from 'commander';
 import { lambdaClientFor } from '../aws/client-for.js';
 import { OBSERVE_ALL_GROUP } from '../aws/constants.js';
@@ -14,6 +15,7 @@ import { listFunctions } from '../aws/list-functions.js';
 import { applyConfigurationPlan, getFunctionConfiguration } from '../aws/update-function.js';
 import { type CliDeps, type CommandContext, commandContext } from '../context.js';
 import { UsageError } from '../errors.js';
+import { printTable } from '../table.js';
 import { checkPolicyGroupKnown } from './policy-group-check.js';
 
 const awsOptions = (command: Command) =>
@@ -178,9 +180,9 @@ async function applyPlan(
     verb: string;
     functionName: string;
     region: string;
-    client: import('@aws-sdk/client-lambda').LambdaClient;
+    client: LambdaClient;
     initialPlan: ConfigurationPlan;
-    computePlan: (fn: import('@aws-sdk/client-lambda').FunctionConfiguration) => ConfigurationPlan;
+    computePlan: (fn: FunctionConfiguration) => ConfigurationPlan;
   },
 ): Promise<void> {
   const dryRun = ctx.options['dryRun'] === true;
@@ -231,20 +233,4 @@ function report(
       : `${plan.functionName} (${meta.region})`;
   out.line(out.style.bold(heading));
   for (const line of describePlan(plan, out.style)) out.line(line);
-}
-
-export function printTable(ctx: CommandContext, header: string[], rows: string[][]): void {
-  // Widths ignore ANSI colour codes so coloured cells still line up.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes
-  const visible = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '').length;
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => visible(row[i] ?? ''))),
-  );
-  const format = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visible(cell))))
-      .join('  ');
-  ctx.out.line(ctx.out.style.bold(format(header)));
-  for (const row of rows) ctx.out.line(format(row));
-  if (rows.length === 0) ctx.out.line(ctx.out.style.dim('(none)'));
 }

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { ARCHITECTURES, type Architecture, DEFAULT_LAYER_NAMES } from '../aws/constants.js';
+import { ARCHITECTURES, DEFAULT_LAYER_NAMES } from '../aws/constants.js';
 import { type LayerZip, publishLayer } from '../aws/publish-layer.js';
 import { type CliDeps, type CommandContext, commandContext } from '../context.js';
 import { CliError, ExitCode, NotFoundError, UsageError } from '../errors.js';
@@ -169,5 +169,3 @@ async function publishCommand(ctx: CommandContext): Promise<void> {
     );
   }
 }
-
-export type { Architecture };

@@ -8,7 +8,7 @@ import { apiClientFor } from '../api/api-from-context.js';
 import { type CliDeps, type CommandContext, commandContext } from '../context.js';
 import { CliError, ExitCode, NotFoundError, SilentExit, ValidationError } from '../errors.js';
 import { loadPolicyFile, POLICY_FIELDS, policyFields } from '../local/policy-file.js';
-import { printTable } from './lambda.js';
+import { printTable } from '../table.js';
 
 type ServerGroup = PolicyGroup & { version?: number; updatedAt?: string; readOnly?: boolean };
 

@@ -45,7 +45,7 @@ export function parsePort(value: string, flag: string): number {
 async function serverCommand(ctx: CommandContext): Promise<void> {
   const { options, out } = ctx;
   const portText =
-    ctx.deps.env['PORT'] && command_portIsDefault(options) ? ctx.deps.env['PORT'] : String(options['port']);
+    ctx.deps.env['PORT'] && portIsDefault(options) ? ctx.deps.env['PORT'] : String(options['port']);
   const port = parsePort(portText, '--port');
   const databaseUrl = (options['databaseUrl'] as string | undefined) ?? ctx.deps.env['DATABASE_URL'];
   const dataOption = options['data'] as string | undefined;
@@ -92,6 +92,6 @@ async function serverCommand(ctx: CommandContext): Promise<void> {
 }
 
 /** `--port` still at its default: then PORT from the environment may choose (as on PaaS hosts). */
-function command_portIsDefault(options: Record<string, unknown>): boolean {
+function portIsDefault(options: Record<string, unknown>): boolean {
   return options['port'] === '8080';
 }
