@@ -7,6 +7,11 @@
  * stays open for another period (a loop produces one line per window, not one per call). Pending
  * counts are written at exit and before terminateOnDeny ends the process. So the sum of `count`
  * over events is always the number of occurrences.
+ *
+ * A loop over ever-new targets (a port scan, one DNS name per secret chunk) would dodge that, so at
+ * most MAX_NEW_EVENTS_PER_WINDOW first occurrences are written per window; beyond that, occurrences
+ * are counted per (category, action, operation) and written when the window closes as one event
+ * with target `(multiple targets)`, `count`, and a few `details.sampleTargets`.
  */
 import {
   type AgentEvent,
@@ -27,10 +32,17 @@ interface OpenWindow {
   event: AgentEvent;
   repeats: number;
   closesAt: number;
+  /** For an overflow window: some of the targets it counts. */
+  samples?: string[];
 }
 
 const DEFAULT_WINDOW_MS = 1000;
 const MAX_OPEN_WINDOWS = 10_000;
+const MAX_NEW_EVENTS_PER_WINDOW = 100;
+const MAX_SAMPLE_TARGETS = 5;
+export const MULTIPLE_TARGETS = '(multiple targets)';
+let budgetStartedAt = 0;
+let newEventsInWindow = 0;
 
 let sink: EventSink | undefined;
 let windowMs = DEFAULT_WINDOW_MS;
@@ -59,6 +71,10 @@ export function recordDecision(
     open.repeats++;
     return { target };
   }
+  if (windowMs > 0 && !options.terminated && overBudget()) {
+    countOverflow(context, op, decision, target, options);
+    return { target };
+  }
   const event = buildEvent(context, op, decision, target, options);
   sink?.write(event);
   if (windowMs > 0 && !options.terminated && windows.size < MAX_OPEN_WINDOWS) {
@@ -66,6 +82,40 @@ export function recordDecision(
     scheduleSweep();
   }
   return { target };
+}
+
+function overBudget(): boolean {
+  const time = now();
+  if (time - budgetStartedAt >= windowMs) {
+    budgetStartedAt = time;
+    newEventsInWindow = 0;
+  }
+  return ++newEventsInWindow > MAX_NEW_EVENTS_PER_WINDOW;
+}
+
+function countOverflow(
+  context: AgentContext,
+  op: Operation,
+  decision: NonGrantDecision,
+  target: string,
+  options: { details?: EventDetails | undefined; terminated: boolean; attribution?: Attribution | undefined },
+): void {
+  const key = `${op.category}\u0000${decision.verdict}\u0000${op.operation}\u0000\u0001overflow`;
+  let overflow = windows.get(key);
+  if (!overflow) {
+    const event = buildEvent(context, op, decision, MULTIPLE_TARGETS, options);
+    overflow = { event, repeats: 0, closesAt: now() + windowMs, samples: [] };
+    windows.set(key, overflow);
+    scheduleSweep();
+  }
+  overflow.repeats++;
+  if (
+    overflow.samples &&
+    overflow.samples.length < MAX_SAMPLE_TARGETS &&
+    !overflow.samples.includes(target)
+  ) {
+    overflow.samples.push(target);
+  }
 }
 
 function buildEvent(
@@ -132,7 +182,17 @@ function sweep(): void {
 }
 
 function writeRepeats(open: OpenWindow): void {
-  sink?.write({ ...open.event, id: uuidv7(), time: new Date().toISOString(), count: open.repeats });
+  const event: AgentEvent = {
+    ...open.event,
+    id: uuidv7(),
+    time: new Date().toISOString(),
+    count: open.repeats,
+  };
+  if (open.samples) {
+    event.details = { ...open.event.details, sampleTargets: open.samples };
+    open.samples = [];
+  }
+  sink?.write(event);
 }
 
 /** Writes every pending repeat count now (at exit, and before terminateOnDeny ends the process). */

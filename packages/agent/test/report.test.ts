@@ -140,6 +140,36 @@ describe('aggregation', () => {
   });
 });
 
+describe('flood protection', () => {
+  it('writes at most 100 new events per window and counts the rest in one (multiple targets) event', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      env: { ES_AGGREGATE_WINDOW_MS: '60000' },
+      source: `
+        const dns = require('node:dns');
+        let pending = 300;
+        for (let i = 0; i < 300; i++) {
+          dns.lookup('chunk' + i + '.exfil.test', () => { if (--pending === 0) process.exit(0); });
+        }
+      `,
+    });
+    expect(run.code).toBe(0);
+    const single = run.events.filter((event) => event.target !== '(multiple targets)');
+    const multiple = run.events.filter((event) => event.target === '(multiple targets)');
+    expect(single).toHaveLength(100);
+    expect(multiple).toHaveLength(1);
+    expect(multiple[0]).toMatchObject({ action: 'deny', operation: 'dns', count: 200 });
+    expect(multiple[0]!.details?.sampleTargets).toEqual([
+      'chunk100.exfil.test',
+      'chunk101.exfil.test',
+      'chunk102.exfil.test',
+      'chunk103.exfil.test',
+      'chunk104.exfil.test',
+    ]);
+    expect(run.events.reduce((sum, event) => sum + (event.count ?? 0), 0)).toBe(300);
+  });
+});
+
 describe('terminateOnDeny', () => {
   it('records the event, then ends the process before the connection is made', async () => {
     const before = witnessAccepted;
