@@ -188,6 +188,10 @@ describe('dashboard end to end', () => {
     await see(page.getByLabel('Terminate on deny')).toBeChecked();
     await see(page.getByText(/Version 2, updated/)).toBeVisible();
 
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Policy groups' }).click();
+    await see(page.getByRole('link', { name: 'payments-strict' })).toBeVisible();
+    await shot('13-policy-groups');
+
     // The public group is shown read-only.
     await page.goto(`${server.url}/policy-groups/observeAll.ability`);
     await see(page.getByText('is a public policy group')).toBeVisible();

@@ -206,7 +206,7 @@ export function PolicyGroupEditorPage({ name }: { name: string | null }) {
       <header className="page-header">
         <div>
           <h1>{creating ? 'New policy group' : name}</h1>
-          {stored?.updatedAt && (
+          {stored?.updatedAt && !readOnly && (
             <p className="muted">
               Version {stored.version ?? 1}, updated {formatRelative(stored.updatedAt, Date.now())}
             </p>

@@ -12,6 +12,10 @@ function count(list: string[] | string | undefined): number {
   return Array.isArray(list) ? list.length : list.split(',').filter((entry) => entry.trim()).length;
 }
 
+function plural(value: number, noun: string): string {
+  return `${value} ${noun}${value === 1 ? '' : 's'}`;
+}
+
 export function PolicyGroupsPage() {
   const [groups, setGroups] = useState<StoredPolicyGroup[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -95,8 +99,9 @@ export function PolicyGroupsPage() {
                   </td>
                   <td className="hide-sm">{group.terminateOnDeny ? 'terminate' : 'block'}</td>
                   <td className="hide-sm small">
-                    {count(group.allowedDomains)} domains · {count(group.allowedPaths)} paths ·{' '}
-                    {count(group.allowedCommands)} commands
+                    {plural(count(group.allowedDomains), 'domain')} ·{' '}
+                    {plural(count(group.allowedPaths), 'path')} ·{' '}
+                    {plural(count(group.allowedCommands), 'command')}
                   </td>
                   <td className="hide-sm small">
                     {group.updatedAt
