@@ -118,8 +118,8 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
     [chartEvents, fromMs, toMs],
   );
   // Totals, the action timeline and top functions come from the server (every event in the
-  // range); refetched when the filters change and at most every 5 s while live events arrive.
-  const statsRefresh = useThrottledValue(feed.liveCount, 5000);
+  // range); refetched when the filters change and at most every 2 s while live events arrive.
+  const statsRefresh = useThrottledValue(feed.liveCount, 2000);
   const { stats } = useEventStats(filters, me.plan.retentionDays, statsRefresh);
   const serverTimeline = useMemo(() => (stats ? timelineBuckets(stats) : null), [stats]);
   const serverTopFunctions = useMemo<RankedEntry[] | null>(
