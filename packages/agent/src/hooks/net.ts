@@ -199,11 +199,11 @@ function failAndReturn(socket: object, error: Error): object {
 function judgeAddress(intent: ConnectIntent | undefined, address: unknown, port: unknown): Error | null {
   if (intent?.verdict === 'observe') return null;
   if (typeof address !== 'string') return null;
-  const details: EventDetails = { ...intent?.details };
-  if (intent?.host && intent.host !== address) details.host = intent.host;
   const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
   if (typeof port === 'number') op.port = port;
-  return judge(op, Object.keys(details).length > 0 ? details : undefined, intent?.attribution).error;
+  let details: EventDetails | undefined = intent?.details;
+  if (intent?.host && intent.host !== address) details = { ...details, host: intent.host };
+  return judge(op, details, intent?.attribution).error;
 }
 
 function wrapTcpConnect(original: AnyFunction): AnyFunction {

@@ -57,7 +57,7 @@ let judgedHost: string | undefined;
 /** Runs `call` with `host` marked as already judged (see above). */
 export function withJudgedHost<T>(host: string | undefined, call: () => T): T {
   const previous = judgedHost;
-  judgedHost = host?.toLowerCase();
+  judgedHost = host;
   try {
     return call();
   } finally {
@@ -65,7 +65,8 @@ export function withJudgedHost<T>(host: string | undefined, call: () => T): T {
   }
 }
 
-/** True when `host` is the one the public call in progress was judged for. */
+/** True when `host` is the one the public call in progress was judged for (names are case-blind). */
 export function isJudgedHost(host: unknown): boolean {
-  return judgedHost !== undefined && typeof host === 'string' && host.toLowerCase() === judgedHost;
+  if (judgedHost === undefined || typeof host !== 'string') return false;
+  return host === judgedHost || host.toLowerCase() === judgedHost.toLowerCase();
 }
