@@ -6,7 +6,7 @@
  * counted; when the window closes, one more event with `count: <repeats>` is written and the window
  * stays open for another period (a loop produces one line per window, not one per call). Pending
  * counts are written at exit and before terminateOnDeny ends the process. So the sum of `count`
- * over events is always the number of occurrences.
+ * over events is always the number of occurrences. Windows belong to one invocation (request id).
  *
  * A loop over ever-new targets (a port scan, one DNS name per secret chunk) would dodge that, so at
  * most MAX_NEW_EVENTS_PER_WINDOW first occurrences are written per window; beyond that, occurrences
@@ -42,6 +42,7 @@ const MAX_NEW_EVENTS_PER_WINDOW = 100;
 const MAX_SAMPLE_TARGETS = 5;
 export const MULTIPLE_TARGETS = '(multiple targets)';
 let budgetStartedAt = 0;
+let lastRequestId: string | undefined;
 let newEventsInWindow = 0;
 
 let sink: EventSink | undefined;
@@ -65,6 +66,13 @@ export function recordDecision(
   options: { details?: EventDetails | undefined; terminated: boolean; attribution?: Attribution | undefined },
 ): { target: string } {
   const target = describeTarget(op);
+  // Per invocation: each invocation's first occurrence is its own event (with its request id); the
+  // counts still pending from the previous invocation are written as soon as a new one shows up.
+  const requestId = currentInvocation().requestId ?? '';
+  if (requestId !== lastRequestId) {
+    if (lastRequestId !== undefined) flushPendingEvents();
+    lastRequestId = requestId;
+  }
   const key = `${op.category}\u0000${decision.verdict}\u0000${op.operation}\u0000${target}`;
   const open = windowMs > 0 ? windows.get(key) : undefined;
   if (open && !options.terminated) {

@@ -53,9 +53,8 @@ describe('inside the real Lambda runtime client', () => {
         .map((line) => line.slice(line.indexOf('{')))
         .filter((line) => line.startsWith('{"id"'))
         .map((line) => JSON.parse(line) as AgentEvent);
-      // one event per invocation (the second is a repeat within the window: counted, then written)
-      const requestIds = events.map((event) => event.requestId);
-      expect(requestIds).toContain(first.requestId);
+      // each invocation's first occurrence is its own event, with its own request id
+      expect(events.map((event) => event.requestId)).toEqual([first.requestId, second.requestId]);
       expect(events[0]).toMatchObject({
         action: 'deny',
         target: 'exfil.attacker.test:443',
