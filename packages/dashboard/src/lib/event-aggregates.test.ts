@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AppDefenderEvent } from '../api/types.js';
-import { bucketEvents, chooseBucketMs, countByFunction, targetKey, topBy } from './event-aggregates.js';
+import { bucketEvents, chooseBucketMs, targetKey, topBy } from './event-aggregates.js';
 import { statsBucketFor } from './event-stats.js';
 
 let seq = 0;
@@ -95,23 +95,6 @@ describe('topBy and targetKey', () => {
     ['process', 'git status', 'git status'],
   ] as const)('the %s target %s groups under %s', (category, target, expected) => {
     expect(targetKey(event({ category, target }))).toBe(expected);
-  });
-});
-
-describe('countByFunction', () => {
-  it('counts per function and action since a time', () => {
-    const since = Date.parse('2026-11-25T11:00:00.000Z');
-    const counts = countByFunction(
-      [
-        event({ function: 'a', action: 'deny' }),
-        event({ function: 'a', count: 4 }),
-        event({ function: 'b' }),
-        event({ function: 'b', time: '2026-11-25T10:00:00.000Z' }),
-        event({}),
-      ],
-      since,
-    );
-    expect(Object.fromEntries(counts)).toEqual({ a: { observe: 4, deny: 1 }, b: { observe: 1, deny: 0 } });
   });
 });
 

@@ -117,20 +117,3 @@ export function targetKey(event: AppDefenderEvent): string {
   if (colons === 1) return target.slice(0, target.indexOf(':'));
   return target;
 }
-
-/** Counts events per function by action, for the functions table's "last 24 h" column. */
-export function countByFunction(
-  events: readonly AppDefenderEvent[],
-  sinceMs: number,
-): Map<string, { observe: number; deny: number }> {
-  const counts = new Map<string, { observe: number; deny: number }>();
-  for (const event of events) {
-    if (!event.function || eventTimeMs(event) < sinceMs) continue;
-    const entry = counts.get(event.function) ?? { observe: 0, deny: 0 };
-    const weight = event.count && event.count > 0 ? event.count : 1;
-    if (event.action === 'deny') entry.deny += weight;
-    else entry.observe += weight;
-    counts.set(event.function, entry);
-  }
-  return counts;
-}

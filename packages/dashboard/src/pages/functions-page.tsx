@@ -3,12 +3,10 @@ import { ApiError, api } from '../api/client.js';
 import type { FunctionRecord } from '../api/types.js';
 import { Link } from '../components/link.js';
 import { formatCount, formatDateTime, formatRelative } from '../lib/format.js';
-import { loadEventCounts24h } from '../lib/function-counts.js';
 import { useNow } from '../lib/use-now.js';
 
 export function FunctionsPage() {
   const [functions, setFunctions] = useState<FunctionRecord[] | null>(null);
-  const [counts, setCounts] = useState<Map<string, { observe: number; deny: number }> | null>(null);
   const [error, setError] = useState<string | null>(null);
   const nowMs = useNow(30_000);
 
@@ -18,11 +16,9 @@ export function FunctionsPage() {
     const load = () =>
       api
         .functions()
-        .then(async (result) => {
-          const loadedCounts = await loadEventCounts24h(result.functions);
+        .then((result) => {
           if (cancelled) return;
           setFunctions(result.functions);
-          setCounts(loadedCounts);
           setError(null);
         })
         .catch((cause: unknown) => {
@@ -86,7 +82,7 @@ export function FunctionsPage() {
             </thead>
             <tbody>
               {functions.map((fn) => {
-                const count = counts?.get(fn.functionName);
+                const count = fn.events24h;
                 return (
                   <tr key={fn.id ?? `${fn.provider}/${fn.region}/${fn.functionName}`}>
                     <th scope="row">
@@ -97,7 +93,7 @@ export function FunctionsPage() {
                     </th>
                     <td className="counts" data-label="Events, 24 h">
                       {count === undefined ? (
-                        <span className="muted">…</span>
+                        <span className="muted">—</span>
                       ) : (
                         <>
                           <span className={`count-chip action-deny${count.deny ? '' : ' zero'}`}>
