@@ -11,11 +11,21 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
-const waitForInterrupt = () =>
-  new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+// Signal handlers are in place from the start: a long-running command (server, demo, run, events
+// tail) waits for them to shut down cleanly; with nobody waiting, or on a second Ctrl-C, the
+// process ends at once with the usual 128 + signal number.
+const interruptWaiters = new Set<() => void>();
+for (const [signal, number] of [
+  ['SIGINT', 2],
+  ['SIGTERM', 15],
+] as const) {
+  process.on(signal, () => {
+    if (interruptWaiters.size === 0) process.exit(128 + number);
+    for (const wake of interruptWaiters) wake();
+    interruptWaiters.clear();
   });
+}
+const waitForInterrupt = () => new Promise<void>((resolve) => interruptWaiters.add(resolve));
 
 const code = await runCli(process.argv.slice(2), {
   env: process.env,

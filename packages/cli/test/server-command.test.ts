@@ -24,14 +24,17 @@ function startServerBinary(args: string[]) {
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // The signal and stderr are part of the result, so a crash says what it was.
+  const exited = new Promise<string>((resolve) =>
+    child.on('close', (code, signal) => resolve(`exit ${code} signal ${signal} ${stderr.trim()}`)),
+  );
   const ready = new Promise<{ url: string; stdout: () => string }>((resolve, reject) => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
       if (stdout.includes('Ctrl-C'))
         resolve({ url: /listening on (\S+)/.exec(stdout)![1]!, stdout: () => stdout });
     });
-    void exited.then((code) => reject(new Error(`server exited ${code}: ${stderr}`)));
+    void exited.then((how) => reject(new Error(`server ended early: ${how}`)));
   });
   return { child, ready, exited };
 }
@@ -45,13 +48,13 @@ describe('server (binary)', () => {
     expect(stdout()).toMatch(new RegExp(`open ${url.replace(/[.:/]/g, '\\$&')}/ and sign up`));
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     first.child.kill('SIGINT');
-    expect(await first.exited).toBe(ExitCode.ok);
+    expect(await first.exited).toBe(`exit ${ExitCode.ok} signal null Stopping the control plane`);
 
     // Second start on the same store: no first-start instructions.
     const second = startServerBinary(['--data', store]);
     expect((await second.ready).stdout()).not.toMatch(/empty store/);
     second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(ExitCode.ok);
+    expect(await second.exited).toBe(`exit ${ExitCode.ok} signal null Stopping the control plane`);
   });
 
   it('refuses --data together with --database-url, and a bad port', async () => {
