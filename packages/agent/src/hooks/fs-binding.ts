@@ -25,6 +25,7 @@ import {
   fdEntry,
   forgetFd,
   governedCandidate,
+  governedRealPath,
   initFsPaths,
   invalidateResolutions,
   isCertainlyUngoverned,
@@ -205,8 +206,6 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
     let opened: FdEntry | null = null;
     if (spec.symlinkTarget) invalidateResolutions();
     for (const pathArg of paths) {
-      const candidate = governedCandidate(args[pathArg.index]);
-      if (candidate === null) continue;
       const access =
         pathArg.access === 'flags'
           ? isWriteFlags(args[spec.flagsIndex ?? 1])
@@ -215,7 +214,7 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
           : pathArg.access;
       // any write may change what paths resolve to (Node 22's native cp creates links without symlink())
       if (access === 'write') invalidateResolutions();
-      const real = resolveGoverned(candidate, pathArg.follow);
+      const real = governedRealPath(args[pathArg.index], pathArg.follow);
       if (real === null) continue;
       const denied = judge(access, real, call, wrapper);
       if (denied) return failCall(args, denied, spec);

@@ -42,6 +42,9 @@ const fds = new Map<number, FdEntry>();
 /** Resolutions of governed candidates (key: path, plus NUL when the final link is not followed). */
 const resolutions = new Map<string, string | null>();
 const MAX_RESOLUTIONS = 4096;
+/** governedRealPath's answers per literal absolute path string. */
+const literalFollowing = new Map<string, string | null>();
+const literalNotFollowing = new Map<string, string | null>();
 const ungovernedVerdicts = new Map<string, boolean>();
 const MAX_VERDICTS = 4096;
 
@@ -56,7 +59,7 @@ export function initFsPaths(options: {
   governedDirs = ['/tmp', ...options.appDirs.filter((dir) => dir && dir !== '/tmp')];
   // '/' as an application directory governs everything: no prefix can then be certainly ungoverned
   ungovernedVerdicts.clear();
-  resolutions.clear();
+  invalidateResolutions();
   watchedPrefixes = [...governedDirs, ...MAGIC_LINK_DIRS].map((dir) =>
     dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir === '/' ? '' : dir,
   );
@@ -157,6 +160,25 @@ export function resolveGoverned(abs: string, followFinal: boolean): string | nul
 }
 
 /**
+ * `resolveGoverned(governedCandidate(input), followFinal)`, remembered per absolute path string
+ * (the common case: the same literal path used again and again) until the next invalidation.
+ */
+export function governedRealPath(input: unknown, followFinal: boolean): string | null {
+  if (typeof input !== 'string' || input.charCodeAt(0) !== 0x2f) {
+    const candidate = governedCandidate(input);
+    return candidate === null ? null : resolveGoverned(candidate, followFinal);
+  }
+  const cache = followFinal ? literalFollowing : literalNotFollowing;
+  const known = cache.get(input);
+  if (known !== undefined) return known;
+  const candidate = governedCandidate(input);
+  const real = candidate === null ? null : resolveGoverned(candidate, followFinal);
+  if (cache.size >= MAX_RESOLUTIONS) cache.clear();
+  cache.set(input, real);
+  return real;
+}
+
+/**
  * Forgets every cached resolution. Called before any governed write-type call and any spawn: a
  * path's resolution changes only when a link or directory along it is created, removed or renamed,
  * and the agent sees (and judges) every such change the process makes itself. A child process that
@@ -165,6 +187,8 @@ export function resolveGoverned(abs: string, followFinal: boolean): string | nul
  */
 export function invalidateResolutions(): void {
   if (resolutions.size > 0) resolutions.clear();
+  if (literalFollowing.size > 0) literalFollowing.clear();
+  if (literalNotFollowing.size > 0) literalNotFollowing.clear();
 }
 
 /** Physical path of `abs` (see the module comment); lexical when the bindings are unavailable. */
