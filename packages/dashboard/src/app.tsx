@@ -47,6 +47,7 @@ export function App() {
   const location = useLocation();
   const [state, setState] = useState<SessionState>({ status: 'loading' });
   const [freshLicenseKey, setFreshLicenseKey] = useState<string | null>(null);
+  const [freshApiToken, setFreshApiToken] = useState<string | null>(null);
 
   const refresh = useCallback(async () => {
     if (!maybeSignedIn()) {
@@ -74,6 +75,7 @@ export function App() {
     const onUnauthorized = () => {
       markSignedIn(false);
       setFreshLicenseKey(null);
+      setFreshApiToken(null);
       setState({ status: 'anonymous' });
     };
     window.addEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
@@ -86,14 +88,16 @@ export function App() {
     } finally {
       markSignedIn(false);
       setFreshLicenseKey(null);
+      setFreshApiToken(null);
       setState({ status: 'anonymous' });
       navigate('/login');
     }
   }, []);
 
   const onSignedIn = useCallback(
-    async (result: { licenseKey?: string }) => {
+    async (result: { licenseKey?: string; apiToken?: string }) => {
       if (result.licenseKey) setFreshLicenseKey(result.licenseKey);
+      if (result.apiToken) setFreshApiToken(result.apiToken);
       markSignedIn(true);
       await refresh();
       navigate(result.licenseKey ? '/setup' : '/');
@@ -102,8 +106,9 @@ export function App() {
   );
 
   const session = useMemo<Session | null>(
-    () => (state.status === 'signed-in' ? { me: state.me, freshLicenseKey, refresh, logout } : null),
-    [state, freshLicenseKey, refresh, logout],
+    () =>
+      state.status === 'signed-in' ? { me: state.me, freshLicenseKey, freshApiToken, refresh, logout } : null,
+    [state, freshLicenseKey, freshApiToken, refresh, logout],
   );
 
   useEffect(() => {

@@ -5,6 +5,8 @@ export interface Session {
   me: Me;
   /** The license key returned at sign-up: the server keeps only its hash, so it is shown once. */
   freshLicenseKey: string | null;
+  /** The api token returned at sign-up (for the `appdefender` CLI), also shown once. */
+  freshApiToken: string | null;
   refresh: () => Promise<void>;
   logout: () => Promise<void>;
 }

@@ -120,6 +120,7 @@ describe('dashboard end to end', () => {
     await see(page.getByRole('heading', { name: 'Set up a function' })).toBeVisible();
     const licenseKey = (await page.getByTestId('license-key').textContent()) ?? '';
     expect(licenseKey).toMatch(/^adk_live_/);
+    await see(page.getByTestId('api-token')).toHaveText(/^adt_/);
     await see(page.getByRole('tab', { name: 'AWS console' })).toHaveAttribute('aria-selected', 'true');
     await see(page.locator('.tabpanel pre')).toContainText(`ES_LICENSE_KEY=${licenseKey}`);
     await page.getByLabel('AWS region').fill('eu-west-1');

@@ -5,7 +5,7 @@ import { Link } from '../components/link.js';
 
 export interface AuthPageProps {
   mode: 'login' | 'signup';
-  onSignedIn: (result: { licenseKey?: string }) => Promise<void>;
+  onSignedIn: (result: { licenseKey?: string; apiToken?: string }) => Promise<void>;
 }
 
 export function AuthPage({ mode, onSignedIn }: AuthPageProps) {
@@ -27,7 +27,7 @@ export function AuthPage({ mode, onSignedIn }: AuthPageProps) {
     try {
       if (signup) {
         const result = await api.signup(email, password);
-        await onSignedIn({ licenseKey: result.licenseKey });
+        await onSignedIn({ licenseKey: result.licenseKey, apiToken: result.apiToken });
       } else {
         await api.login(email, password);
         await onSignedIn({});

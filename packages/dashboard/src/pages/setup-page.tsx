@@ -51,6 +51,19 @@ export function SetupPage() {
           </p>
         )}
       </section>
+      {session.freshApiToken && (
+        <section className="panel" aria-labelledby="api-token-heading">
+          <h2 id="api-token-heading">API token for the command line</h2>
+          <div className="secret">
+            <code data-testid="api-token">{session.freshApiToken}</code>
+            <CopyButton text={session.freshApiToken} />
+          </div>
+          <p className="muted">
+            For the <code>appdefender</code> CLI and scripts (<code>ES_API_TOKEN</code>, or{' '}
+            <code>Authorization: Bearer</code>): it reads and manages this account. Also shown only once.
+          </p>
+        </section>
+      )}
       <section className="panel" aria-labelledby="snippets-heading">
         <div className="panel-header">
           <h2 id="snippets-heading">Configuration</h2>
