@@ -148,6 +148,24 @@ describe('lambda enable', () => {
     expect(result.stderr).toMatch(/No license key/);
   });
 
+  it.each([['checkout:live'], ['arn:aws:lambda:us-east-1:123456789012:function:checkout:3']])(
+    'refuses a qualified function %s (configuration belongs to $LATEST)',
+    async (name) => {
+      const result = await runInProcess(['lambda', 'enable', '--function', name], { env });
+      expect(result.code).toBe(ExitCode.usage);
+      expect(result.stderr).toMatch(/names a version or alias/);
+      expect(lambda.commandCalls(GetFunctionConfigurationCommand)).toHaveLength(0);
+    },
+  );
+
+  it('refuses a temporary license key with a policy group of its own', async () => {
+    const result = await runInProcess(['lambda', 'enable', '--function', 'checkout', '--group', 'strict'], {
+      env: { ...env, ES_LICENSE_KEY: 'adk_temp_abcdefgh12345678' },
+    });
+    expect(result.code).toBe(ExitCode.usage);
+    expect(result.stderr).toMatch(/temporary license key can only use observeAll\.ability/);
+  });
+
   it('refuses a container-image function before looking for a layer', async () => {
     lambda.on(GetFunctionConfigurationCommand).resolves(config({ PackageType: 'Image', Runtime: undefined }));
     const result = await runInProcess(['lambda', 'enable', '--function', 'checkout'], { env });

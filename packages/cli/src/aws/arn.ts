@@ -48,3 +48,19 @@ const functionArnPattern = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):\d{12}:function:
 export function regionOfFunctionArn(nameOrArn: string): string | undefined {
   return functionArnPattern.exec(nameOrArn)?.[1];
 }
+
+/**
+ * Configuration changes only apply to the unpublished version ($LATEST); a qualifier (`:alias`,
+ * `:3`) would read one version and fail on update, so it is refused up front.
+ */
+export function assertUnqualifiedFunction(nameOrArn: string): void {
+  const qualified = nameOrArn.startsWith('arn:')
+    ? /:function:[^:]+:[^:]+$/.test(nameOrArn)
+    : nameOrArn.includes(':');
+  if (qualified) {
+    throw new UsageError(
+      `"${nameOrArn}" names a version or alias; enable and disable change the function's configuration ($LATEST)`,
+      { hint: 'Pass the function name or unqualified ARN, then publish a new version if you use versions' },
+    );
+  }
+}

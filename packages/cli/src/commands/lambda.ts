@@ -1,5 +1,6 @@
 import type { FunctionConfiguration, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Command } from 'commander';
+import { assertUnqualifiedFunction } from '../aws/arn.js';
 import { lambdaClientFor } from '../aws/client-for.js';
 import { OBSERVE_ALL_GROUP } from '../aws/constants.js';
 import { describePlan, planChanges } from '../aws/describe-plan.js';
@@ -136,6 +137,12 @@ async function enableCommand(ctx: CommandContext): Promise<void> {
     });
   }
   const policyGroup = ctx.config.policyGroup?.value ?? OBSERVE_ALL_GROUP;
+  if (licenseKey.startsWith('adk_temp_') && policyGroup !== OBSERVE_ALL_GROUP) {
+    throw new UsageError(`A temporary license key can only use ${OBSERVE_ALL_GROUP}, not "${policyGroup}"`, {
+      hint: 'Sign up for a free account to use your own policy groups, or drop --group',
+    });
+  }
+  assertUnqualifiedFunction(functionName);
   const { client, region } = await lambdaClientFor(ctx, functionName);
   const initial = await getFunctionConfiguration(client, functionName);
   assertSupportedFunction(initial);
@@ -162,6 +169,7 @@ async function enableCommand(ctx: CommandContext): Promise<void> {
 async function disableCommand(ctx: CommandContext): Promise<void> {
   const functionName = ctx.options['function'] as string;
   const force = ctx.options['force'] === true;
+  assertUnqualifiedFunction(functionName);
   const { client, region } = await lambdaClientFor(ctx, functionName);
   const initial = await getFunctionConfiguration(client, functionName);
   await applyPlan(ctx, {
