@@ -105,6 +105,21 @@ describe('symbolic links', () => {
     expect(existsSync(join(dir, 'allowed', 'hard'))).toBe(false);
   });
 
+  it('resolves afresh once a child process runs: a link an allowed command creates later is followed', async () => {
+    const dir = governedDir();
+    const { outcome } = await attempts(
+      dir,
+      `const cp = require('node:child_process');
+       const child = cp.spawn('sh', ['-c', 'sleep 0.3; ln -s ' + dir + '/secret.txt ' + dir + '/allowed/late-link']);
+       await attempt('statBefore', () => fs.statSync(dir + '/allowed/late-link'));
+       await new Promise((resolve) => child.on('close', resolve));
+       await attempt('readAfter', () => fs.readFileSync(dir + '/allowed/late-link', 'utf8'));`,
+      { filesystem: 'deny', allowedPaths: [join(dir, 'allowed')], process: 'deny', allowedCommands: ['sh'] },
+    );
+    expect(outcome.statBefore).toMatchObject({ ok: false, code: 'ENOENT' });
+    expect(outcome.readAfter).toMatchObject({ ok: false, code: 'ERR_ACCESS_DENIED' });
+  });
+
   it('resolves /proc/self/root and /proc/self/cwd, whose magic links lead into governed directories', async () => {
     const dir = governedDir();
     const { outcome } = await attempts(

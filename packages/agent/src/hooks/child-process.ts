@@ -19,7 +19,7 @@ import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
 import type { HookDescriptor } from './registry.js';
 import { fixEnvPairs, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
-import { invalidateResolutions } from './support/fs-paths.js';
+import { stopCachingResolutions } from './support/fs-paths.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 interface SpawnOptions {
@@ -58,8 +58,8 @@ export function judgeSpawn(file: unknown, args: unknown, call: string): Error | 
   const op: Operation = { category: 'process', operation: 'spawn', command, args: argv };
   const denied = enforce(op, { call });
   if (denied) deniedErrors.add(denied);
-  // a child may rearrange links under governed directories; cached resolutions are not trusted past it
-  else invalidateResolutions();
+  // a child may rearrange links under governed directories at any time: no more cached resolutions
+  else stopCachingResolutions();
   return denied;
 }
 

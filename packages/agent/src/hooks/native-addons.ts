@@ -8,6 +8,7 @@ import type { Operation } from '@appdefender/policy';
 import { patchMethod } from '../bindings.js';
 import { enforce } from '../enforce.js';
 import type { HookDescriptor } from './registry.js';
+import { stopCachingResolutions } from './support/fs-paths.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -27,6 +28,8 @@ export const hook: HookDescriptor = {
           const op: Operation = { category: 'process', operation: 'load', command };
           const denied = enforce(op, { call: 'process.dlopen' });
           if (denied) throw denied;
+          // native code may create links behind the agent's back: resolve afresh from now on
+          stopCachingResolutions();
           return ReflectApply(original, this, args);
         },
     );

@@ -45,6 +45,7 @@ const MAX_RESOLUTIONS = 4096;
 /** governedRealPath's answers per literal absolute path string. */
 const literalFollowing = new Map<string, string | null>();
 const literalNotFollowing = new Map<string, string | null>();
+let cachingResolutions = true;
 const ungovernedVerdicts = new Map<string, boolean>();
 const MAX_VERDICTS = 4096;
 
@@ -143,20 +144,30 @@ function currentCwd(): string {
  *   the link itself (lstat, unlink, rename, symlink's new path)
  */
 export function resolveGoverned(abs: string, followFinal: boolean): string | null {
+  if (!cachingResolutions) return governedIn(resolvePath(abs, followFinal));
   const key = followFinal ? abs : `${abs}\0`;
   const cached = resolutions.get(key);
   if (cached !== undefined) return cached;
-  const real = resolvePath(abs, followFinal);
-  let governed: string | null = null;
-  for (const dir of governedDirs) {
-    if (isUnderDirectory(real, dir)) {
-      governed = real;
-      break;
-    }
-  }
+  const governed = governedIn(resolvePath(abs, followFinal));
   if (resolutions.size >= MAX_RESOLUTIONS) resolutions.clear();
   resolutions.set(key, governed);
   return governed;
+}
+
+function governedIn(real: string): string | null {
+  for (const dir of governedDirs) if (isUnderDirectory(real, dir)) return real;
+  return null;
+}
+
+/**
+ * Ends resolution caching for the rest of the process. Called when a child process starts or a
+ * native addon loads: code outside the agent may then create links at any time (a `git checkout`
+ * allowed by allowedCommands can check out a link into an allowed directory), and only a fresh
+ * resolution at each access sees them.
+ */
+export function stopCachingResolutions(): void {
+  cachingResolutions = false;
+  invalidateResolutions();
 }
 
 /**
@@ -164,7 +175,7 @@ export function resolveGoverned(abs: string, followFinal: boolean): string | nul
  * (the common case: the same literal path used again and again) until the next invalidation.
  */
 export function governedRealPath(input: unknown, followFinal: boolean): string | null {
-  if (typeof input !== 'string' || input.charCodeAt(0) !== 0x2f) {
+  if (typeof input !== 'string' || input.charCodeAt(0) !== 0x2f || !cachingResolutions) {
     const candidate = governedCandidate(input);
     return candidate === null ? null : resolveGoverned(candidate, followFinal);
   }
@@ -179,11 +190,11 @@ export function governedRealPath(input: unknown, followFinal: boolean): string |
 }
 
 /**
- * Forgets every cached resolution. Called before any governed write-type call and any spawn: a
- * path's resolution changes only when a link or directory along it is created, removed or renamed,
- * and the agent sees (and judges) every such change the process makes itself. A child process that
- * may run arbitrary programs could change links behind our back, but starting it is already judged
- * by the process policy, and it could read the files itself.
+ * Forgets every cached resolution. Called before any governed write: a path's resolution changes
+ * only when a link or directory along it is created, removed or renamed, and while only agent-
+ * governed code runs, the agent sees (and judges) every such change. Links a worker creates are
+ * judged there (a link to a denied place is refused), so the main thread's cache cannot be turned
+ * against it; children and native addons end caching (`stopCachingResolutions`).
  */
 export function invalidateResolutions(): void {
   if (resolutions.size > 0) resolutions.clear();
