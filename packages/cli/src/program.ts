@@ -80,8 +80,9 @@ function reportError(error: unknown, args: string[], deps: CliDeps): number {
   if (error instanceof SilentExit) return error.exitCode;
   if (error instanceof CommanderError) {
     // Commander has printed its message already; help and version are successes.
+    // Commander has printed its message already. --help and --version succeed; help shown because
+    // no command was given ('commander.help') is a usage error like any other.
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
-    if (error.code === 'commander.help') return ExitCode.ok;
     return ExitCode.usage;
   }
   const json = args.includes('--json');

@@ -62,6 +62,15 @@ describe('help and usage', () => {
     expect(missing.stderr).toMatch(/required option '--function <name\|arn>'/);
   });
 
+  it('exits 2 with the usage on stderr when no command is given', async () => {
+    for (const args of [[], ['policy'], ['lambda']]) {
+      const result = await runBinary(args, { env: cleanEnv(home) });
+      expect(result.code).toBe(ExitCode.usage);
+      expect(result.stderr).toContain('Usage: appdefender');
+      expect(result.stdout).toBe('');
+    }
+  });
+
   it('prints its version', async () => {
     const result = await runBinary(['--version'], { env: cleanEnv(home) });
     expect(result.code).toBe(ExitCode.ok);
