@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { parse } from 'yaml';
 import { ApiClient } from '../api/api-client.js';
 import { type CliDeps, type CommandContext, commandContext } from '../context.js';
 import { CliError, ExitCode, NotFoundError, UsageError } from '../errors.js';
 import { formatEvent, isEvent } from '../local/event-format.js';
 import { demoDir, layerTreeDir } from '../local/paths.js';
+import { loadPolicyFile } from '../local/policy-file.js';
 import {
   type LocalLambda,
   loadLambdaSimModule,
@@ -127,8 +127,8 @@ async function runDemo(ctx: CommandContext): Promise<void> {
       password,
     });
     const admin = new ApiClient({ baseUrl: server.url, token: account.apiToken, fetch: ctx.deps.fetch });
-    const groups = parse(await readFile(join(demoDir, 'policy-groups.yaml'), 'utf8')) as unknown[];
-    for (const group of groups) await admin.request('POST', '/api/v1/policy-groups', group);
+    const { policies } = await loadPolicyFile(join(demoDir, 'policy-groups.yaml'));
+    for (const group of policies) await admin.request('POST', '/api/v1/policy-groups', group);
 
     let stolenBytes = 0;
     const attackerServer = await startAttacker((bytes) => {
