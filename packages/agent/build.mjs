@@ -37,6 +37,9 @@ export async function buildAgent({ outfile = agentBundlePath } = {}) {
     keepNames: false,
     legalComments: 'none',
     define: { __AGENT_VERSION__: JSON.stringify(version) },
+    // trusted Map/Set/WeakMap/WeakSet/Reflect/JSON for every module of the bundle, policy engine
+    // included, captured before the app runs (see src/intrinsics.ts)
+    inject: [join(packageDir, 'src', 'intrinsics.ts')],
     plugins: [resolvePolicyFromSource],
     logLevel: 'warning',
   });

@@ -22,10 +22,11 @@ import { flushPendingEvents, initReporter } from './report.js';
 const fs = builtin<typeof import('node:fs')>('node:fs');
 const { join } = builtin<typeof import('node:path')>('node:path');
 
-export { getBinding, patchMethod } from './bindings.js';
+// The bundle exports nothing. The app can reach this module's exports (`require.cache`, or
+// `require()` of the path in NODE_OPTIONS); an exported `getContext` handed it the live context, whose
+// `decider` it could replace to grant everything (test/redteam-integrity.test.ts). Hook authors import
+// from the source modules.
 export type { AgentContext } from './context.js';
-export { getContext } from './context.js';
-export { AccessDeniedError, enforce } from './enforce.js';
 
 const STARTED = Symbol.for('appdefender.agent');
 const DEFAULT_RUNTIME_DIR = '/tmp/.appdefender';
@@ -54,7 +55,10 @@ function start(): void {
     provider,
     ipNames,
     alwaysAllowedHosts,
-    internalPaths: [runtimeDir],
+    // No `internalPaths`: the agent's own reads and writes of ES_RUNTIME_DIR run as agent work and
+    // never reach the decider, while the APP's are judged like any other path under /tmp, so under
+    // filesystem deny it cannot forge events in the spool or plant a policy.json for a child
+    // (test/redteam-integrity.test.ts).
   });
   const context: AgentContext = {
     policy,

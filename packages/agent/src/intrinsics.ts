@@ -1,0 +1,55 @@
+/**
+ * JavaScript intrinsics the agent uses on its decision path, captured when the agent loads, before
+ * any application code runs (Node's own "primordials" idea). A hostile app can replace
+ * `Reflect.apply`, `WeakMap.prototype.get`, `String.prototype.toLowerCase`, `RegExp.prototype.exec`,
+ * the array iterator... afterwards; the agent keeps calling the originals, so it can neither be lied
+ * to about a cached verdict or a learned address, nor be made to hand an original function out.
+ *
+ * Rules for code on the decision path: call methods through these (`apply(mapGet, map, [key])`),
+ * loop over arrays by index (a `for…of` asks the tamperable array iterator), and build operation
+ * objects with every field as an own property (an inherited `Object.prototype.host` must not be read).
+ */
+
+export const apply: typeof Reflect.apply = Reflect.apply;
+export const isArray: typeof Array.isArray = Array.isArray;
+export const getOwnPropertySymbols: typeof Object.getOwnPropertySymbols = Object.getOwnPropertySymbols;
+export const dateNow: typeof Date.now = Date.now;
+export const jsonStringify: typeof JSON.stringify = JSON.stringify;
+
+type Method<T, A extends unknown[], R> = (this: T, ...args: A) => R;
+const uncurry =
+  <T, A extends unknown[], R>(method: Method<T, A, R>) =>
+  (self: T, ...args: A): R =>
+    apply(method, self, args);
+
+export const weakMapGet = uncurry(WeakMap.prototype.get) as <K extends object, V>(
+  map: WeakMap<K, V>,
+  key: K,
+) => V | undefined;
+export const weakMapSet = uncurry(WeakMap.prototype.set) as <K extends object, V>(
+  map: WeakMap<K, V>,
+  key: K,
+  value: V,
+) => WeakMap<K, V>;
+export const mapGet = uncurry(Map.prototype.get) as <K, V>(map: Map<K, V>, key: K) => V | undefined;
+export const mapSet = uncurry(Map.prototype.set) as <K, V>(map: Map<K, V>, key: K, value: V) => Map<K, V>;
+export const mapClear = uncurry(Map.prototype.clear) as <K, V>(map: Map<K, V>) => void;
+export const mapSize = uncurry(Object.getOwnPropertyDescriptor(Map.prototype, 'size')!.get!) as <K, V>(
+  map: Map<K, V>,
+) => number;
+export const regExpExec = uncurry(RegExp.prototype.exec) as (
+  regExp: RegExp,
+  text: string,
+) => RegExpExecArray | null;
+export const toLowerCase = uncurry(String.prototype.toLowerCase) as (text: string) => string;
+export const stringSlice = uncurry(String.prototype.slice) as (
+  text: string,
+  start?: number,
+  end?: number,
+) => string;
+export const arrayPush = uncurry(Array.prototype.push) as <T>(array: T[], ...items: T[]) => number;
+
+/** `regExp.test(text)` without asking the (replaceable) `RegExp.prototype.exec` or `test`. */
+export function matches(regExp: RegExp, text: string): boolean {
+  return regExpExec(regExp, text) !== null;
+}
