@@ -6,6 +6,7 @@ import {
   ListFunctionsCommand,
   ListLayerVersionsCommand,
   PreconditionFailedException,
+  ResourceConflictException,
   ResourceNotFoundException,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -85,20 +86,47 @@ describe('lambda enable', () => {
     expect(result.stdout).not.toContain('adk_live_abcdefgh12345678');
   });
 
-  it('re-reads and retries when the revision changed meanwhile', async () => {
+  it.each([
+    [
+      'the revision changed meanwhile',
+      () =>
+        new PreconditionFailedException({ message: 'The RevisionId provided does not match', $metadata: {} }),
+    ],
+    [
+      'another update is in progress',
+      () => new ResourceConflictException({ message: 'An update is in progress', $metadata: {} }),
+    ],
+  ])('re-reads and retries when %s', async (_why, conflict) => {
+    lambda
+      .on(GetFunctionConfigurationCommand)
+      .resolvesOnce(config())
+      .resolvesOnce(config())
+      .resolves(config({ RevisionId: 'rev-2' }));
+    lambda
+      .on(ListLayerVersionsCommand)
+      .resolves({ LayerVersions: [{ LayerVersionArn: layerArn('appdefender-arm64', 9) }] });
+    lambda.on(UpdateFunctionConfigurationCommand).rejectsOnce(conflict()).resolves({});
+    const result = await runInProcess(['lambda', 'enable', '--function', 'checkout'], { env });
+    expect(result.code).toBe(ExitCode.ok);
+    const updates = lambda
+      .commandCalls(UpdateFunctionConfigurationCommand)
+      .map((call) => call.args[0].input.RevisionId);
+    // The retry carries the revision it read again, not the stale one.
+    expect(updates).toEqual(['rev-1', 'rev-2']);
+  });
+
+  it('gives up after repeated conflicts with the reason', async () => {
     lambda.on(GetFunctionConfigurationCommand).resolves(config());
     lambda
       .on(ListLayerVersionsCommand)
       .resolves({ LayerVersions: [{ LayerVersionArn: layerArn('appdefender-arm64', 9) }] });
     lambda
       .on(UpdateFunctionConfigurationCommand)
-      .rejectsOnce(
-        new PreconditionFailedException({ message: 'The RevisionId provided does not match', $metadata: {} }),
-      )
-      .resolves({});
+      .rejects(new ResourceConflictException({ message: 'An update is in progress', $metadata: {} }));
     const result = await runInProcess(['lambda', 'enable', '--function', 'checkout'], { env });
-    expect(result.code).toBe(ExitCode.ok);
-    expect(lambda.commandCalls(UpdateFunctionConfigurationCommand)).toHaveLength(2);
+    expect(result.code).toBe(ExitCode.failure);
+    expect(result.stderr).toMatch(/Updating checkout: ResourceConflictException: An update is in progress/);
+    expect(lambda.commandCalls(UpdateFunctionConfigurationCommand)).toHaveLength(5);
   });
 
   it('--dry-run prints the change and updates nothing', async () => {
