@@ -38,8 +38,8 @@ export async function buildAgent({ outfile = agentBundlePath } = {}) {
     legalComments: 'none',
     define: { __AGENT_VERSION__: JSON.stringify(version) },
     // trusted Map/Set/WeakMap/WeakSet/Reflect/JSON for every module of the bundle, policy engine
-    // included, captured before the app runs (see src/intrinsics.ts)
-    inject: [join(packageDir, 'src', 'intrinsics.ts')],
+    // included, captured before the app runs (see src/trusted-globals.ts)
+    inject: [join(packageDir, 'src', 'trusted-globals.ts')],
     plugins: [resolvePolicyFromSource],
     logLevel: 'warning',
   });
