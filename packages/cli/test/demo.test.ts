@@ -47,6 +47,10 @@ describe('demo (binary)', () => {
       // Act: wait for it, then watch the control plane as the dashboard would.
       const info = await banner;
       const base = info.dashboardUrl.replace(/\/$/, '');
+      // The printed URL is the dashboard (built by `npm run build`).
+      const page = await fetch(info.dashboardUrl);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<!doctype html>/i);
       const login = await fetch(`${base}/api/v1/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
