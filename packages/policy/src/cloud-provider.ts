@@ -16,6 +16,8 @@
  * their owners, so an attacker's bucket is reachable too. Policies that must stop that keep
  * allowCloudProviderTraffic off and list their own buckets in allowedDomains.
  */
+
+import { stringEndsWith, stringIncludes, stringSlice } from './primordials.js';
 import type { CloudProvider } from './types.js';
 
 /**
@@ -88,11 +90,15 @@ function has(env: Record<string, string | undefined>, key: string): boolean {
  * Is `host` (normalised) one of `provider`'s service endpoints? Returns the matching pattern, or null.
  */
 export function matchCloudEndpoint(provider: CloudProvider, host: string): string | null {
-  for (const excluded of CLOUD_PROVIDER_CUSTOMER_HOSTS[provider]) {
-    if (host.includes(excluded)) return null;
+  // captured methods and index loops (primordials.ts): this grants traffic inside the function
+  const excludedHosts = CLOUD_PROVIDER_CUSTOMER_HOSTS[provider];
+  for (let index = 0; index < excludedHosts.length; index++) {
+    if (stringIncludes(host, excludedHosts[index] as string)) return null;
   }
-  for (const pattern of CLOUD_PROVIDER_ENDPOINTS[provider]) {
-    if (host.endsWith(pattern) || host === pattern.slice(1)) return pattern;
+  const patterns = CLOUD_PROVIDER_ENDPOINTS[provider];
+  for (let index = 0; index < patterns.length; index++) {
+    const pattern = patterns[index] as string;
+    if (stringEndsWith(host, pattern) || host === stringSlice(pattern, 1)) return pattern;
   }
   return null;
 }

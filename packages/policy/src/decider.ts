@@ -21,6 +21,7 @@ import { matchCloudEndpoint } from './cloud-provider.js';
 import { compileDomainMatcher } from './domain-match.js';
 import { isIpAddress, normalizeHostname } from './hostname.js';
 import { isGovernedPath, isUnderDirectory, normalizeAbsolutePath } from './paths.js';
+import { hasOwn, stringCharCodeAt, stringLastIndexOf, stringSlice, stringStartsWith } from './primordials.js';
 import type {
   CloudProvider,
   Decider,
@@ -180,12 +181,15 @@ export function createDecider(policy: PolicyGroup, options: DeciderOptions): Cac
     let decision = entry.decision;
     let validUntil = Infinity;
     let grantExpiry = -Infinity;
-    for (const { name, expiresAt } of tableNow.entriesFor(ip)) {
+    // an index loop and no Math.max: the app may have replaced the array iterator or Math (primordials.ts)
+    const live = tableNow.entriesFor(ip);
+    for (let index = 0; index < live.length; index++) {
+      const { name, expiresAt } = live[index] as { name: string; expiresAt: number };
       const granted = grantForName(name);
       if (granted === null) continue;
       // The IP stays granted as long as any granting name is live; prefer the allowedDomains rule.
       if (decision.verdict !== 'grant' || granted === GRANT_ALLOWED_DOMAINS) decision = granted;
-      grantExpiry = Math.max(grantExpiry, expiresAt);
+      if (expiresAt > grantExpiry) grantExpiry = expiresAt;
     }
     if (decision.verdict === 'grant') validUntil = grantExpiry;
     entry.ipGeneration = tableNow.generationOf(ip);
@@ -216,11 +220,15 @@ export function createDecider(policy: PolicyGroup, options: DeciderOptions): Cac
   function decideNetwork(op: NetworkOperation): Decision {
     if (op.operation === 'dns') return decideHost(op.host, undefined, true);
     if (op.protocol === 'pipe') {
-      const path = op.path ?? op.host ?? '';
+      const path = (hasOwn(op, 'path') ? op.path : undefined) ?? (hasOwn(op, 'host') ? op.host : '') ?? '';
       if (runtime.pipes.has(path)) return GRANT_RUNTIME;
       return modeDecision('network', `socket ${JSON.stringify(path.slice(0, 256))} is not runtime traffic`);
     }
-    const { host, ip, port } = op;
+    // Own properties only: inside the function the app may set `Object.prototype.host = 'allowed.com'`
+    // so that an operation without a host field would inherit one (primordials.ts).
+    const host = hasOwn(op, 'host') ? op.host : undefined;
+    const ip = hasOwn(op, 'ip') ? op.ip : undefined;
+    const port = hasOwn(op, 'port') ? op.port : undefined;
     if (host === undefined && ip === undefined)
       return modeDecision('network', 'the operation names no destination');
     if (host === undefined || ip === undefined || host === ip) return decideHost((host ?? ip)!, port, false);
@@ -243,7 +251,7 @@ export function createDecider(policy: PolicyGroup, options: DeciderOptions): Cac
   }
 
   function computeFilesystem(rawPath: string): Decision {
-    if (typeof rawPath !== 'string' || rawPath.charCodeAt(0) !== 0x2f) {
+    if (typeof rawPath !== 'string' || stringCharCodeAt(rawPath, 0) !== 0x2f) {
       // Callers pass toAbsolutePath() output; anything else is judged as governed (fail closed).
       return modeDecision(
         'filesystem',
@@ -251,8 +259,12 @@ export function createDecider(policy: PolicyGroup, options: DeciderOptions): Cac
       );
     }
     const path = normalizeAbsolutePath(rawPath);
-    for (const dir of internalPaths) if (isUnderDirectory(path, dir)) return GRANT_INTERNAL;
-    for (const dir of policy.allowedPaths) if (isUnderDirectory(path, dir)) return GRANT_ALLOWED_PATHS;
+    // index loops: a `for...of` would ask the (replaceable) array iterator which directories to check
+    for (let index = 0; index < internalPaths.length; index++)
+      if (isUnderDirectory(path, internalPaths[index] as string)) return GRANT_INTERNAL;
+    const allowedPaths = policy.allowedPaths;
+    for (let index = 0; index < allowedPaths.length; index++)
+      if (isUnderDirectory(path, allowedPaths[index] as string)) return GRANT_ALLOWED_PATHS;
     if (!isGovernedPath(path, appDirs)) return GRANT_UNGOVERNED;
     return modeDecision('filesystem', `${path} is under ${governingDir(path, appDirs)}, not in allowedPaths`);
   }
@@ -269,9 +281,9 @@ export function createDecider(policy: PolicyGroup, options: DeciderOptions): Cac
 
   function computeProcess(rawCommand: string): Decision {
     const command = typeof rawCommand === 'string' ? rawCommand : String(rawCommand);
-    const normalized = command.startsWith('/') ? normalizeAbsolutePath(command) : command;
+    const normalized = stringStartsWith(command, '/') ? normalizeAbsolutePath(command) : command;
     if (commands.exact.has(normalized)) return GRANT_ALLOWED_COMMANDS;
-    const base = normalized.slice(normalized.lastIndexOf('/') + 1);
+    const base = stringSlice(normalized, stringLastIndexOf(normalized, '/') + 1);
     if (base.length > 0 && commands.basenames.has(base)) return GRANT_ALLOWED_COMMANDS;
     return modeDecision('process', `${JSON.stringify(command.slice(0, 256))} is not in allowedCommands`);
   }

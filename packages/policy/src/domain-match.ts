@@ -12,6 +12,7 @@
  * to an IP is judged through the names it was resolved from (ip-name-table.ts).
  */
 import { isIpAddress, MAX_HOSTNAME_LENGTH, normalizeHostname } from './hostname.js';
+import { stringCharCodeAt, stringEndsWith, stringIncludes, stringStartsWith } from './primordials.js';
 
 export type DomainEntryKind = 'contains' | 'suffix' | 'prefix' | 'domain' | 'ip';
 
@@ -163,17 +164,19 @@ function fragment(body: string): BodyResult {
 /** Does a parsed entry match a normalised host? The one place the contract's match rules live. */
 export function entryMatches(parsed: ParsedDomainEntry, host: string, hostIsIp: boolean): boolean {
   if (hostIsIp) return parsed.kind === 'ip' && parsed.value === host;
+  // captured methods (primordials.ts): the app may have replaced String.prototype's own
   switch (parsed.kind) {
     case 'contains':
-      return host.includes(parsed.value);
+      return stringIncludes(host, parsed.value);
     case 'suffix':
-      return host.endsWith(parsed.value);
+      return stringEndsWith(host, parsed.value);
     case 'prefix':
-      return host.startsWith(parsed.value);
+      return stringStartsWith(host, parsed.value);
     case 'domain':
       return (
         host === parsed.value ||
-        (host.endsWith(parsed.value) && host.charCodeAt(host.length - parsed.value.length - 1) === 0x2e)
+        (stringEndsWith(host, parsed.value) &&
+          stringCharCodeAt(host, host.length - parsed.value.length - 1) === 0x2e)
       );
     case 'ip':
       return false;
@@ -207,7 +210,9 @@ export function compileDomainMatcher(
     if (result.ok) parsed.push(result.parsed);
   }
   return (host, hostIsIp) => {
-    for (const candidate of parsed) {
+    // an index loop: a `for...of` would ask the (replaceable) array iterator for the entries
+    for (let index = 0; index < parsed.length; index++) {
+      const candidate = parsed[index] as ParsedDomainEntry;
       if (entryMatches(candidate, host, hostIsIp)) return candidate.entry;
     }
     return null;

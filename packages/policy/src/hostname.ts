@@ -7,6 +7,19 @@
  * free of Node built-ins): it implements UTS #46 IDN-to-ASCII and the same IPv4 number forms that
  * getaddrinfo/inet_aton accept, which is exactly what Node's `net` and `dns` will connect to.
  */
+import {
+  regExpMatch,
+  regExpTest,
+  stringCharCodeAt,
+  stringEndsWith,
+  stringIncludes,
+  stringIndexOf,
+  stringLastIndexOf,
+  stringSlice,
+  stringStartsWith,
+  stringToLowerCase,
+  urlHostnameOf,
+} from './primordials.js';
 
 /** Longest DNS name in presentation form (RFC 1035 §2.3.4 minus the root dot). */
 export const MAX_HOSTNAME_LENGTH = 253;
@@ -24,6 +37,8 @@ const NON_HOST_ASCII = /[ -,/:-@[-^`{-~]/;
 const IPV4 =
   /^(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
 const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+const ZONE_ID = /^[a-z0-9_.-]+$/;
+const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
 
 /**
  * Canonical form of a host name or IP address, or null when it is not a valid host.
@@ -37,50 +52,53 @@ const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
  */
 export function normalizeHostname(host: string): string | null {
   if (typeof host !== 'string' || host.length === 0 || host.length > 1024) return null;
-  if (IPV4.test(host)) return host;
-  if (host.charCodeAt(0) === 0x5b /* [ */) {
-    return host.charCodeAt(host.length - 1) === 0x5d /* ] */ ? normalizeIpv6(host.slice(1, -1)) : null;
+  // Captured methods throughout (primordials.ts): the app may have replaced the prototypes' own.
+  if (regExpTest(IPV4, host)) return host;
+  if (stringCharCodeAt(host, 0) === 0x5b /* [ */) {
+    return stringCharCodeAt(host, host.length - 1) === 0x5d /* ] */
+      ? normalizeIpv6(stringSlice(host, 1, -1))
+      : null;
   }
-  if (host.includes(':')) return normalizeIpv6(host);
+  if (stringIncludes(host, ':')) return normalizeIpv6(host);
 
-  let name = host.endsWith('.') ? host.slice(0, -1) : host;
+  let name = stringEndsWith(host, '.') ? stringSlice(host, 0, -1) : host;
   if (name.length === 0) return null;
   // ASCII case folding is exactly what the URL parser would do for a pure-ASCII name, and much cheaper.
-  if (ASCII_HOST_CHARS.test(name)) name = name.toLowerCase();
+  if (regExpTest(ASCII_HOST_CHARS, name)) name = stringToLowerCase(name);
 
-  if (PLAIN_NAME.test(name) && !NUMERIC_LABEL.test(lastLabel(name))) {
+  if (regExpTest(PLAIN_NAME, name) && !regExpTest(NUMERIC_LABEL, lastLabel(name))) {
     return name.length <= MAX_HOSTNAME_LENGTH ? name : null;
   }
   if (hasControlCharacter(name)) return null;
-  if (NON_ASCII.test(name)) {
-    if (NON_HOST_ASCII.test(name)) return null;
-  } else if (!ASCII_HOST_CHARS.test(name)) {
+  if (regExpTest(NON_ASCII, name)) {
+    if (regExpTest(NON_HOST_ASCII, name)) return null;
+  } else if (!regExpTest(ASCII_HOST_CHARS, name)) {
     return null;
   }
   name = parseUrlHost(name) ?? '';
-  if (name.endsWith('.')) name = name.slice(0, -1);
+  if (stringEndsWith(name, '.')) name = stringSlice(name, 0, -1);
   if (name.length === 0 || name.length > MAX_HOSTNAME_LENGTH) return null;
   // Empty labels ('a..b') are not resolvable names; the URL parser tolerates them, we do not.
-  if (name.startsWith('.') || name.includes('..')) return null;
+  if (stringStartsWith(name, '.') || stringIncludes(name, '..')) return null;
   return name;
 }
 
 /** Is `host` (already normalised) an IPv4 or IPv6 address rather than a name? */
 export function isIpAddress(host: string): boolean {
-  return host.includes(':') || IPV4.test(host);
+  return stringIncludes(host, ':') || regExpTest(IPV4, host);
 }
 
 function normalizeIpv6(address: string): string | null {
   // Zone ids (`fe80::1%eth0`) name a local interface; they are kept, lowercase, after the address.
-  const percent = address.indexOf('%');
-  const bare = percent === -1 ? address : address.slice(0, percent);
-  const zone = percent === -1 ? '' : address.slice(percent + 1).toLowerCase();
-  if (percent !== -1 && !/^[a-z0-9_.-]+$/.test(zone)) return null;
-  if (!/^[0-9A-Fa-f:.]+$/.test(bare)) return null;
+  const percent = stringIndexOf(address, '%');
+  const bare = percent === -1 ? address : stringSlice(address, 0, percent);
+  const zone = percent === -1 ? '' : stringToLowerCase(stringSlice(address, percent + 1));
+  if (percent !== -1 && !regExpTest(ZONE_ID, zone)) return null;
+  if (!regExpTest(IPV6_CHARS, bare)) return null;
   const parsed = parseUrlHost(`[${bare}]`);
   if (parsed === null) return null;
-  const canonical = parsed.slice(1, -1);
-  const mapped = MAPPED_IPV4.exec(canonical);
+  const canonical = stringSlice(parsed, 1, -1);
+  const mapped = regExpMatch(MAPPED_IPV4, canonical);
   if (mapped) {
     const high = Number.parseInt(mapped[1]!, 16);
     const low = Number.parseInt(mapped[2]!, 16);
@@ -90,23 +108,19 @@ function normalizeIpv6(address: string): string | null {
 }
 
 function parseUrlHost(host: string): string | null {
-  try {
-    return new URL(`http://${host}/`).hostname;
-  } catch {
-    return null;
-  }
+  return urlHostnameOf(host);
 }
 
 // A loop, not /\p{Cc}/u: a Unicode property escape makes V8 load ICU data when it parses the module,
 // which cost ~0.3 ms of cold start (bench/policy-decisions.mjs).
 function hasControlCharacter(text: string): boolean {
   for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
+    const code = stringCharCodeAt(text, index);
     if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
   }
   return false;
 }
 
 function lastLabel(name: string): string {
-  return name.slice(name.lastIndexOf('.') + 1);
+  return stringSlice(name, stringLastIndexOf(name, '.') + 1);
 }

@@ -103,10 +103,12 @@ export class IpNameTable implements IpNameTableLike {
     if (entry === undefined) return [];
     const now = this.#clock();
     const live: Array<{ name: string; expiresAt: number }> = [];
-    for (const [name, expiresAt] of entry.names) {
-      if (expiresAt > now) live.push({ name, expiresAt });
+    // forEach and index appends, not `for...of`/destructuring/push: inside the function the app may
+    // have replaced the iterators or Array.prototype.push to slip a name in (primordials.ts)
+    entry.names.forEach((expiresAt, name) => {
+      if (expiresAt > now) live[live.length] = { name, expiresAt };
       else entry.names.delete(name);
-    }
+    });
     if (entry.names.size === 0) this.#addresses.delete(ip);
     return live;
   }

@@ -5,6 +5,14 @@
  * decision, and every directory we govern (/tmp, the task root) is governed as a whole, so a link inside
  * them is judged where it lives.
  */
+import {
+  stringCharCodeAt,
+  stringEndsWith,
+  stringIncludes,
+  stringIndexOf,
+  stringSlice,
+  stringStartsWith,
+} from './primordials.js';
 
 /** The directory governed besides the application directories (Lambda's only writable place). */
 export const TMP_DIR = '/tmp';
@@ -46,9 +54,10 @@ export function toAbsolutePath(
   } else {
     return null;
   }
-  if (path === null || path.length === 0 || path.includes('\0')) return null;
-  if (path.charCodeAt(0) !== 0x2f /* / */) {
-    if (typeof cwd !== 'string' || cwd.charCodeAt(0) !== 0x2f || cwd.includes('\0')) return null;
+  if (path === null || path.length === 0 || stringIncludes(path, '\0')) return null;
+  if (stringCharCodeAt(path, 0) !== 0x2f /* / */) {
+    if (typeof cwd !== 'string' || stringCharCodeAt(cwd, 0) !== 0x2f || stringIncludes(cwd, '\0'))
+      return null;
     path = `${cwd}/${path}`;
   }
   return normalizeAbsolutePath(path);
@@ -56,22 +65,42 @@ export function toAbsolutePath(
 
 /** Collapses '//', '.', '..' and a trailing '/' of an absolute POSIX path ('..' above the root stays at the root). */
 export function normalizeAbsolutePath(path: string): string {
-  // Fast path: already normal (no '//', no '/.' segment, no trailing slash).
-  if (!path.includes('//') && !path.includes('/.') && (path.length === 1 || !path.endsWith('/'))) return path;
+  // Fast path: already normal (no '//', no '/.' segment, no trailing slash). Captured methods and
+  // index loops only (primordials.ts): this decides what directory a path is under.
+  if (
+    !stringIncludes(path, '//') &&
+    !stringIncludes(path, '/.') &&
+    (path.length === 1 || !stringEndsWith(path, '/'))
+  )
+    return path;
   const out: string[] = [];
-  for (const segment of path.split('/')) {
+  let depth = 0;
+  let start = 0;
+  while (start <= path.length) {
+    let end = stringIndexOf(path, '/', start);
+    if (end === -1) end = path.length;
+    const segment = stringSlice(path, start, end);
+    start = end + 1;
     if (segment === '' || segment === '.') continue;
-    if (segment === '..') out.pop();
-    else out.push(segment);
+    if (segment === '..') {
+      if (depth > 0) depth--;
+    } else {
+      out[depth++] = segment;
+    }
   }
-  return `/${out.join('/')}`;
+  let normalized = '';
+  for (let index = 0; index < depth; index++) normalized = `${normalized}/${out[index]}`;
+  return normalized === '' ? '/' : normalized;
 }
 
 /** Is `path` the directory `dir` itself or inside it? Path-segment aware: `/tmp/cache` does not contain `/tmp/cachex`. */
 export function isUnderDirectory(path: string, dir: string): boolean {
   if (dir === '/') return true;
-  const base = dir.endsWith('/') ? dir.slice(0, -1) : dir;
-  return path.startsWith(base) && (path.length === base.length || path.charCodeAt(base.length) === 0x2f);
+  const base = stringEndsWith(dir, '/') ? stringSlice(dir, 0, -1) : dir;
+  return (
+    stringStartsWith(path, base) &&
+    (path.length === base.length || stringCharCodeAt(path, base.length) === 0x2f)
+  );
 }
 
 /**
@@ -82,8 +111,8 @@ export function isUnderDirectory(path: string, dir: string): boolean {
  */
 export function isGovernedPath(absPath: string, appDirs: readonly string[]): boolean {
   if (isUnderDirectory(absPath, TMP_DIR)) return true;
-  for (const dir of appDirs) {
-    if (isUnderDirectory(absPath, dir)) return true;
+  for (let index = 0; index < appDirs.length; index++) {
+    if (isUnderDirectory(absPath, appDirs[index] as string)) return true;
   }
   return false;
 }
