@@ -8,12 +8,14 @@
 
 import { asAgentWork } from './agent-work.js';
 import { builtin } from './builtins.js';
+import { jsonStringify } from './intrinsics.js';
 import { describeError, logOnce } from './log.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
 const { dirname, join } = builtin<typeof import('node:path')>('node:path');
 
 const { openSync, writeSync, mkdirSync } = fs;
+const bufferFrom = Buffer.from.bind(Buffer) as (text: string) => Buffer;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 export interface EventSinkOptions {
@@ -32,10 +34,11 @@ export class EventSink {
   }
 
   write(event: object): void {
-    const line = `${JSON.stringify(event)}\n`;
+    const line = `${jsonStringify(event)}\n`;
     asAgentWork(() => {
       writeFully(1, line, 'stdout');
-      for (const file of this.files) {
+      for (let i = 0; i < this.files.length; i++) {
+        const file = this.files[i]!;
         try {
           file.fd ??= openAppend(file.path);
           writeFully(file.fd, line, file.path);
@@ -54,7 +57,7 @@ function openAppend(path: string): number {
 
 /** Writes the whole line; a non-blocking stdout pipe may say EAGAIN, so we wait briefly and retry. */
 function writeFully(fd: number, text: string, name: string): void {
-  let buffer = Buffer.from(text);
+  let buffer = bufferFrom(text);
   for (let attempt = 0; buffer.length > 0 && attempt < 200; attempt++) {
     try {
       const written = writeSync(fd, buffer);

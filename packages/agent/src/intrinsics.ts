@@ -33,6 +33,11 @@ export const weakMapSet = uncurry(WeakMap.prototype.set) as <K extends object, V
 ) => WeakMap<K, V>;
 export const mapGet = uncurry(Map.prototype.get) as <K, V>(map: Map<K, V>, key: K) => V | undefined;
 export const mapSet = uncurry(Map.prototype.set) as <K, V>(map: Map<K, V>, key: K, value: V) => Map<K, V>;
+export const mapDelete = uncurry(Map.prototype.delete) as <K, V>(map: Map<K, V>, key: K) => boolean;
+export const mapForEach = uncurry(Map.prototype.forEach) as <K, V>(
+  map: Map<K, V>,
+  callback: (value: V, key: K) => void,
+) => void;
 export const mapClear = uncurry(Map.prototype.clear) as <K, V>(map: Map<K, V>) => void;
 export const mapSize = uncurry(Object.getOwnPropertyDescriptor(Map.prototype, 'size')!.get!) as <K, V>(
   map: Map<K, V>,
@@ -47,6 +52,11 @@ export const stringSlice = uncurry(String.prototype.slice) as (
   start?: number,
   end?: number,
 ) => string;
+export const symbolDescription = uncurry(
+  Object.getOwnPropertyDescriptor(Symbol.prototype, 'description')!.get!,
+) as (symbol: symbol) => string | undefined;
+export const stringTrim = uncurry(String.prototype.trim) as (text: string) => string;
+export const numberIsInteger: typeof Number.isInteger = Number.isInteger;
 export const arrayPush = uncurry(Array.prototype.push) as <T>(array: T[], ...items: T[]) => number;
 
 /** `regExp.test(text)` without asking the (replaceable) `RegExp.prototype.exec` or `test`. */

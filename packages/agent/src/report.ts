@@ -24,6 +24,7 @@ import {
 import { type Attribution, attributeCall } from './attribution.js';
 import type { AgentContext } from './context.js';
 import type { EventSink } from './event-sink.js';
+import { dateNow, mapClear, mapDelete, mapForEach, mapGet, mapSet, mapSize } from './intrinsics.js';
 import { currentInvocation } from './invocation.js';
 
 export type EventDetails = Record<string, unknown>;
@@ -50,7 +51,7 @@ let windowMs = DEFAULT_WINDOW_MS;
 const windows = new Map<string, OpenWindow>();
 let timer: NodeJS.Timeout | undefined;
 const setTimer = setTimeout;
-const now = Date.now;
+const now = dateNow;
 
 /** Connects the reporter to its sink; `aggregateWindowMs` 0 turns aggregation off. */
 export function initReporter(options: { sink: EventSink; aggregateWindowMs?: number }): void {
@@ -74,7 +75,7 @@ export function recordDecision(
     lastRequestId = requestId;
   }
   const key = `${op.category}\u0000${decision.verdict}\u0000${op.operation}\u0000${target}`;
-  const open = windowMs > 0 ? windows.get(key) : undefined;
+  const open = windowMs > 0 ? mapGet(windows, key) : undefined;
   if (open && !options.terminated) {
     open.repeats++;
     return { target };
@@ -85,8 +86,8 @@ export function recordDecision(
   }
   const event = buildEvent(context, op, decision, target, options);
   sink?.write(event);
-  if (windowMs > 0 && !options.terminated && windows.size < MAX_OPEN_WINDOWS) {
-    windows.set(key, { event, repeats: 0, closesAt: now() + windowMs });
+  if (windowMs > 0 && !options.terminated && mapSize(windows) < MAX_OPEN_WINDOWS) {
+    mapSet(windows, key, { event, repeats: 0, closesAt: now() + windowMs });
     scheduleSweep();
   }
   return { target };
@@ -109,11 +110,11 @@ function countOverflow(
   options: { details?: EventDetails | undefined; terminated: boolean; attribution?: Attribution | undefined },
 ): void {
   const key = `${op.category}\u0000${decision.verdict}\u0000${op.operation}\u0000\u0001overflow`;
-  let overflow = windows.get(key);
+  let overflow = mapGet(windows, key);
   if (!overflow) {
     const event = buildEvent(context, op, decision, MULTIPLE_TARGETS, options);
     overflow = { event, repeats: 0, closesAt: now() + windowMs, samples: [] };
-    windows.set(key, overflow);
+    mapSet(windows, key, overflow);
     scheduleSweep();
   }
   overflow.repeats++;
@@ -151,9 +152,14 @@ function buildEvent(
   const invocation = currentInvocation();
   if (invocation.requestId) event.requestId = invocation.requestId;
   // captured by the hook when the decision comes later than the app's call (see hooks/net.ts)
-  const attribution = options.attribution ?? attributeCall(recordDecision);
-  if (attribution.module) event.module = attribution.module;
-  if (attribution.stack.length > 0) event.stack = attribution.stack;
+  let attribution = options.attribution;
+  try {
+    attribution ??= attributeCall(recordDecision);
+  } catch {
+    attribution = undefined; // metadata: an event without it is still the event
+  }
+  if (attribution?.module) event.module = attribution.module;
+  if (attribution && attribution.stack.length > 0) event.stack = attribution.stack;
   const details: EventDetails = { ...options.details };
   if (op.category === 'network') {
     if (op.operation === 'dns') {
@@ -176,17 +182,19 @@ function scheduleSweep(): void {
 function sweep(): void {
   timer = undefined;
   const time = now();
-  for (const [key, open] of windows) {
-    if (open.closesAt > time) continue;
+  const closed: string[] = [];
+  mapForEach(windows, (open, key) => {
+    if (open.closesAt > time) return;
     if (open.repeats === 0) {
-      windows.delete(key);
-      continue;
+      closed[closed.length] = key;
+      return;
     }
     writeRepeats(open);
     open.repeats = 0;
     open.closesAt = time + windowMs;
-  }
-  if (windows.size > 0) scheduleSweep();
+  });
+  for (let i = 0; i < closed.length; i++) mapDelete(windows, closed[i]!);
+  if (mapSize(windows) > 0) scheduleSweep();
 }
 
 function writeRepeats(open: OpenWindow): void {
@@ -205,9 +213,9 @@ function writeRepeats(open: OpenWindow): void {
 
 /** Writes every pending repeat count now (at exit, and before terminateOnDeny ends the process). */
 export function flushPendingEvents(): void {
-  for (const open of windows.values()) {
+  mapForEach(windows, (open) => {
     if (open.repeats > 0) writeRepeats(open);
     open.repeats = 0;
-  }
-  windows.clear();
+  });
+  mapClear(windows);
 }

@@ -12,8 +12,10 @@ import { getBinding, patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
 import { judge } from '../enforce.js';
+import { apply, numberIsInteger } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
 import { intentOf, ownerOf, rememberIntent, withJudgedHost } from '../network/intents.js';
+import { networkOp } from '../network/operations.js';
 import type { HookDescriptor } from './registry.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -24,10 +26,13 @@ export const hook: HookDescriptor = { name: 'dgram', category: 'network', instal
 // loaded at install, not at agent load (see builtins.ts)
 let dgram: typeof import('node:dgram');
 let net: typeof import('node:net');
+// captured at install: the app could replace net.isIP later
+let isIP: (input: string) => number;
 
 function install(_context: AgentContext): void {
   dgram = builtin<typeof import('node:dgram')>('node:dgram');
   net = builtin<typeof import('node:net')>('node:net');
+  isIP = net.isIP;
   const udp = getBinding('udp_wrap') as { UDP?: { prototype: object } } | undefined;
   const proto = udp?.UDP?.prototype;
   patchMethod(proto, 'send', (original) => wrapBindingSend(original));
@@ -40,17 +45,14 @@ function install(_context: AgentContext): void {
 
 function udpOperation(operation: 'send' | 'connect', host: string, port: number | undefined): Operation {
   const normalized = normalizeHostname(host);
-  const op: Operation =
-    normalized && net.isIP(normalized)
-      ? { category: 'network', operation, protocol: 'udp', ip: normalized }
-      : { category: 'network', operation, protocol: 'udp', host };
-  if (port !== undefined) op.port = port;
-  return op;
+  return normalized && isIP(normalized)
+    ? networkOp(operation, 'udp', undefined, normalized, port)
+    : networkOp(operation, 'udp', host, undefined, port);
 }
 
 function toPort(value: unknown): number | undefined {
-  const port = typeof value === 'number' || typeof value === 'string' ? Number(value) : Number.NaN;
-  return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+  const port = typeof value === 'number' || typeof value === 'string' ? +value : NaN;
+  return numberIsInteger(port) && port > 0 && port <= 65535 ? port : undefined;
 }
 
 /** The destination of an unconnected `send`, following dgram's own argument rules. */
@@ -75,32 +77,35 @@ function sendDestination(socket: unknown, args: unknown[]): { host: string; port
 
 function wrapSend(original: AnyFunction): AnyFunction {
   return function send(this: unknown, ...args: unknown[]) {
-    if (isAgentWork()) return Reflect.apply(original, this, args);
+    if (isAgentWork()) return apply(original, this, args);
     const destination = sendDestination(this, args);
-    if (!destination) return Reflect.apply(original, this, args);
+    if (!destination) return apply(original, this, args);
     const previous = intentOf(this as object);
     if (previous && previous.host === destination.host && previous.port === destination.port) {
       // the same flow as the last send (and dgram re-calls send itself once the socket is bound):
       // judged and reported already; the address used is still judged at the binding
-      return withJudgedHost(destination.host, () => Reflect.apply(original, this, args));
+      return withJudgedHost(destination.host, () => apply(original, this, args));
     }
     const { verdict, error } = judge(udpOperation('send', destination.host, destination.port));
     if (error) {
-      const callback = args.findLast((arg) => typeof arg === 'function') as AnyFunction | undefined;
+      let callback: AnyFunction | undefined;
+      for (let i = args.length - 1; i >= 0 && !callback; i--) {
+        if (typeof args[i] === 'function') callback = args[i] as AnyFunction;
+      }
       if (callback) process.nextTick(callback, error);
       else process.nextTick(() => (this as Emitter).emit('error', error));
       return undefined;
     }
     rememberIntent(this as object, { host: destination.host, port: destination.port, verdict });
-    return withJudgedHost(destination.host, () => Reflect.apply(original, this, args));
+    return withJudgedHost(destination.host, () => apply(original, this, args));
   };
 }
 
 function wrapConnect(original: AnyFunction): AnyFunction {
   return function connect(this: unknown, ...args: unknown[]) {
-    if (isAgentWork()) return Reflect.apply(original, this, args);
+    if (isAgentWork()) return apply(original, this, args);
     const port = toPort(args[0]);
-    if (port === undefined) return Reflect.apply(original, this, args);
+    if (port === undefined) return apply(original, this, args);
     const type = (this as { type?: unknown }).type;
     const host =
       typeof args[1] === 'string' && args[1] !== '' ? args[1] : type === 'udp6' ? '::1' : '127.0.0.1';
@@ -110,7 +115,7 @@ function wrapConnect(original: AnyFunction): AnyFunction {
       return undefined;
     }
     rememberIntent(this as object, { host, port, verdict, connected: true });
-    return withJudgedHost(host, () => Reflect.apply(original, this, args));
+    return withJudgedHost(host, () => apply(original, this, args));
   };
 }
 
@@ -118,8 +123,7 @@ function wrapConnect(original: AnyFunction): AnyFunction {
 function judgeAddress(handle: unknown, operation: 'send' | 'connect', ip: unknown, port: unknown): boolean {
   const intent = intentOf(ownerOf(handle));
   if (intent?.verdict === 'observe' || typeof ip !== 'string') return true;
-  const op: Operation = { category: 'network', operation, protocol: 'udp', ip };
-  if (typeof port === 'number') op.port = port;
+  const op = networkOp(operation, 'udp', undefined, ip, typeof port === 'number' ? port : undefined);
   const details = intent?.host && intent.host !== ip ? { host: intent.host } : undefined;
   return judge(op, details).error === null;
 }
@@ -127,14 +131,14 @@ function judgeAddress(handle: unknown, operation: 'send' | 'connect', ip: unknow
 function wrapBindingSend(original: AnyFunction): AnyFunction {
   return function send(this: unknown, ...args: unknown[]) {
     // (req, list, count, port, ip, hasCallback) unconnected; (req, list, count, hasCallback) connected
-    if (isAgentWork() || args.length < 5) return Reflect.apply(original, this, args);
-    return judgeAddress(this, 'send', args[4], args[3]) ? Reflect.apply(original, this, args) : UV_EACCES;
+    if (isAgentWork() || args.length < 5) return apply(original, this, args);
+    return judgeAddress(this, 'send', args[4], args[3]) ? apply(original, this, args) : UV_EACCES;
   };
 }
 
 function wrapBindingConnect(original: AnyFunction): AnyFunction {
   return function connect(this: unknown, ...args: unknown[]) {
-    if (isAgentWork()) return Reflect.apply(original, this, args);
-    return judgeAddress(this, 'connect', args[0], args[1]) ? Reflect.apply(original, this, args) : UV_EACCES;
+    if (isAgentWork()) return apply(original, this, args);
+    return judgeAddress(this, 'connect', args[0], args[1]) ? apply(original, this, args) : UV_EACCES;
   };
 }

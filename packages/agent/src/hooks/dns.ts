@@ -18,9 +18,11 @@ import { getBinding, patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
 import { judge } from '../enforce.js';
+import { apply, isArray, matches, regExpExec } from '../intrinsics.js';
 import { learnAddresses, resolveAllowedNames } from '../network/address-learning.js';
 import { UV_EACCES } from '../network/errno.js';
 import { isJudgedHost, withJudgedHost } from '../network/intents.js';
+import { dnsOp, networkOp } from '../network/operations.js';
 import type { HookDescriptor } from './registry.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -30,6 +32,8 @@ export const hook: HookDescriptor = { name: 'dns', category: 'network', install 
 // loaded at install, not at agent load (see builtins.ts)
 let dns: typeof import('node:dns');
 let net: typeof import('node:net');
+// captured at install: the app could replace net.isIP later
+let isIP: (input: string) => number;
 
 /** Resolver methods and the record type each queries (for the event's rrtype). */
 const RESOLVER_METHODS: Readonly<Record<string, string>> = {
@@ -70,6 +74,7 @@ let context: AgentContext;
 function install(agentContext: AgentContext): void {
   dns = builtin<typeof import('node:dns')>('node:dns');
   net = builtin<typeof import('node:net')>('node:net');
+  isIP = net.isIP;
   context = agentContext;
   const originalLookup = dns.lookup;
   patchBinding();
@@ -95,25 +100,27 @@ function install(agentContext: AgentContext): void {
 type QueryOf = (args: unknown[]) => Operation | undefined;
 
 function lookupQuery(args: unknown[]): Operation | undefined {
-  const [hostname] = args;
+  // by index, not destructuring: destructuring asks the (replaceable) array iterator
+  const hostname = args[0];
   // no query for an IP literal or an empty name; Node answers those itself
-  if (typeof hostname !== 'string' || hostname === '' || net.isIP(hostname)) return undefined;
+  if (typeof hostname !== 'string' || hostname === '' || isIP(hostname)) return undefined;
   if (isJudgedHost(hostname)) return undefined;
-  return { category: 'network', operation: 'dns', host: hostname };
+  return dnsOp(hostname, undefined);
 }
 
 function lookupServiceQuery(args: unknown[]): Operation | undefined {
-  const [address] = args;
-  if (typeof address !== 'string' || !net.isIP(address)) return undefined;
-  return { category: 'network', operation: 'dns', host: address, rrtype: 'PTR' };
+  const address = args[0];
+  if (typeof address !== 'string' || !isIP(address)) return undefined;
+  return dnsOp(address, 'PTR');
 }
 
 function resolverQuery(method: string, rrtype: string): QueryOf {
   return (args) => {
-    const [name, second] = args;
+    const name = args[0];
+    const second = args[1];
     if (typeof name !== 'string' || isJudgedHost(name)) return undefined;
-    const type = method === 'resolve' && typeof second === 'string' ? second.toUpperCase() : rrtype;
-    return { category: 'network', operation: 'dns', host: name, rrtype: type };
+    const type = method === 'resolve' && typeof second === 'string' ? second : rrtype;
+    return dnsOp(name, type);
   };
 }
 
@@ -123,36 +130,36 @@ function hostOf(op: Operation): string | undefined {
 
 function wrapCallbackQuery(original: AnyFunction, queryOf: QueryOf): AnyFunction {
   return function query(this: unknown, ...args: unknown[]) {
-    if (isAgentWork()) return Reflect.apply(original, this, args);
+    if (isAgentWork()) return apply(original, this, args);
     const op = queryOf(args);
     const callback = args[args.length - 1];
-    if (!op || typeof callback !== 'function') return Reflect.apply(original, this, args);
+    if (!op || typeof callback !== 'function') return apply(original, this, args);
     const { error } = judge(op);
     if (error) {
       process.nextTick(callback as AnyFunction, error);
       return {};
     }
-    return withJudgedHost(hostOf(op), () => Reflect.apply(original, this, args));
+    return withJudgedHost(hostOf(op), () => apply(original, this, args));
   };
 }
 
 function wrapPromiseQuery(original: AnyFunction, queryOf: QueryOf): AnyFunction {
   return function query(this: unknown, ...args: unknown[]) {
-    if (isAgentWork()) return Reflect.apply(original, this, args);
+    if (isAgentWork()) return apply(original, this, args);
     const op = queryOf(args);
-    if (!op) return Reflect.apply(original, this, args);
+    if (!op) return apply(original, this, args);
     const { error } = judge(op);
     if (error) return Promise.reject(error);
-    return withJudgedHost(hostOf(op), () => Reflect.apply(original, this, args));
+    return withJudgedHost(hostOf(op), () => apply(original, this, args));
   };
 }
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port` → address and port, as Node's setServers reads them. */
 export function parseServer(server: string): { ip: string; port: number } | undefined {
-  if (IPV4.test(server) || IPV6.test(server)) return { ip: server, port: 53 };
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(server);
+  if (matches(IPV4, server) || matches(IPV6, server)) return { ip: server, port: 53 };
+  const bracketed = regExpExec(BRACKETED, server);
   if (bracketed?.[1]) return { ip: bracketed[1], port: bracketed[2] ? Number(bracketed[2]) : 53 };
-  const withPort = /^([^:]+):(\d+)$/.exec(server);
+  const withPort = regExpExec(WITH_PORT, server);
   if (withPort?.[1] && withPort[2]) return { ip: withPort[1], port: Number(withPort[2]) };
   return undefined;
 }
@@ -160,28 +167,42 @@ export function parseServer(server: string): { ip: string; port: number } | unde
 // shapes only: Node's setServers validates the addresses itself and rejects what is not one
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const IPV6 = /^[0-9a-f]*:[0-9a-f:.]*$/i;
+const BRACKETED = /^\[([^\]]+)\](?::(\d+))?$/;
+const WITH_PORT = /^([^:]+):(\d+)$/;
 
-let judgingSetServers = 0;
+/** The `ip:port` pairs the public setServers in progress judged, for the binding not to judge again. */
+let judgedServers: string[] | undefined;
 
 function wrapSetServers(original: AnyFunction): AnyFunction {
   return function setServers(this: unknown, ...args: unknown[]) {
-    if (isAgentWork() || !Array.isArray(args[0])) return Reflect.apply(original, this, args);
-    for (const server of args[0]) {
+    const servers = args[0];
+    if (isAgentWork() || !isArray(servers)) return apply(original, this, args);
+    const judged: string[] = [];
+    for (let i = 0; i < servers.length; i++) {
+      const server = servers[i];
       const parsed = typeof server === 'string' ? parseServer(server) : undefined;
-      if (!parsed) continue; // Node rejects it with its own error
-      const { error } = judge(
-        { category: 'network', operation: 'connect', protocol: 'udp', ip: parsed.ip, port: parsed.port },
-        { api: 'dns.setServers' },
-      );
+      if (!parsed) continue; // Node rejects it with its own error; the binding hook judges what gets through
+      const { error } = judge(networkOp('connect', 'udp', undefined, parsed.ip, parsed.port), {
+        api: 'dns.setServers',
+      });
       if (error) throw error;
+      judged[judged.length] = `${parsed.ip}:${parsed.port}`;
     }
-    judgingSetServers++;
+    const previous = judgedServers;
+    judgedServers = judged;
     try {
-      return Reflect.apply(original, this, args);
+      return apply(original, this, args);
     } finally {
-      judgingSetServers--;
+      judgedServers = previous;
     }
   };
+}
+
+function wasJudged(ip: string, port: unknown): boolean {
+  if (!judgedServers) return false;
+  const pair = `${ip}:${String(port)}`;
+  for (let i = 0; i < judgedServers.length; i++) if (judgedServers[i] === pair) return true;
+  return false;
 }
 
 function patchBinding(): void {
@@ -194,13 +215,14 @@ function patchBinding(): void {
     'getaddrinfo',
     (original) =>
       function getaddrinfo(this: unknown, ...args: unknown[]) {
-        const [request, hostname] = args;
+        const request = args[0];
+        const hostname = args[1];
         if (typeof hostname === 'string') learnOnComplete(request, hostname);
         if (isAgentWork() || typeof hostname !== 'string' || isJudgedHost(hostname)) {
-          return Reflect.apply(original, this, args);
+          return apply(original, this, args);
         }
         const { error } = judge({ category: 'network', operation: 'dns', host: hostname });
-        return error ? UV_EACCES : Reflect.apply(original, this, args);
+        return error ? UV_EACCES : apply(original, this, args);
       },
   );
   patchMethod(
@@ -208,10 +230,10 @@ function patchBinding(): void {
     'getnameinfo',
     (original) =>
       function getnameinfo(this: unknown, ...args: unknown[]) {
-        const [, address] = args;
-        if (isAgentWork() || typeof address !== 'string') return Reflect.apply(original, this, args);
-        const { error } = judge({ category: 'network', operation: 'dns', host: address, rrtype: 'PTR' });
-        return error ? UV_EACCES : Reflect.apply(original, this, args);
+        const address = args[1];
+        if (isAgentWork() || typeof address !== 'string') return apply(original, this, args);
+        const { error } = judge(dnsOp(address, 'PTR'));
+        return error ? UV_EACCES : apply(original, this, args);
       },
   );
   const channel = cares.ChannelWrap?.prototype;
@@ -221,12 +243,12 @@ function patchBinding(): void {
       method,
       (original) =>
         function query(this: unknown, ...args: unknown[]) {
-          const [, name] = args;
+          const name = args[1];
           if (isAgentWork() || typeof name !== 'string' || isJudgedHost(name)) {
-            return Reflect.apply(original, this, args);
+            return apply(original, this, args);
           }
-          const { error } = judge({ category: 'network', operation: 'dns', host: name, rrtype });
-          return error ? UV_EACCES : Reflect.apply(original, this, args);
+          const { error } = judge(dnsOp(name, rrtype));
+          return error ? UV_EACCES : apply(original, this, args);
         },
     );
   }
@@ -235,19 +257,40 @@ function patchBinding(): void {
     'setServers',
     (original) =>
       function setServers(this: unknown, ...args: unknown[]) {
-        if (isAgentWork() || judgingSetServers > 0 || !Array.isArray(args[0])) {
-          return Reflect.apply(original, this, args);
+        const entries = args[0];
+        if (isAgentWork() || !isArray(entries)) return apply(original, this, args);
+        // judge and pass on a copy of plain values: the app's array could answer differently
+        // to our reads and to the binding's (getters, a Proxy)
+        const copy: unknown[] = [];
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i];
+          if (!isArray(entry)) return apply(original, this, args); // the binding rejects it itself
+          const family = entry[0];
+          const ip = entry[1];
+          const port = entry[2];
+          if (typeof ip !== 'string') return apply(original, this, args);
+          if (!wasJudged(ip, port)) {
+            const op = networkOp(
+              'connect',
+              'udp',
+              undefined,
+              ip,
+              typeof port === 'number' ? port : undefined,
+            );
+            if (judge(op, { api: 'setServers' }).error) return UV_EACCES;
+          }
+          copy[i] = [family, ip, port];
         }
-        for (const entry of args[0]) {
-          const [, ip, port] = Array.isArray(entry) ? entry : [];
-          if (typeof ip !== 'string') continue;
-          const op: Operation = { category: 'network', operation: 'connect', protocol: 'udp', ip };
-          if (typeof port === 'number') op.port = port;
-          if (judge(op, { api: 'setServers' }).error) return UV_EACCES;
-        }
-        return Reflect.apply(original, this, args);
+        return apply(original, this, withFirst(args, copy));
       },
   );
+}
+
+/** `args` with its first element replaced, copied by index (no array iterator). */
+function withFirst(args: unknown[], first: unknown): unknown[] {
+  const copy: unknown[] = [first];
+  for (let i = 1; i < args.length; i++) copy[i] = args[i];
+  return copy;
 }
 
 /**
@@ -256,9 +299,7 @@ function patchBinding(): void {
  */
 function grantsByName(hostname: string): boolean {
   try {
-    return (
-      context.decider.decide({ category: 'network', operation: 'dns', host: hostname }).verdict === 'grant'
-    );
+    return context.decider.decide(dnsOp(hostname, undefined)).verdict === 'grant';
   } catch {
     return false;
   }
@@ -271,7 +312,8 @@ function learnOnComplete(request: unknown, hostname: string): void {
   const oncomplete = target.oncomplete;
   if (typeof oncomplete !== 'function') return;
   target.oncomplete = function learnThenComplete(this: unknown, ...args: unknown[]) {
-    const [status, addresses] = args;
+    const status = args[0];
+    const addresses = args[1];
     if (!status) {
       try {
         learnAddresses(context, hostname, addresses);
@@ -279,6 +321,6 @@ function learnOnComplete(request: unknown, hostname: string): void {
         // learning is an optimisation of later verdicts; the lookup's own result is what matters
       }
     }
-    return Reflect.apply(oncomplete, this, args);
+    return apply(oncomplete, this, args);
   };
 }

@@ -15,16 +15,28 @@
  * the agent's own first resolution of the allowed names is still out: then they are judged at the
  * binding, which can wait for it.
  */
-import { normalizeHostname, type Operation } from '@appdefender/policy';
+import { normalizeHostname } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { attributeCall } from '../attribution.js';
 import { getBinding, patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { type AgentContext, getContext as getContextForDryRun } from '../context.js';
 import { judge } from '../enforce.js';
+import {
+  apply,
+  isArray,
+  mapClear,
+  mapGet,
+  mapSet,
+  mapSize,
+  matches,
+  numberIsInteger,
+  stringTrim,
+} from '../intrinsics.js';
 import { allowedNamesPending, whenAllowedNamesSettled } from '../network/address-learning.js';
 import { UV_EACCES } from '../network/errno.js';
 import { type ConnectIntent, intentOf, ownerOf, rememberIntent, withJudgedHost } from '../network/intents.js';
+import { networkOp } from '../network/operations.js';
 import type { EventDetails } from '../report.js';
 import type { HookDescriptor } from './registry.js';
 
@@ -35,9 +47,12 @@ export const hook: HookDescriptor = { name: 'net', category: 'network', install 
 
 // loaded at install, not at agent load (see builtins.ts)
 let net: typeof import('node:net');
+// captured at install: the app could replace net.isIP later
+let isIP: (input: string) => number;
 
 function install(_context: AgentContext): void {
   net = builtin<typeof import('node:net')>('node:net');
+  isIP = net.isIP;
   const tcp = getBinding('tcp_wrap') as { TCP?: { prototype: object } } | undefined;
   patchMethod(tcp?.TCP?.prototype, 'connect', wrapTcpConnect);
   patchMethod(tcp?.TCP?.prototype, 'connect6', wrapTcpConnect);
@@ -53,23 +68,37 @@ interface ConnectTarget {
   details?: EventDetails;
 }
 
-/** Reads host/port or path from any of `socket.connect`'s call forms; undefined lets Node validate. */
+/**
+ * Reads host/port or path from any of `socket.connect`'s call forms; undefined lets Node validate
+ * (and throw). Every field of the result is an own property (see network/operations.ts).
+ */
 function connectTarget(args: unknown[]): ConnectTarget | undefined {
   const first = args[0];
   let options: Record<string, unknown>;
-  if (Array.isArray(first))
+  if (isArray(first))
     options = (first[0] ?? {}) as Record<string, unknown>; // Node's normalized form
   else if (first !== null && typeof first === 'object') options = first as Record<string, unknown>;
-  else if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first)) return { path: first };
-  else options = { port: first, host: typeof args[1] === 'string' ? args[1] : undefined };
-  if (options.path !== undefined && options.path !== null && options.path !== '') {
-    return typeof options.path === 'string' ? { path: options.path } : undefined;
+  else if (typeof first === 'string' && !matches(DIGITS_ONLY, first)) {
+    return { host: undefined, port: undefined, path: first, details: undefined };
+  } else options = { port: first, host: typeof args[1] === 'string' ? args[1] : undefined, path: undefined };
+  const path = options.path;
+  if (path !== undefined && path !== null && path !== '') {
+    return typeof path === 'string'
+      ? { host: undefined, port: undefined, path, details: undefined }
+      : undefined;
   }
   const port = toPort(options.port);
   if (port === undefined) return undefined;
-  const host = typeof options.host === 'string' && options.host !== '' ? options.host : 'localhost';
-  const details = requestDetails(options);
-  return details ? { host, port, details } : { host, port };
+  const rawHost = options.host;
+  const host = typeof rawHost === 'string' && rawHost !== '' ? rawHost : 'localhost';
+  return { host, port, path: undefined, details: requestDetails(options) };
+}
+const DIGITS_ONLY = /^\s*\d+\s*$/;
+
+function toPort(value: unknown): number | undefined {
+  if (typeof value !== 'number' && !(typeof value === 'string' && stringTrim(value) !== '')) return undefined;
+  const port = +(value as number);
+  return numberIsInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
 }
 
 /**
@@ -100,12 +129,6 @@ function redactUrl(href: string): string {
   }
 }
 
-function toPort(value: unknown): number | undefined {
-  if (typeof value !== 'number' && !(typeof value === 'string' && value.trim() !== '')) return undefined;
-  const port = Number(value);
-  return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
-}
-
 /**
  * The address a host spelling stands for when it is an IP literal (`2130706433`, `0x7f.1`,
  * `[::ffff:…]`...). Names are the common case: a letter outside hex digits and `x` rules a
@@ -114,13 +137,13 @@ function toPort(value: unknown): number | undefined {
 const literalCache = new Map<string, string | null>();
 const MAX_LITERAL_CACHE = 1024;
 function literalAddress(host: string): string | undefined {
-  if (NOT_A_LITERAL.test(host)) return undefined;
-  let address = literalCache.get(host);
+  if (matches(NOT_A_LITERAL, host)) return undefined;
+  let address = mapGet(literalCache, host);
   if (address === undefined) {
-    const normalized = net.isIP(host) ? host : normalizeHostname(host);
-    address = normalized && net.isIP(normalized) ? normalized : null;
-    if (literalCache.size >= MAX_LITERAL_CACHE) literalCache.clear();
-    literalCache.set(host, address);
+    const normalized = isIP(host) ? host : normalizeHostname(host);
+    address = normalized && isIP(normalized) ? normalized : null;
+    if (mapSize(literalCache) >= MAX_LITERAL_CACHE) mapClear(literalCache);
+    mapSet(literalCache, host, address);
   }
   return address ?? undefined;
 }
@@ -128,58 +151,45 @@ const NOT_A_LITERAL = /[g-wyz]/i;
 
 function failSocket(socket: unknown, error: Error): void {
   const destroy = (socket as Partial<Destroyable>).destroy;
-  if (typeof destroy === 'function') destroy.call(socket, error);
+  if (typeof destroy === 'function') apply(destroy, socket, [error]);
 }
 
 function wrapSocketConnect(original: AnyFunction): AnyFunction {
   return function connect(this: unknown, ...args: unknown[]) {
-    if (isAgentWork()) return Reflect.apply(original, this, args);
+    if (isAgentWork()) return apply(original, this, args);
     const target = connectTarget(args);
-    if (!target || this === null || typeof this !== 'object') return Reflect.apply(original, this, args);
-    const details = target.details;
+    if (!target || this === null || typeof this !== 'object') return apply(original, this, args);
+    const { host, port, path, details } = target;
     let intent: ConnectIntent;
-    if (target.path !== undefined) {
+    if (path !== undefined) {
       const { verdict, error } = judge(
-        { category: 'network', operation: 'connect', protocol: 'pipe', path: target.path },
+        networkOp('connect', 'pipe', undefined, undefined, undefined, path),
         details,
       );
       if (error) return failAndReturn(this, error);
-      intent = { path: target.path, verdict };
-    } else if (literalAddress(target.host!) !== undefined) {
-      const address = literalAddress(target.host!)!;
+      intent = { path, verdict };
+    } else if (literalAddress(host!) !== undefined) {
+      const address = literalAddress(host!)!;
       if (allowedNamesPending()) {
-        // judged at the address once the agent's own lookups are in (see the binding hook)
-        // the app's stack is gone by then: attribute now (rare: only in the first milliseconds)
-        intent = {
-          host: target.host!,
-          port: target.port!,
-          verdict: 'deferred',
-          attribution: attributeCall(connect),
-        };
-        if (details) intent.details = details;
+        // judged at the address once the agent's own lookups are in (see the binding hook); the
+        // app's stack is gone by then, so attribute now (rare: only in the first milliseconds)
+        intent = { host, port, verdict: 'deferred', details, attribution: attributeCall(connect) };
       } else {
-        const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
-        op.port = target.port!;
-        const literalDetails = address === target.host ? details : { ...details, host: target.host };
-        const { verdict, error } = judge(op, literalDetails);
+        const literalDetails = address === host ? details : { ...details, host };
+        const { verdict, error } = judge(
+          networkOp('connect', 'tcp', undefined, address, port),
+          literalDetails,
+        );
         if (error) return failAndReturn(this, error);
-        intent = { host: target.host!, port: target.port!, verdict };
+        intent = { host, port, verdict };
       }
     } else {
-      const op: Operation = {
-        category: 'network',
-        operation: 'connect',
-        protocol: 'tcp',
-        host: target.host!,
-        port: target.port!,
-      };
-      const { verdict, error } = judge(op, details);
+      const { verdict, error } = judge(networkOp('connect', 'tcp', host, undefined, port), details);
       if (error) return failAndReturn(this, error);
-      intent = { host: target.host!, port: target.port!, verdict };
-      if (details) intent.details = details;
+      intent = { host, port, verdict, details };
     }
     rememberIntent(this, intent);
-    return withJudgedHost(intent.host, () => Reflect.apply(original, this, args));
+    return withJudgedHost(intent.host, () => apply(original, this, args));
   };
 }
 
@@ -199,8 +209,7 @@ function failAndReturn(socket: object, error: Error): object {
 function judgeAddress(intent: ConnectIntent | undefined, address: unknown, port: unknown): Error | null {
   if (intent?.verdict === 'observe') return null;
   if (typeof address !== 'string') return null;
-  const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
-  if (typeof port === 'number') op.port = port;
+  const op = networkOp('connect', 'tcp', undefined, address, typeof port === 'number' ? port : undefined);
   let details: EventDetails | undefined = intent?.details;
   if (intent?.host && intent.host !== address) details = { ...details, host: intent.host };
   return judge(op, details, intent?.attribution).error;
@@ -208,8 +217,11 @@ function judgeAddress(intent: ConnectIntent | undefined, address: unknown, port:
 
 function wrapTcpConnect(original: AnyFunction): AnyFunction {
   return function connect(this: unknown, ...args: unknown[]) {
-    if (isAgentWork()) return Reflect.apply(original, this, args);
-    const [request, address, port] = args;
+    if (isAgentWork()) return apply(original, this, args);
+    // by index, not destructuring: destructuring asks the (replaceable) array iterator
+    const request = args[0];
+    const address = args[1];
+    const port = args[2];
     const owner = ownerOf(this);
     const intent = intentOf(owner);
     if (allowedNamesPending() && wouldDeny(intent, address, port)) {
@@ -217,7 +229,7 @@ function wrapTcpConnect(original: AnyFunction): AnyFunction {
       return 0;
     }
     const error = judgeAddress(intent, address, port);
-    if (!error) return Reflect.apply(original, this, args);
+    if (!error) return apply(original, this, args);
     if (owner) {
       process.nextTick(failSocket, owner, error);
       return 0;
@@ -233,8 +245,7 @@ function wouldDeny(intent: ConnectIntent | undefined, address: unknown, port: un
   const context = getContextForDryRun();
   if (!context) return false;
   try {
-    const op: Operation = { category: 'network', operation: 'connect', protocol: 'tcp', ip: address };
-    if (typeof port === 'number') op.port = port;
+    const op = networkOp('connect', 'tcp', undefined, address, typeof port === 'number' ? port : undefined);
     return context.decider.decide(op).verdict === 'deny';
   } catch {
     return false;
@@ -248,34 +259,35 @@ function dialOrFail(
   intent: ConnectIntent | undefined,
   args: unknown[],
 ): void {
-  const [request, address, port] = args;
+  const request = args[0];
+  const address = args[1];
+  const port = args[2];
   const error = judgeAddress(intent, address, port);
   if (error) {
     if (owner) failSocket(owner, error);
     else completeWithError(request, handle, UV_EACCES);
     return;
   }
-  const status = Reflect.apply(original, handle, args);
+  const status = apply(original, handle, args);
   if (typeof status === 'number' && status < 0) completeWithError(request, handle, status);
 }
 
 /** Reports a failed dial the way libuv would have: through the request's oncomplete. */
 function completeWithError(request: unknown, handle: unknown, status: number): void {
   const oncomplete = (request as { oncomplete?: AnyFunction } | null)?.oncomplete;
-  if (typeof oncomplete === 'function')
-    Reflect.apply(oncomplete, request, [status, handle, request, false, false]);
+  if (typeof oncomplete === 'function') apply(oncomplete, request, [status, handle, request, false, false]);
 }
 
 function wrapPipeConnect(original: AnyFunction): AnyFunction {
   return function connect(this: unknown, ...args: unknown[]) {
-    if (isAgentWork()) return Reflect.apply(original, this, args);
-    const [, path] = args;
+    if (isAgentWork()) return apply(original, this, args);
+    const path = args[1];
     const owner = ownerOf(this);
     const intent = intentOf(owner);
-    if (intent?.path !== undefined && intent.path === path) return Reflect.apply(original, this, args);
-    if (typeof path !== 'string') return Reflect.apply(original, this, args);
-    const { error } = judge({ category: 'network', operation: 'connect', protocol: 'pipe', path });
-    if (!error) return Reflect.apply(original, this, args);
+    if (intent?.path !== undefined && intent.path === path) return apply(original, this, args);
+    if (typeof path !== 'string') return apply(original, this, args);
+    const { error } = judge(networkOp('connect', 'pipe', undefined, undefined, undefined, path));
+    if (!error) return apply(original, this, args);
     if (owner) {
       process.nextTick(failSocket, owner, error);
       return 0;

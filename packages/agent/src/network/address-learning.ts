@@ -11,6 +11,7 @@
 import type * as dns from 'node:dns';
 import { asAgentWork } from '../agent-work.js';
 import type { AgentContext } from '../context.js';
+import { dateNow, isArray, mapClear, mapGet, mapSet, mapSize } from '../intrinsics.js';
 import { logOnce } from '../log.js';
 
 /** How long a learned mapping counts: long enough for connection reuse, short enough to follow DNS. */
@@ -24,27 +25,31 @@ const RELEARN_AFTER_MS = LEARNED_TTL_MS / 2;
 const MAX_RECENT_NAMES = 1024;
 
 export function learnAddresses(context: AgentContext, name: string, addresses: unknown): void {
+  // indexed loops and captured Map methods: this runs after the app may have tampered with the
+  // array iterator or Map.prototype, and what it learns grants addresses (see intrinsics.ts)
   const list: string[] = [];
-  if (typeof addresses === 'string') list.push(addresses);
-  else if (Array.isArray(addresses)) {
-    for (const entry of addresses) {
-      if (typeof entry === 'string') list.push(entry);
+  if (typeof addresses === 'string') list[0] = addresses;
+  else if (isArray(addresses)) {
+    for (let i = 0; i < addresses.length; i++) {
+      const entry: unknown = addresses[i];
+      if (typeof entry === 'string') list[list.length] = entry;
       else if (entry && typeof (entry as { address?: unknown }).address === 'string') {
-        list.push((entry as { address: string }).address);
+        list[list.length] = (entry as { address: string }).address;
       }
     }
   }
-  let learned = recentlyLearned.get(name);
+  let learned = mapGet(recentlyLearned, name);
   if (!learned) {
-    if (recentlyLearned.size >= MAX_RECENT_NAMES) recentlyLearned.clear();
+    if (mapSize(recentlyLearned) >= MAX_RECENT_NAMES) mapClear(recentlyLearned);
     learned = new Map();
-    recentlyLearned.set(name, learned);
+    mapSet(recentlyLearned, name, learned);
   }
-  const now = Date.now();
-  for (const address of list) {
-    const learnedAt = learned.get(address);
+  const now = dateNow();
+  for (let i = 0; i < list.length; i++) {
+    const address = list[i]!;
+    const learnedAt = mapGet(learned, address);
     if (learnedAt !== undefined && now - learnedAt < RELEARN_AFTER_MS) continue;
-    learned.set(address, now);
+    mapSet(learned, address, now);
     context.ipNames.learn(address, [name], LEARNED_TTL_MS);
   }
 }
@@ -122,7 +127,7 @@ function settle(): void {
 
 /** True while the agent's first resolution of the allowed names is still out (and not overdue). */
 export function allowedNamesPending(): boolean {
-  return pendingUntil !== 0 && Date.now() < pendingUntil;
+  return pendingUntil !== 0 && dateNow() < pendingUntil;
 }
 
 /** Calls `then` once the first resolution of the allowed names has settled (at once if it has). */

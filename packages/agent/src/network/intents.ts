@@ -13,6 +13,14 @@
  */
 import type { Attribution } from '../attribution.js';
 import type { Judgement } from '../enforce.js';
+import {
+  apply,
+  getOwnPropertySymbols,
+  symbolDescription,
+  toLowerCase,
+  weakMapGet,
+  weakMapSet,
+} from '../intrinsics.js';
 import type { EventDetails } from '../report.js';
 
 export interface ConnectIntent {
@@ -35,21 +43,37 @@ let ownerSymbol: symbol | undefined;
 export function ownerOf(handle: unknown): object | undefined {
   if (!handle || typeof handle !== 'object') return undefined;
   if (!ownerSymbol) {
-    ownerSymbol = Object.getOwnPropertySymbols(handle).find(
-      (symbol) => symbol.description === 'owner_symbol',
-    );
+    const symbols = getOwnPropertySymbols(handle);
+    for (let i = 0; i < symbols.length; i++) {
+      const symbol = symbols[i]!;
+      if (symbolDescription(symbol) === 'owner_symbol') ownerSymbol = symbol;
+    }
     if (!ownerSymbol) return undefined;
   }
   const owner = (handle as Record<symbol, unknown>)[ownerSymbol];
   return owner && typeof owner === 'object' ? owner : undefined;
 }
 
+const hasOwn = Object.hasOwn;
+const own = <K extends keyof ConnectIntent>(intent: ConnectIntent, key: K): ConnectIntent[K] | undefined =>
+  apply(hasOwn, Object, [intent, key]) ? intent[key] : undefined;
+
+/** Keeps a copy with every field an own property, so no read of it can reach Object.prototype. */
 export function rememberIntent(socket: object, intent: ConnectIntent): void {
-  intents.set(socket, intent);
+  const stored: ConnectIntent = {
+    host: own(intent, 'host'),
+    port: own(intent, 'port'),
+    path: own(intent, 'path'),
+    verdict: intent.verdict,
+    details: own(intent, 'details'),
+    connected: own(intent, 'connected'),
+    attribution: own(intent, 'attribution'),
+  };
+  weakMapSet(intents, socket, stored);
 }
 
 export function intentOf(socket: object | undefined): ConnectIntent | undefined {
-  return socket ? intents.get(socket) : undefined;
+  return socket ? weakMapGet(intents, socket) : undefined;
 }
 
 let judgedHost: string | undefined;
@@ -68,5 +92,5 @@ export function withJudgedHost<T>(host: string | undefined, call: () => T): T {
 /** True when `host` is the one the public call in progress was judged for (names are case-blind). */
 export function isJudgedHost(host: unknown): boolean {
   if (judgedHost === undefined || typeof host !== 'string') return false;
-  return host === judgedHost || host.toLowerCase() === judgedHost.toLowerCase();
+  return host === judgedHost || toLowerCase(host) === toLowerCase(judgedHost);
 }
