@@ -27,7 +27,11 @@ export function currentInvocation(): InvocationIds {
   } catch {
     // a broken store never breaks the event
   }
-  const traceId = process.env._X_AMZN_TRACE_ID;
-  if (traceId) ids.traceId = traceId;
+  try {
+    const traceId = process.env._X_AMZN_TRACE_ID;
+    if (typeof traceId === 'string' && traceId) ids.traceId = traceId;
+  } catch {
+    // an app that replaced process.env with something that throws loses the trace id, not the event
+  }
   return ids;
 }

@@ -136,7 +136,7 @@ export function whenAllowedNamesSettled(then: () => void): void {
     then();
     return;
   }
-  waiters.push(then);
+  waiters[waiters.length] = then;
   // a lookup that never answers must not hold connections forever
   deadlineTimer ??= setTimeout(settle, Math.max(0, pendingUntil - Date.now()));
 }
