@@ -43,6 +43,8 @@ writeFileSync(allowedFile, 'x'.repeat(256));
 const workload = `
 const fs = require('node:fs');
 const [target, op, iterations] = [process.argv[1], process.argv[2], Number(process.argv[3])];
+// 'after-spawn': a child process ran first, which ends the agent's caching of link resolutions
+if (process.argv[4] === 'after-spawn') require('node:child_process').spawnSync('true');
 const call = op === 'stat' ? () => fs.statSync(target) : () => fs.readFileSync(target, 'utf8');
 for (let i = 0; i < 20000; i++) call();
 const samples = [];
@@ -84,6 +86,17 @@ const configurations = [
     args: ['--require', agent],
     policy: policyFile('deny', { filesystem: 'deny', allowedPaths: [allowedDir] }),
   },
+  {
+    name: 'agent deny+child',
+    args: ['--require', agent],
+    policy: policyFile('deny-child', {
+      filesystem: 'deny',
+      allowedPaths: [allowedDir],
+      process: 'deny',
+      allowedCommands: ['true'],
+    }),
+    afterSpawn: true,
+  },
 ];
 const cases = [
   { op: 'stat', target: ungovernedFile, label: 'statSync ungoverned' },
@@ -101,7 +114,15 @@ function measure(configuration, testCase) {
   if (configuration.policy) env.ES_POLICY_FILE = configuration.policy;
   const result = spawnSync(
     process.execPath,
-    [...configuration.args, '-e', workload, testCase.target, testCase.op, String(iterations)],
+    [
+      ...configuration.args,
+      '-e',
+      workload,
+      testCase.target,
+      testCase.op,
+      String(iterations),
+      configuration.afterSpawn ? 'after-spawn' : '',
+    ],
     { env, encoding: 'utf8', cwd: appDir, timeout: 120_000 },
   );
   const line = result.stdout.split('\n').find((text) => text.startsWith('{"nsPerOp"'));
@@ -131,6 +152,7 @@ try {
       rows.push({ case: testCase.label, configuration: configuration.name, ns, ratio: ns / bare });
     }
   }
+  // 'agent deny+child' has no target: after a child process every governed access resolves links afresh
   const limits = { 'agent grant-only': 1.02, 'agent observe': 1.1, 'agent deny': 1.1 };
   console.log(
     `fs hot path, ${iterations} calls x 3 per sample, fastest of ${rounds} interleaved samples (node ${process.version})\n`,
