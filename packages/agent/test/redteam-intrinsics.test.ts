@@ -147,6 +147,13 @@ const NETWORK: Record<string, string> = {
 };
 
 const FILESYSTEM: Record<string, string> = {
+  'String.prototype.startsWith/includes making the target look certainly ungoverned (the fast path)': `
+    const includes = String.prototype.includes;
+    const startsWith = String.prototype.startsWith;
+    const fromAgentHere = () => includes.call(new Error().stack || '', 'agent.cjs');
+    String.prototype.startsWith = function (...args) { return String(this) === TARGET && fromAgentHere() ? false : startsWith.apply(this, args); };
+    String.prototype.includes = function (...args) { return String(this) === TARGET && fromAgentHere() ? false : includes.apply(this, args); };
+    report(attempt(() => fs.writeFileSync(TARGET, 'x')));`,
   'Map.prototype.get saying the target is certainly ungoverned': `
     const get = Map.prototype.get;
     Map.prototype.get = function (key) { return key === TARGET ? true : get.call(this, key); };

@@ -19,6 +19,19 @@ type Realpath = (path: string, encoding: string) => string;
 type Readlink = (path: string, encoding: string) => string;
 
 const ReflectApply = Reflect.apply;
+// String methods captured at load, and index loops below: the app may later replace
+// `String.prototype.startsWith`/`includes` (or the array iterator) so that a governed path looks
+// certainly ungoverned and skips judgement (test/redteam-intrinsics.test.ts).
+const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call) as <
+  A extends unknown[],
+  R,
+>(
+  method: (this: string, ...args: A) => R,
+) => (text: string, ...args: A) => R;
+const startsWith = uncurry(String.prototype.startsWith);
+const includes = uncurry(String.prototype.includes);
+const endsWith = uncurry(String.prototype.endsWith);
+const charCodeAt = uncurry(String.prototype.charCodeAt);
 const originalCwd = process.cwd;
 
 /** Directories whose entries are links to arbitrary files (`/proc/self/fd/3`, `/proc/self/root/tmp/x`). */
@@ -87,18 +100,20 @@ export function isCertainlyUngoverned(path: unknown): boolean {
 }
 
 function computeCertainlyUngoverned(path: string): boolean {
-  if (path.charCodeAt(0) !== 0x2f) return false;
+  if (charCodeAt(path, 0) !== 0x2f) return false;
   for (let i = 0; i < watchedPrefixes.length; i++) {
     const dir = watchedPrefixes[i] as string;
-    if (path.startsWith(dir) && (path.length === dir.length || path.charCodeAt(dir.length) === 0x2f))
+    if (startsWith(path, dir) && (path.length === dir.length || charCodeAt(path, dir.length) === 0x2f))
       return false;
   }
-  return !path.includes('/.') && !path.includes('//');
+  return !includes(path, '/.') && !includes(path, '//');
 }
 
 function isGovernedOrMagic(abs: string): boolean {
-  for (const dir of governedDirs) if (isUnderDirectory(abs, dir)) return true;
-  for (const dir of MAGIC_LINK_DIRS) if (isUnderDirectory(abs, dir)) return true;
+  for (let i = 0; i < governedDirs.length; i++)
+    if (isUnderDirectory(abs, governedDirs[i] as string)) return true;
+  for (let i = 0; i < MAGIC_LINK_DIRS.length; i++)
+    if (isUnderDirectory(abs, MAGIC_LINK_DIRS[i] as string)) return true;
   return false;
 }
 
@@ -109,12 +124,12 @@ function isGovernedOrMagic(abs: string): boolean {
 export function governedCandidate(input: unknown): string | null {
   let abs: string | null;
   if (typeof input === 'string') {
-    if (input.charCodeAt(0) === 0x2f /* / */) {
+    if (charCodeAt(input, 0) === 0x2f /* / */) {
       abs =
-        input.includes('/.') || input.includes('//') || input.endsWith('/')
+        includes(input, '/.') || includes(input, '//') || endsWith(input, '/')
           ? normalizeAbsolutePath(input)
           : input;
-      if (input.includes('\0')) return null;
+      if (includes(input, '\0')) return null;
     } else {
       abs = toAbsolutePath(input, currentCwd());
     }
@@ -155,7 +170,8 @@ export function resolveGoverned(abs: string, followFinal: boolean): string | nul
 }
 
 function governedIn(real: string): string | null {
-  for (const dir of governedDirs) if (isUnderDirectory(real, dir)) return real;
+  for (let i = 0; i < governedDirs.length; i++)
+    if (isUnderDirectory(real, governedDirs[i] as string)) return real;
   return null;
 }
 
