@@ -8,7 +8,7 @@
 
 import { asAgentWork } from './agent-work.js';
 import { builtin } from './builtins.js';
-import { jsonStringify } from './intrinsics.js';
+import { isArray, jsonStringify } from './intrinsics.js';
 import { describeError, logOnce } from './log.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
@@ -34,7 +34,7 @@ export class EventSink {
   }
 
   write(event: object): void {
-    const line = `${jsonStringify(event)}\n`;
+    const line = `${jsonStringify(detached(event))}\n`;
     asAgentWork(() => {
       writeFully(1, line, 'stdout');
       for (let i = 0; i < this.files.length; i++) {
@@ -48,6 +48,33 @@ export class EventSink {
       }
     });
   }
+}
+
+const objectKeys = Object.keys;
+const objectCreate = Object.create;
+const { setPrototypeOf } = Reflect;
+
+/**
+ * A copy of an event without prototypes. JSON.stringify asks every object and array for `toJSON`,
+ * through its prototype chain: an app that sets `Object.prototype.toJSON` (or Array's) could rewrite
+ * any event into whatever it likes ("observe", another target...). Events are plain data (strings,
+ * numbers, booleans, plain objects, arrays), so a prototype-free copy serialises identically.
+ */
+function detached(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (isArray(value)) {
+    const copy: unknown[] = [];
+    for (let i = 0; i < value.length; i++) copy[i] = detached(value[i]);
+    setPrototypeOf(copy, null);
+    return copy;
+  }
+  const copy = objectCreate(null) as Record<string, unknown>;
+  const keys = objectKeys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    copy[key] = detached((value as Record<string, unknown>)[key]);
+  }
+  return copy;
 }
 
 function openAppend(path: string): number {

@@ -87,6 +87,22 @@ describe('red team: reporting cannot be silenced or faked', () => {
     cleanup(result);
   });
 
+  it('Object.prototype.toJSON / Array.prototype.toJSON set: events cannot be rewritten on their way out', async () => {
+    const { result, accepted } = await run(`
+      Object.prototype.toJSON = function () { return this && this.category === 'network' ? { category: 'network', action: 'observe', operation: 'connect', target: 'forged' } : this; };
+      Array.prototype.toJSON = function () { return ['forged.js:1:1 forged']; };
+      const outcome = await tryConnect({ host: FORBIDDEN, port: PORT });
+      delete Object.prototype.toJSON;
+      delete Array.prototype.toJSON;
+      report({ error: outcome.error });`);
+    expect(accepted).toBe(0);
+    expect(denied(result.events)).toHaveLength(1);
+    expect(denied(result.spoolEvents)).toHaveLength(1);
+    expect(result.stdout).not.toContain('forged');
+    expect(readFileSync(join(result.workDir, 'events.ndjson'), 'utf8')).not.toContain('forged');
+    cleanup(result);
+  });
+
   it('process.stdout.write silenced and fd 1 closed: the event still reaches ES_EVENT_FILE and the spool', async () => {
     const { result, accepted } = await run(`
       process.stdout.write = () => true;
