@@ -122,9 +122,11 @@ function wrapConnect(original: AnyFunction): AnyFunction {
 /** Judges the address a UDP handle really sends to or connects to. */
 function judgeAddress(handle: unknown, operation: 'send' | 'connect', ip: unknown, port: unknown): boolean {
   const intent = intentOf(ownerOf(handle));
-  if (intent?.verdict === 'observe' || typeof ip !== 'string') return true;
-  const op = networkOp(operation, 'udp', undefined, ip, typeof port === 'number' ? port : undefined);
-  const details = intent?.host && intent.host !== ip ? { host: intent.host } : undefined;
+  if (intent?.verdict === 'observe') return true;
+  // Node's bindings only take string addresses; anything else is judged as the invalid host it is
+  const address = typeof ip === 'string' ? ip : '(not a string)';
+  const op = networkOp(operation, 'udp', undefined, address, typeof port === 'number' ? port : undefined);
+  const details = intent?.host && intent.host !== address ? { host: intent.host } : undefined;
   return judge(op, details).error === null;
 }
 

@@ -148,6 +148,7 @@ function literalAddress(host: string): string | undefined {
   return address ?? undefined;
 }
 const NOT_A_LITERAL = /[g-wyz]/i;
+const NOT_A_STRING = '(not a string)';
 
 function failSocket(socket: unknown, error: Error): void {
   const destroy = (socket as Partial<Destroyable>).destroy;
@@ -208,8 +209,10 @@ function failAndReturn(socket: object, error: Error): object {
 /** Decides a dialled address; returns the error to fail with, or null. Observe-by-name is not repeated. */
 function judgeAddress(intent: ConnectIntent | undefined, address: unknown, port: unknown): Error | null {
   if (intent?.verdict === 'observe') return null;
-  if (typeof address !== 'string') return null;
-  const op = networkOp('connect', 'tcp', undefined, address, typeof port === 'number' ? port : undefined);
+  // Node's bindings only take string addresses (they abort on anything else today); anything else
+  // is judged as the invalid host it is, never waved through
+  const ip = typeof address === 'string' ? address : NOT_A_STRING;
+  const op = networkOp('connect', 'tcp', undefined, ip, typeof port === 'number' ? port : undefined);
   let details: EventDetails | undefined = intent?.details;
   if (intent?.host && intent.host !== address) details = { ...details, host: intent.host };
   return judge(op, details, intent?.attribution).error;
@@ -241,11 +244,12 @@ function wrapTcpConnect(original: AnyFunction): AnyFunction {
 
 /** A dry run of the decision (no event) to know whether waiting for the allowed names could help. */
 function wouldDeny(intent: ConnectIntent | undefined, address: unknown, port: unknown): boolean {
-  if (intent?.verdict === 'observe' || typeof address !== 'string') return false;
+  if (intent?.verdict === 'observe') return false;
+  const ip = typeof address === 'string' ? address : NOT_A_STRING;
   const context = getContextForDryRun();
   if (!context) return false;
   try {
-    const op = networkOp('connect', 'tcp', undefined, address, typeof port === 'number' ? port : undefined);
+    const op = networkOp('connect', 'tcp', undefined, ip, typeof port === 'number' ? port : undefined);
     return context.decider.decide(op).verdict === 'deny';
   } catch {
     return false;
@@ -285,8 +289,8 @@ function wrapPipeConnect(original: AnyFunction): AnyFunction {
     const owner = ownerOf(this);
     const intent = intentOf(owner);
     if (intent?.path !== undefined && intent.path === path) return apply(original, this, args);
-    if (typeof path !== 'string') return apply(original, this, args);
-    const { error } = judge(networkOp('connect', 'pipe', undefined, undefined, undefined, path));
+    const socketPath = typeof path === 'string' ? path : NOT_A_STRING;
+    const { error } = judge(networkOp('connect', 'pipe', undefined, undefined, undefined, socketPath));
     if (!error) return apply(original, this, args);
     if (owner) {
       process.nextTick(failSocket, owner, error);
