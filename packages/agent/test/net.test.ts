@@ -250,6 +250,25 @@ describe('net.connect bypass attempts', () => {
     });
   });
 
+  it('refuses a raw tcp_wrap connect whose address is not a string (instead of passing it on)', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: `
+        const { report } = require(${helpers});
+        const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+        const handle = new TCP(constants.SOCKET);
+        const request = new TCPConnectWrap();
+        request.oncomplete = () => {};
+        setTimeout(() => {
+          report({ status: handle.connect(request, new String('127.0.0.2'), 9) });
+          handle.close();
+        }, 50);
+      `,
+    });
+    expect(appResult<{ status: number }>(run).status).toBeLessThan(0);
+    expect(run.events[0]).toMatchObject({ action: 'deny', target: '(not a string):9' });
+  });
+
   it('reports a raw tcp_wrap connect under observe and lets it through', async () => {
     const run = await runFixture({
       policy: OBSERVE,
