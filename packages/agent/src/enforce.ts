@@ -48,12 +48,12 @@ export class AccessDeniedError extends Error {
 
 /**
  * Judges `op` and records an event for observe/deny.
+ * @param op built with every field an own property (network/operations.ts explains why)
  * @param details extra event details (url, method, resolved ip...), never used for the verdict
- * @param constructorOpt the hooked function, so the denial's stack starts at the app's call
  * @returns null to proceed, or the ERR_ACCESS_DENIED error to fail the call with
  * @example
- *   const denied = enforce({ category: 'network', operation: 'connect', host, port });
- *   if (denied) return failAsync(callback, denied);
+ *   const denied = enforce(networkOp('connect', 'tcp', host, undefined, port));
+ *   if (denied) return process.nextTick(callback, denied);
  */
 export function enforce(op: Operation, details?: EventDetails): Error | null {
   return judge(op, details).error;
