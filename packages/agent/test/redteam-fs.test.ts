@@ -1,0 +1,157 @@
+// Red team, filesystem: a hostile app under `filesystem: deny` tries to create a file in a fresh
+// directory under /tmp (governed) by every road and spelling it knows. The test process checks that
+// the file really does not exist afterwards, whatever the app believes happened.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { appResults, cleanup, ensureAgentBuilt, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
+
+beforeAll(() => ensureAgentBuilt(), 120_000);
+
+/** A scratch directory outside every governed directory (/dev/shm: not /tmp, not the app dir). */
+function outsideDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync('/dev/shm/redteam-outside-');
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function attack(
+  body: string,
+  options: { secret?: boolean } = {},
+): Promise<{ results: Record<string, unknown>[]; created: string[] }> {
+  const target = targetDir();
+  const outside = outsideDir();
+  // planted by the test, before the app starts: what the read attacks are after
+  if (options.secret) writeFileSync(join(target.dir, 'secret.json'), '{"secret":"s3cr3t"}');
+  try {
+    const run = await runFixture({
+      policy: DENY_ALL,
+      source: attackSource(body),
+      env: {
+        RT_TARGET: join(target.dir, 'written'),
+        RT_TARGET_DIR: target.dir,
+        RT_OUTSIDE: outside.dir,
+      },
+    });
+    const results = appResults(run);
+    cleanup(run);
+    return { results, created: readdirSync(target.dir).filter((name) => name !== 'secret.json') };
+  } finally {
+    target.remove();
+    outside.remove();
+  }
+}
+
+const PREFIX = `const path = require('node:path'); const DIR = process.env.RT_TARGET_DIR; const OUTSIDE = process.env.RT_OUTSIDE; const NAME = path.basename(TARGET);`;
+
+const WRITES: Record<string, string> = {
+  'fs.promises.open + FileHandle.write': `
+    try { const handle = await fs.promises.open(TARGET, 'w'); await handle.write('x'); await handle.close(); report({ ok: true }); }
+    catch (error) { report({ error: error.code }); }`,
+  'fs.createWriteStream({ fd }) with an fd from openSync': `
+    report(attempt(() => fs.createWriteStream(null, { fd: fs.openSync(TARGET, 'w') }).end('x')));`,
+  'an ERR_ACCESS_DENIED caught and the write retried ten times': `
+    const outcomes = [];
+    for (let i = 0; i < 10; i++) outcomes.push(attempt(() => fs.writeFileSync(TARGET, 'x')).error);
+    report({ error: [...new Set(outcomes)].join(',') });`,
+  '//tmp double slash': `report(attempt(() => fs.writeFileSync('/' + TARGET, 'x')));`,
+  '/tmp/./x': `report(attempt(() => fs.writeFileSync(TARGET.replace('/tmp/', '/tmp/./'), 'x')));`,
+  '/tmp/../tmp/x': `report(attempt(() => fs.writeFileSync(TARGET.replace('/tmp/', '/tmp/../tmp/'), 'x')));`,
+  '/proc/self/root/tmp/...': `report(attempt(() => fs.writeFileSync('/proc/self/root' + TARGET, 'x')));`,
+  '/proc/thread-self/root/tmp/...': `report(attempt(() => fs.writeFileSync('/proc/thread-self/root' + TARGET, 'x')));`,
+  '/proc/<pid>/root/tmp/...': `report(attempt(() => fs.writeFileSync('/proc/' + process.pid + '/root' + TARGET, 'x')));`,
+  '/proc/self/cwd/... after chdir into the target directory': `
+    process.chdir(DIR);
+    report(attempt(() => fs.writeFileSync('/proc/self/cwd/' + NAME, 'x')));`,
+  '/proc/self/fd/N/name through a directory descriptor': `
+    const fd = fs.openSync(DIR, 'r');
+    report(attempt(() => fs.writeFileSync('/proc/self/fd/' + fd + '/' + NAME, 'x')));`,
+  '/dev/fd/N/name through a directory descriptor': `
+    const fd = fs.openSync(DIR, 'r');
+    report(attempt(() => fs.writeFileSync('/dev/fd/' + fd + '/' + NAME, 'x')));`,
+  'a relative path after chdir("/")': `process.chdir('/'); report(attempt(() => fs.writeFileSync(TARGET.slice(1), 'x')));`,
+  'a relative path with process.cwd() lying': `
+    process.chdir(DIR);
+    process.cwd = () => OUTSIDE;
+    report(attempt(() => fs.writeFileSync(NAME, 'x')));`,
+  'a Buffer path': `report(attempt(() => fs.writeFileSync(Buffer.from(TARGET), 'x')));`,
+  'a Buffer path with an embedded NUL': `report(attempt(() => fs.writeFileSync(Buffer.from(TARGET + '\\0.ignored'), 'x')));`,
+  'a file: URL with a percent-encoded directory name': `report(attempt(() => fs.writeFileSync(new URL('file://' + TARGET.replace('/tmp/', '/%74mp/')), 'x')));`,
+  'a URL-like object (href/protocol) pointing into /tmp': `report(attempt(() => fs.writeFileSync({ href: 'file://' + TARGET, protocol: 'file:', hostname: '', pathname: TARGET }, 'x')));`,
+  'a symlink outside the governed directories pointing at the target directory': `
+    fs.symlinkSync(DIR, OUTSIDE + '/link');
+    report(attempt(() => fs.writeFileSync(OUTSIDE + '/link/' + NAME, 'x')));`,
+  'a symlink outside the governed directories pointing at the (missing) target file': `
+    fs.symlinkSync(TARGET, OUTSIDE + '/link');
+    report(attempt(() => fs.writeFileSync(OUTSIDE + '/link', 'x')));`,
+  'rename from outside into the target directory': `
+    fs.writeFileSync(OUTSIDE + '/source', 'x');
+    report(attempt(() => fs.renameSync(OUTSIDE + '/source', TARGET)));`,
+  'copyFile from outside into the target directory': `
+    fs.writeFileSync(OUTSIDE + '/source', 'x');
+    report(attempt(() => fs.copyFileSync(OUTSIDE + '/source', TARGET)));`,
+  'cpSync from outside into the target directory': `
+    fs.writeFileSync(OUTSIDE + '/source', 'x');
+    report(attempt(() => fs.cpSync(OUTSIDE + '/source', TARGET)));`,
+  'link(): a hard link from outside into the target directory': `
+    fs.writeFileSync(OUTSIDE + '/source', 'x');
+    report(attempt(() => fs.linkSync(OUTSIDE + '/source', TARGET)));`,
+  "raw process.binding('fs').open": `
+    report(attempt(() => process.binding('fs').open(TARGET, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o666, undefined, { path: TARGET })));`,
+  "raw process.binding('fs').writeFileUtf8": `
+    const binding = process.binding('fs');
+    report(typeof binding.writeFileUtf8 === 'function'
+      ? attempt(() => binding.writeFileUtf8(TARGET, 'x', fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o666))
+      : { error: 'ERR_ACCESS_DENIED', absent: true });`,
+  'TOCTOU: a worker swaps a link between an outside directory and the target directory': `
+    const { Worker } = require('node:worker_threads');
+    fs.mkdirSync(OUTSIDE + '/real');
+    const link = OUTSIDE + '/swap';
+    const worker = new Worker(
+      "const fs = require('fs'); const { link, real, dir } = require('worker_threads').workerData; const end = Date.now() + 400;" +
+      "while (Date.now() < end) { try { fs.unlinkSync(link); } catch {} try { fs.symlinkSync(real, link); } catch {} try { fs.unlinkSync(link); } catch {} try { fs.symlinkSync(dir, link); } catch {} }",
+      { eval: true, workerData: { link, real: OUTSIDE + '/real', dir: DIR } },
+    );
+    const outcomes = {};
+    const end = Date.now() + 400;
+    while (Date.now() < end) { const code = attempt(() => fs.writeFileSync(link + '/' + NAME, 'x')).error || 'ok'; outcomes[code] = (outcomes[code] || 0) + 1; }
+    await new Promise((resolve) => worker.on('exit', resolve));
+    report({ error: 'ERR_ACCESS_DENIED', outcomes });`,
+};
+
+const READS: Record<string, string> = {
+  'fs.readFileSync of a governed file': `report(attempt(() => fs.readFileSync(DIR + '/secret.json', 'utf8')));`,
+  'fs.promises.readFile through /proc/self/root': `
+    try { report({ ok: await fs.promises.readFile('/proc/self/root' + DIR + '/secret.json', 'utf8') }); }
+    catch (error) { report({ error: error.code }); }`,
+  'fs.openAsBlob': `
+    try { report({ ok: await (await fs.openAsBlob(DIR + '/secret.json')).text() }); }
+    catch (error) { report({ error: error.code }); }`,
+  'fs.opendirSync of the target directory': `report(attempt(() => fs.opendirSync(DIR).readSync()?.name));`,
+  'process.loadEnvFile': `report(attempt(() => process.loadEnvFile(DIR + '/secret.json')));`,
+};
+
+describe('red team: writes into a governed directory under filesystem deny', () => {
+  for (const [name, body] of Object.entries(WRITES)) {
+    it(`blocks ${name}`, async () => {
+      const { results, created } = await attack(`${PREFIX}\n${body}`);
+      expect(created, JSON.stringify(results)).toEqual([]);
+      // denied by the agent (possibly already a preparatory step, e.g. opening the directory or
+      // creating the link), or refused by Node itself before any file could be touched
+      const error = String(results[0]?.error ?? results[0]?.crashed ?? '');
+      expect(error, JSON.stringify(results)).toMatch(
+        /ERR_ACCESS_DENIED|ERR_INVALID_ARG_VALUE|ERR_INVALID_URL/,
+      );
+    });
+  }
+});
+
+describe('red team: reads of a governed file under filesystem deny', () => {
+  for (const [name, body] of Object.entries(READS)) {
+    it(`blocks ${name}`, async () => {
+      const { results } = await attack(`${PREFIX}\n${body}`, { secret: true });
+      expect(JSON.stringify(results)).not.toContain('s3cr3t');
+      expect(results[0]).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
+    });
+  }
+});
