@@ -89,8 +89,11 @@ function replaceNextSpawnError(child: unknown, denied: Error): void {
       Object.assign(denied, { path: original?.path, spawnargs: original?.spawnargs, syscall: 'spawn' });
       const result = ReflectApply(emit, this, ['error', denied, ...emitArgs.slice(2)]);
       // A real failed spawn's pipes see EOF and close; ours were never connected, so close them.
-      for (const stream of (target as { stdio?: unknown }).stdio as Array<{ destroy?: () => void } | null>) {
-        if (stream && typeof stream.destroy === 'function') stream.destroy();
+      const stdio = (target as { stdio?: unknown }).stdio;
+      if (Array.isArray(stdio)) {
+        for (const stream of stdio as Array<{ destroy?: () => void } | null>) {
+          if (stream && typeof stream.destroy === 'function') stream.destroy();
+        }
       }
       // fork's IPC channel likewise: the EOF path of its onread disconnects it and lets 'close' fire
       // (the pipe handle sits under Node's private kChannelHandle symbol; `child.channel` is a wrapper)
@@ -124,7 +127,11 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
     judgedOptions.delete(options);
     if (verdict) {
       // pid 0 makes ChildProcess create handle-less stdio sockets instead of reading unopened pipes
-      Object.defineProperty(this, 'pid', { value: 0, writable: true, configurable: true });
+      try {
+        Object.defineProperty(this, 'pid', { value: 0, writable: true, configurable: true });
+      } catch {
+        // a handle we cannot annotate still fails with EACCES; only its stdio may report ENOTCONN
+      }
       return UV_EACCES;
     }
     fixEnvPairs(options.envPairs);
