@@ -14,6 +14,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appResult, cleanup, policy, type RunResult, runFixture } from './harness.js';
 
+/** Writes the fixture app into `dir`, its application directory, so loading the app itself is never in question. */
+function appIn(dir: string, source: string, type: 'cjs' | 'esm' = 'cjs'): { file: string; cwd: string } {
+  const file = join(dir, type === 'esm' ? 'app.mjs' : 'app.cjs');
+  writeFileSync(file, source);
+  return { file, cwd: dir };
+}
+
 const dirs: string[] = [];
 const runs: RunResult[] = [];
 afterEach(() => {
@@ -52,8 +59,7 @@ console.log(JSON.stringify({ result: outcome }));
 })();
 `;
   const run = await runFixture({
-    source,
-    cwd: dir,
+    ...appIn(dir, source),
     policy: policy({ network: 'grant', process: 'grant', ...fields }),
   });
   runs.push(run);
@@ -312,6 +318,7 @@ import lib from './lib.cjs';
 import { fromEsm } from './esm-lib.mjs';
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
+
 const require = createRequire(import.meta.url);
 const data = require('./data.json');
 const dynamic = await import('./esm-lib.mjs?again');

@@ -16,6 +16,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appResult, cleanup, fixturePath, policy, type RunResult, runFixture } from './harness.js';
 
+/** Writes the fixture app into `dir`, its application directory, so loading the app itself is never in question. */
+function appIn(dir: string, source: string, type: 'cjs' | 'esm' = 'cjs'): { file: string; cwd: string } {
+  const file = join(dir, type === 'esm' ? 'app.mjs' : 'app.cjs');
+  writeFileSync(file, source);
+  return { file, cwd: dir };
+}
+
 interface OpOutcome {
   name: string;
   ok: boolean;
@@ -116,8 +123,10 @@ describe('filesystem under deny', () => {
   it('answers existsSync with false rather than throwing', async () => {
     const dir = preparedDir();
     const run = await runFixture({
-      source: `console.log(JSON.stringify({ result: require('node:fs').existsSync(${JSON.stringify(join(dir, 'existing.txt'))}) }));`,
-      cwd: dir,
+      ...appIn(
+        dir,
+        `console.log(JSON.stringify({ result: require('node:fs').existsSync(${JSON.stringify(join(dir, 'existing.txt'))}) }));`,
+      ),
       policy: policy({ filesystem: 'deny' }),
     });
     runs.push(run);

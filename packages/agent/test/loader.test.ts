@@ -6,6 +6,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appResult, cleanup, policy, type RunResult, runFixture } from './harness.js';
 
+/** Writes the fixture app into `dir`, its application directory, so loading the app itself is never in question. */
+function appIn(dir: string, source: string, type: 'cjs' | 'esm' = 'cjs'): { file: string; cwd: string } {
+  const file = join(dir, type === 'esm' ? 'app.mjs' : 'app.cjs');
+  writeFileSync(file, source);
+  return { file, cwd: dir };
+}
+
 const dirs: string[] = [];
 const runs: RunResult[] = [];
 afterEach(() => {
@@ -30,6 +37,7 @@ import { execSync, spawnSync } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as fsNamespace from 'node:fs';
+
 const out = {};
 const attempt = async (name, fn) => { try { await fn(); out[name] = 'allowed'; } catch (error) { out[name] = error.code; } };
 await attempt('execSync', () => execSync('touch ${dir}/marker-esm'));
@@ -41,7 +49,7 @@ await attempt('namespace', () => fsNamespace.writeFileSync('${dir}/esm-ns.txt', 
 await attempt('default', () => fsNamespace.default.writeFileSync('${dir}/esm-default.txt', 'x'));
 console.log(JSON.stringify({ result: out }));
 `;
-    const run = await runFixture({ source, type: 'esm', cwd: dir, policy: denyAll });
+    const run = await runFixture({ ...appIn(dir, source, 'esm'), policy: denyAll });
     runs.push(run);
     const out = appResult<Record<string, string>>(run);
     for (const name of [
@@ -73,7 +81,7 @@ attempt('linkedBinding.fs', () => process._linkedBinding('fs').readFileUtf8('${d
 attempt('require.fs.promises', () => { throw Object.assign(new Error(), { code: require('node:fs/promises') === require('node:fs').promises ? 'same-object' : 'different' }); });
 console.log(JSON.stringify({ result: out }));
 `;
-    const run = await runFixture({ source, cwd: dir, policy: denyAll });
+    const run = await runFixture({ ...appIn(dir, source), policy: denyAll });
     runs.push(run);
     const out = appResult<Record<string, string>>(run);
     expect(out['getBuiltinModule.fs']).toBe('ERR_ACCESS_DENIED');

@@ -6,6 +6,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appResult, cleanup, fixturePath, policy, type RunResult, runFixture } from './harness.js';
 
+/** Writes the fixture app into `dir`, its application directory, so loading the app itself is never in question. */
+function appIn(dir: string, source: string, type: 'cjs' | 'esm' = 'cjs'): { file: string; cwd: string } {
+  const file = join(dir, type === 'esm' ? 'app.mjs' : 'app.cjs');
+  writeFileSync(file, source);
+  return { file, cwd: dir };
+}
+
 const dirs: string[] = [];
 const runs: RunResult[] = [];
 afterEach(() => {
@@ -39,8 +46,7 @@ console.log(JSON.stringify({ result: out }));
 })();
 `;
   const run = await runFixture({
-    source,
-    cwd: dir,
+    ...appIn(dir, source),
     policy: policy({ network: 'grant', filesystem: 'deny', process: 'observe' }),
   });
   runs.push(run);

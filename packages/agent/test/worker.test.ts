@@ -1,10 +1,17 @@
 // Worker threads carry the agent whatever options they are started with, and the Worker class the
 // app can reach never leads back to an unwrapped constructor.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appResult, cleanup, policy, type RunResult, runFixture } from './harness.js';
+
+/** Writes the fixture app into `dir`, its application directory, so loading the app itself is never in question. */
+function appIn(dir: string, source: string, type: 'cjs' | 'esm' = 'cjs'): { file: string; cwd: string } {
+  const file = join(dir, type === 'esm' ? 'app.mjs' : 'app.cjs');
+  writeFileSync(file, source);
+  return { file, cwd: dir };
+}
 
 const dirs: string[] = [];
 const runs: RunResult[] = [];
@@ -38,6 +45,7 @@ describe('worker threads', () => {
     };
     const source = `
 import { Worker } from 'node:worker_threads';
+
 const cases = ${JSON.stringify(cases)};
 const out = {};
 for (const [name, options] of Object.entries(cases)) {
@@ -50,7 +58,7 @@ for (const [name, options] of Object.entries(cases)) {
 }
 console.log(JSON.stringify({ result: out }));
 `;
-    const run = await runFixture({ source, type: 'esm', cwd: dir, policy: policy({ filesystem: 'deny' }) });
+    const run = await runFixture({ ...appIn(dir, source, 'esm'), policy: policy({ filesystem: 'deny' }) });
     runs.push(run);
     const out = appResult<Record<string, string>>(run);
     for (const name of Object.keys(cases)) {
@@ -76,7 +84,10 @@ worker.on('message', (value) => {
 });
 `;
     for (const mode of ['grant', 'observe'] as const) {
-      const run = await runFixture({ source, cwd: dir, policy: policy({ filesystem: mode, process: mode }) });
+      const run = await runFixture({
+        ...appIn(dir, source),
+        policy: policy({ filesystem: mode, process: mode }),
+      });
       runs.push(run);
       expect(appResult(run), mode).toEqual({
         value: 42,
@@ -98,7 +109,7 @@ try {
 } catch (error) { outcome = error.code; }
 console.log(JSON.stringify({ result: outcome }));
 `;
-    const run = await runFixture({ source, cwd: dir, policy: policy({ process: 'deny' }) });
+    const run = await runFixture({ ...appIn(dir, source), policy: policy({ process: 'deny' }) });
     runs.push(run);
     expect(appResult(run)).toBe('ERR_ACCESS_DENIED');
     expect(run.events).toEqual([
