@@ -129,6 +129,23 @@ const READS: Record<string, string> = {
     catch (error) { report({ error: error.code }); }`,
   'fs.opendirSync of the target directory': `report(attempt(() => fs.opendirSync(DIR).readSync()?.name));`,
   'process.loadEnvFile': `report(attempt(() => process.loadEnvFile(DIR + '/secret.json')));`,
+  // Node's module loader is never judged for code, but a "module" under /tmp outside the application
+  // directories is data the policy governs: require() must not be a way to read it
+  'require() of a JSON file under /tmp': `report(attempt(() => require(DIR + '/secret.json')));`,
+  "require.extensions['.txt'] = the JSON loader": `
+    fs.renameSync; require.extensions['.txt'] = require.extensions['.json'];
+    report(attempt(() => require(DIR + '/secret.json')));`,
+  'Module._load of a JSON file under /tmp': `report(attempt(() => require('node:module')._load(DIR + '/secret.json')));`,
+  'a hand-made genuine-looking Module fed to Module._extensions[".json"]': `
+    const Module = require('node:module');
+    const file = DIR + '/secret.json';
+    const module = new Module(file);
+    module.filename = file;
+    Module._cache[file] = module;
+    report(attempt(() => { Module._extensions['.json'](module, file); return module.exports; }));`,
+  'import() of a JSON module under /tmp': `
+    try { report({ ok: (await import(DIR + '/secret.json', { with: { type: 'json' } })).default }); }
+    catch (error) { report({ error: error.code }); }`,
 };
 
 describe('red team: writes into a governed directory under filesystem deny', () => {

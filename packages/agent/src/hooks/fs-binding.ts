@@ -30,6 +30,7 @@ import {
   invalidateResolutions,
   isCertainlyUngoverned,
   isWriteFlags,
+  loaderMayRead,
   rememberFd,
   resolveGoverned,
   resolvePath,
@@ -140,6 +141,12 @@ export const LOADER_ONLY_METHODS: Record<string, MethodSpec> = {
 };
 
 const ReflectApply = Reflect.apply;
+/**
+ * Calls that read a file's content. The module loader's other reads (stat, lstat, realpath while
+ * resolving, also of /tmp itself when an application lives under it) are never judged; its content
+ * reads are judged when the file is not code (see loaderMayRead).
+ */
+const CONTENT_READS = new Set(['fs.open', 'fs.openFileHandle', 'fs.readFileUtf8']);
 const PromiseReject = Promise.reject.bind(Promise);
 const PromiseThen = Promise.prototype.then;
 const nextTick = process.nextTick;
@@ -202,10 +209,15 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
   const singleIndex = paths[0]?.index ?? 0;
   const wrapper = function (this: unknown, ...args: unknown[]): unknown {
     if (single && isCertainlyUngoverned(args[singleIndex])) return ReflectApply(original, this, args);
-    if (isLoaderActive() || isAgentWork()) return ReflectApply(original, this, args);
+    if (isAgentWork()) return ReflectApply(original, this, args);
+    // Node's CommonJS loader reads code unjudged, but only code: see loaderMayRead
+    const loading = isLoaderActive();
     let opened: FdEntry | null = null;
     if (spec.symlinkTarget) invalidateResolutions();
-    for (const pathArg of paths) {
+    // an index loop: a `for...of` asks the array iterator, which the app may have replaced to skip
+    // the path arguments altogether (test/redteam-intrinsics.test.ts)
+    for (let pathIndex = 0; pathIndex < paths.length; pathIndex++) {
+      const pathArg = paths[pathIndex] as PathArg;
       const access =
         pathArg.access === 'flags'
           ? isWriteFlags(args[spec.flagsIndex ?? 1])
@@ -216,6 +228,7 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
       if (access === 'write') invalidateResolutions();
       const real = governedRealPath(args[pathArg.index], pathArg.follow);
       if (real === null) continue;
+      if (loading && access === 'read' && (!CONTENT_READS.has(call) || loaderMayRead(real))) continue;
       const denied = judge(access, real, call, wrapper);
       if (denied) return failCall(args, denied, spec);
       if (spec.opens) opened = { path: real, write: access === 'write' };
@@ -259,7 +272,8 @@ function judge(access: Access, path: string, call: string, hookFn: AnyFunction):
     return null;
   }
   // Module loading reads are never judged; the stack is only looked at when a verdict would cost.
-  if (access === 'read' && isEsmLoaderCall(hookFn)) return null;
+  if (access === 'read' && (!CONTENT_READS.has(call) || loaderMayRead(path)) && isEsmLoaderCall(hookFn))
+    return null;
   return enforce(op, { call });
 }
 

@@ -46,6 +46,8 @@ export interface FdEntry {
 }
 
 let governedDirs: readonly string[] = ['/tmp'];
+/** The application directories (code lives there: see loaderMayRead). */
+let applicationDirs: readonly string[] = [];
 /** Governed and magic-link directories, without trailing slashes, for `isCertainlyUngoverned`. */
 let watchedPrefixes: string[] = ['/tmp', ...MAGIC_LINK_DIRS];
 let fsBinding: Record<string, unknown> | undefined;
@@ -71,6 +73,7 @@ export function initFsPaths(options: {
   binding: Record<string, unknown> | undefined;
 }): void {
   governedDirs = ['/tmp', ...options.appDirs.filter((dir) => dir && dir !== '/tmp')];
+  applicationDirs = options.appDirs.filter((dir) => dir);
   // '/' as an application directory governs everything: no prefix can then be certainly ungoverned
   ungovernedVerdicts.clear();
   invalidateResolutions();
@@ -107,6 +110,23 @@ function computeCertainlyUngoverned(path: string): boolean {
       return false;
   }
   return !includes(path, '/.') && !includes(path, '//');
+}
+
+/**
+ * May Node's module loader read the content of `real` (a resolved path) without judgement? Code lives
+ * in the application directories and in ungoverned places (layers, the runtime), and a JavaScript
+ * file is code wherever it is; but JSON or any other file under /tmp outside the application
+ * directories is data the policy governs, so `require('/tmp/x/secret.json')`, `import(...,
+ * { with: { type: 'json' } })`, `require.extensions['.txt'] = ...` or a hand-made Module fed to
+ * `Module._extensions` must not read around a deny (test/redteam-fs.test.ts). Only reads are ever
+ * exempt: writes made while the loader is active (an app's own `module._compile`) are judged.
+ */
+export function loaderMayRead(real: string): boolean {
+  if (endsWith(real, '.js') || endsWith(real, '.cjs') || endsWith(real, '.mjs')) return true;
+  // an application directory may itself lie under /tmp
+  for (let i = 0; i < applicationDirs.length; i++)
+    if (isUnderDirectory(real, applicationDirs[i] as string)) return true;
+  return !isGovernedOrMagic(real);
 }
 
 function isGovernedOrMagic(abs: string): boolean {
