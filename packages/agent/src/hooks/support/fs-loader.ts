@@ -32,7 +32,8 @@ const captureStackTrace = Error.captureStackTrace;
 const LOADER_EXTENSIONS = ['.js', '.json', '.cjs', '.mjs'];
 const ESM_LOADER_FILE = 'node:internal/modules/esm/';
 const FS_FRAME_FILES = ['node:fs', 'node:internal/fs/'];
-const STACK_DEPTH = 12;
+// the loader frame is at most the third below the hook (open <- readFile <- getSource); a short capture is cheap
+const STACK_DEPTH = 6;
 
 let depth = 0;
 let installed = false;
