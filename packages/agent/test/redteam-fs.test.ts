@@ -103,6 +103,15 @@ const WRITES: Record<string, string> = {
     report(typeof binding.writeFileUtf8 === 'function'
       ? attempt(() => binding.writeFileUtf8(TARGET, 'x', fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o666))
       : { error: 'ERR_ACCESS_DENIED', absent: true });`,
+  "a module's own _compile writing while the loader is active": `
+    const Module = require('node:module');
+    const file = OUTSIDE + '/innocent.js';
+    fs.writeFileSync(file, '// nothing');
+    const module = new Module(file);
+    module.filename = file;
+    module._compile = () => fs.writeFileSync(TARGET, 'x');
+    Module._cache[file] = module;
+    report(attempt(() => Module._extensions['.js'](module, file)));`,
   'TOCTOU: a worker swaps a link between an outside directory and the target directory': `
     const { Worker } = require('node:worker_threads');
     fs.mkdirSync(OUTSIDE + '/real');

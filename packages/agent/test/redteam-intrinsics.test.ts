@@ -189,6 +189,12 @@ const FILESYSTEM: Record<string, string> = {
       return step;
     };
     report(attempt(() => fs.writeFileSync(TARGET, 'x')));`,
+  'the array iterator ending at once, so no path argument is looked at': `
+    ${FROM_AGENT}
+    const iteratorPrototype = Object.getPrototypeOf([][Symbol.iterator]());
+    const next = iteratorPrototype.next;
+    iteratorPrototype.next = function () { return fromAgent() ? { value: undefined, done: true } : next.call(this); };
+    report(attempt(() => fs.writeFileSync(TARGET, 'x')));`,
   'Object.prototype.path pointing elsewhere': `
     Object.prototype.path = '/dev/null';
     const outcome = attempt(() => fs.writeFileSync(TARGET, 'x'));
