@@ -43,34 +43,65 @@ function quoteNodeOption(value: string): string {
   return /[\s"'\\]/.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : value;
 }
 
-/** NODE_OPTIONS with the agent's `--require` appended when it is not there already. */
+// The environment is corrected with methods captured at load and index loops: the app may replace
+// `String.prototype.includes`, `Array.prototype.push`/`splice`/`includes` or the iterators so that a
+// child starts without the agent or with the app's ES_POLICY_FILE (test/redteam-process.test.ts).
+const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call) as <
+  T,
+  A extends unknown[],
+  R,
+>(
+  method: (this: T, ...args: A) => R,
+) => (self: T, ...args: A) => R;
+const stringSlice = uncurry(String.prototype.slice);
+const stringIndexOf = uncurry(String.prototype.indexOf as (this: string, search: string) => number);
+const stringEndsWith = uncurry(String.prototype.endsWith as (this: string, search: string) => boolean);
+const arraySplice = uncurry(
+  Array.prototype.splice as (this: unknown[], start: number, count: number) => unknown[],
+);
+const objectKeys = Object.keys;
+const isArray = Array.isArray;
+
+function isConfigKey(key: string): boolean {
+  for (let i = 0; i < CONFIG_KEYS.length; i++) if (CONFIG_KEYS[i] === key) return true;
+  return false;
+}
+
+/**
+ * NODE_OPTIONS ending with the agent's `--require`. Appended unless our own option already ends it:
+ * a mere mention of the agent's path elsewhere (`--title=/opt/appdefender/agent.cjs`) loads nothing,
+ * and a second `--require` of the agent is a no-op.
+ */
 export function withAgentRequire(nodeOptions: string | undefined): string {
   if (!agentFile) return nodeOptions ?? '';
-  if (nodeOptions?.includes(agentFile)) return nodeOptions;
+  if (nodeOptions === requireOption || (nodeOptions && stringEndsWith(nodeOptions, ` ${requireOption}`)))
+    return nodeOptions;
   return nodeOptions ? `${nodeOptions} ${requireOption}` : requireOption;
 }
 
 /** Corrects an `envPairs` array (`KEY=value` strings, what the spawn bindings take) in place. */
 export function fixEnvPairs(envPairs: unknown): void {
-  if (!agentFile || !Array.isArray(envPairs)) return;
+  if (!agentFile || !isArray(envPairs)) return;
   const pairs = envPairs as unknown[];
   let nodeOptionsIndex = -1;
   for (let i = pairs.length - 1; i >= 0; i--) {
     const pair = pairs[i];
     if (typeof pair !== 'string') continue;
-    const key = pair.slice(0, pair.indexOf('='));
+    const key = stringSlice(pair, 0, stringIndexOf(pair, '='));
     if (key === 'NODE_OPTIONS') {
       if (nodeOptionsIndex === -1) nodeOptionsIndex = i;
-    } else if (configValues.has(key) && (CONFIG_KEYS.includes(key) || configValues.get(key) !== undefined)) {
-      pairs.splice(i, 1);
+    } else if (configValues.has(key) && (isConfigKey(key) || configValues.get(key) !== undefined)) {
+      arraySplice(pairs, i, 1);
       if (nodeOptionsIndex > i) nodeOptionsIndex--;
     }
   }
-  for (const [key, value] of configValues) if (value !== undefined) pairs.push(`${key}=${value}`);
+  configValues.forEach((value, key) => {
+    if (value !== undefined) pairs[pairs.length] = `${key}=${value}`;
+  });
   if (nodeOptionsIndex === -1) {
-    pairs.push(`NODE_OPTIONS=${withAgentRequire(undefined)}`);
+    pairs[pairs.length] = `NODE_OPTIONS=${withAgentRequire(undefined)}`;
   } else {
-    const current = (pairs[nodeOptionsIndex] as string).slice('NODE_OPTIONS='.length);
+    const current = stringSlice(pairs[nodeOptionsIndex] as string, 'NODE_OPTIONS='.length);
     pairs[nodeOptionsIndex] = `NODE_OPTIONS=${withAgentRequire(current)}`;
   }
 }
@@ -78,9 +109,16 @@ export function fixEnvPairs(envPairs: unknown): void {
 /** A corrected copy of an environment object (worker `env`, `process.execve`). */
 export function fixedEnv(env: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = String(value);
-  for (const key of CONFIG_KEYS) delete out[key];
-  for (const [key, value] of configValues) if (value !== undefined) out[key] = value;
+  const keys = objectKeys(env);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = env[key];
+    if (value !== undefined) out[key] = String(value);
+  }
+  for (let i = 0; i < CONFIG_KEYS.length; i++) delete out[CONFIG_KEYS[i] as string];
+  configValues.forEach((value, key) => {
+    if (value !== undefined) out[key] = value;
+  });
   out.NODE_OPTIONS = withAgentRequire(out.NODE_OPTIONS);
   return out;
 }
