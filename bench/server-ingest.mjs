@@ -205,7 +205,7 @@ async function seedSqlite(dataDir, accountId) {
   db.close();
 }
 
-/** The same on PostgreSQL, generated server-side. */
+/** The same on PostgreSQL, generated server-side (independent random category, action, function). */
 async function seedPostgres(schema, accountId) {
   const client = await pgClient();
   try {
@@ -215,14 +215,20 @@ async function seedPostgres(schema, accountId) {
     await client.query(
       `INSERT INTO events (account_id, id, batch_id, time_ms, received_ms, category, action, operation, target,
          policy_group, function_name, terminated, body)
-       SELECT $1, md5(i::text)::uuid::text, 'seed', $2::bigint + (i::bigint * $3::bigint / $4::bigint), $2::bigint + $3::bigint,
-         (ARRAY['network','filesystem','process'])[1 + i % 3], CASE WHEN i % 10 = 0 THEN 'deny' ELSE 'observe' END,
-         'connect', 'api-' || (i % 50) || '.example.com:443', 'payments-strict', 'fn-' || (i % 20), 0,
-         json_build_object('id', md5(i::text)::uuid::text, 'time', to_char(to_timestamp(($2::bigint + (i::bigint * $3::bigint / $4::bigint)) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           'category', (ARRAY['network','filesystem','process'])[1 + i % 3], 'action', CASE WHEN i % 10 = 0 THEN 'deny' ELSE 'observe' END,
-           'operation', 'connect', 'target', 'api-' || (i % 50) || '.example.com:443', 'terminated', false,
-           'policyGroup', 'payments-strict', 'function', 'fn-' || (i % 20))::text
-       FROM generate_series(0, $4::bigint - 1) AS i`,
+       SELECT $1, g.id, 'seed', g.time_ms, $2::bigint + $3::bigint, g.category, g.action, 'connect', g.target,
+         'payments-strict', g.fn, 0,
+         '{"id":"' || g.id || '","time":"' || to_char(to_timestamp(g.time_ms / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ||
+         '","category":"' || g.category || '","action":"' || g.action || '","operation":"connect","target":"' || g.target ||
+         '","terminated":false,"policyGroup":"payments-strict","function":"' || g.fn || '"}'
+       FROM (
+         SELECT md5(i::text)::uuid::text AS id,
+           $2::bigint + (i::bigint * $3::bigint / $4::bigint) AS time_ms,
+           (ARRAY['network','filesystem','process'])[1 + floor(random() * 3)::int] AS category,
+           CASE WHEN random() < 0.1 THEN 'deny' ELSE 'observe' END AS action,
+           'api-' || floor(random() * 50)::int || '.example.com:443' AS target,
+           'fn-' || floor(random() * 20)::int AS fn
+         FROM generate_series(0, $4::bigint - 1) AS i
+       ) AS g`,
       [accountId, now - span, span, QUERY_EVENTS],
     );
     await client.query('ANALYZE events');
@@ -389,6 +395,7 @@ async function main() {
       );
     }
 
+    if (QUERY_EVENTS === 0) return;
     console.log(
       `\nquery latency on ${fmt(QUERY_EVENTS)} stored events (one account, 30 days), 30 rounds per query:`,
     );

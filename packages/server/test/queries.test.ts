@@ -239,4 +239,24 @@ describeBackends('queries', (backend) => {
     expect(await ids(free.apiToken)).toEqual([]);
     expect(await ids(paid.apiToken)).toEqual([paidKept.id]);
   });
+
+  it('answers a storage failure with 500 INTERNAL_ERROR and no internals', async () => {
+    const failing = new Proxy(backend.storage, {
+      get(target, property, receiver) {
+        if (property === 'listFunctions') {
+          return async () => {
+            throw new Error('SQLITE_IOERR: disk I/O error at /secret/path/appdefender.sqlite');
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const app = await backend.app({ storage: failing });
+    const user = await signUp(app);
+    const res = await app.inject({ method: 'GET', url: '/api/v1/functions', headers: bearer(user.apiToken) });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: { code: 'INTERNAL_ERROR', message: expect.any(String) } });
+    expect(res.body).not.toMatch(/SQLITE|secret|at .+:\d+/);
+  });
 });
