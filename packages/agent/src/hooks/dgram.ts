@@ -14,7 +14,7 @@ import type { AgentContext } from '../context.js';
 import { judge } from '../enforce.js';
 import { apply, numberIsInteger } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
-import { intentOf, ownerOf, rememberIntent, withJudgedHost } from '../network/intents.js';
+import { callJudged, intentOf, makeIntent, ownerOf, rememberIntent } from '../network/intents.js';
 import { networkOp } from '../network/operations.js';
 import type { HookDescriptor } from './registry.js';
 
@@ -84,7 +84,7 @@ function wrapSend(original: AnyFunction): AnyFunction {
     if (previous && previous.host === destination.host && previous.port === destination.port) {
       // the same flow as the last send (and dgram re-calls send itself once the socket is bound):
       // judged and reported already; the address used is still judged at the binding
-      return withJudgedHost(destination.host, () => apply(original, this, args));
+      return callJudged(destination.host, original, this, args);
     }
     const { verdict, error } = judge(udpOperation('send', destination.host, destination.port));
     if (error) {
@@ -96,8 +96,17 @@ function wrapSend(original: AnyFunction): AnyFunction {
       else process.nextTick(() => (this as Emitter).emit('error', error));
       return undefined;
     }
-    rememberIntent(this as object, { host: destination.host, port: destination.port, verdict });
-    return withJudgedHost(destination.host, () => apply(original, this, args));
+    const intent = makeIntent(
+      verdict,
+      destination.host,
+      destination.port,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    );
+    rememberIntent(this as object, intent);
+    return callJudged(destination.host, original, this, args);
   };
 }
 
@@ -114,8 +123,8 @@ function wrapConnect(original: AnyFunction): AnyFunction {
       process.nextTick(() => (this as Emitter).emit('error', error));
       return undefined;
     }
-    rememberIntent(this as object, { host, port, verdict, connected: true });
-    return withJudgedHost(host, () => apply(original, this, args));
+    rememberIntent(this as object, makeIntent(verdict, host, port, undefined, undefined, true, undefined));
+    return callJudged(host, original, this, args);
   };
 }
 

@@ -21,7 +21,7 @@ import { judge } from '../enforce.js';
 import { apply, isArray, matches, regExpExec } from '../intrinsics.js';
 import { learnAddresses, resolveAllowedNames } from '../network/address-learning.js';
 import { UV_EACCES } from '../network/errno.js';
-import { isJudgedHost, withJudgedHost } from '../network/intents.js';
+import { callJudged, isJudgedHost } from '../network/intents.js';
 import { dnsOp, networkOp } from '../network/operations.js';
 import type { HookDescriptor } from './registry.js';
 
@@ -139,7 +139,7 @@ function wrapCallbackQuery(original: AnyFunction, queryOf: QueryOf): AnyFunction
       process.nextTick(callback as AnyFunction, error);
       return {};
     }
-    return withJudgedHost(hostOf(op), () => apply(original, this, args));
+    return callJudged(hostOf(op), original, this, args);
   };
 }
 
@@ -150,7 +150,7 @@ function wrapPromiseQuery(original: AnyFunction, queryOf: QueryOf): AnyFunction 
     if (!op) return apply(original, this, args);
     const { error } = judge(op);
     if (error) return Promise.reject(error);
-    return withJudgedHost(hostOf(op), () => apply(original, this, args));
+    return callJudged(hostOf(op), original, this, args);
   };
 }
 

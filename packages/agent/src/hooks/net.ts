@@ -35,7 +35,14 @@ import {
 } from '../intrinsics.js';
 import { allowedNamesPending, whenAllowedNamesSettled } from '../network/address-learning.js';
 import { UV_EACCES } from '../network/errno.js';
-import { type ConnectIntent, intentOf, ownerOf, rememberIntent, withJudgedHost } from '../network/intents.js';
+import {
+  type ConnectIntent,
+  callJudged,
+  intentOf,
+  makeIntent,
+  ownerOf,
+  rememberIntent,
+} from '../network/intents.js';
 import { networkOp } from '../network/operations.js';
 import type { EventDetails } from '../report.js';
 import type { HookDescriptor } from './registry.js';
@@ -168,13 +175,13 @@ function wrapSocketConnect(original: AnyFunction): AnyFunction {
         details,
       );
       if (error) return failAndReturn(this, error);
-      intent = { path, verdict };
+      intent = makeIntent(verdict, undefined, undefined, path, undefined, undefined, undefined);
     } else if (literalAddress(host!) !== undefined) {
       const address = literalAddress(host!)!;
       if (allowedNamesPending()) {
         // judged at the address once the agent's own lookups are in (see the binding hook); the
         // app's stack is gone by then, so attribute now (rare: only in the first milliseconds)
-        intent = { host, port, verdict: 'deferred', details, attribution: attributeCall(connect) };
+        intent = makeIntent('deferred', host, port, undefined, details, undefined, attributeCall(connect));
       } else {
         const literalDetails = address === host ? details : { ...details, host };
         const { verdict, error } = judge(
@@ -182,15 +189,15 @@ function wrapSocketConnect(original: AnyFunction): AnyFunction {
           literalDetails,
         );
         if (error) return failAndReturn(this, error);
-        intent = { host, port, verdict };
+        intent = makeIntent(verdict, host, port, undefined, undefined, undefined, undefined);
       }
     } else {
       const { verdict, error } = judge(networkOp('connect', 'tcp', host, undefined, port), details);
       if (error) return failAndReturn(this, error);
-      intent = { host, port, verdict, details };
+      intent = makeIntent(verdict, host, port, undefined, details, undefined, undefined);
     }
     rememberIntent(this, intent);
-    return withJudgedHost(intent.host, () => apply(original, this, args));
+    return callJudged(intent.host, original, this, args);
   };
 }
 

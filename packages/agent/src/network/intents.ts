@@ -54,22 +54,24 @@ export function ownerOf(handle: unknown): object | undefined {
   return owner && typeof owner === 'object' ? owner : undefined;
 }
 
-const hasOwn = Object.hasOwn;
-const own = <K extends keyof ConnectIntent>(intent: ConnectIntent, key: K): ConnectIntent[K] | undefined =>
-  apply(hasOwn, Object, [intent, key]) ? intent[key] : undefined;
+/**
+ * A connect intent with every field an own property (undefined when unknown), so that no read of
+ * it can reach an `Object.prototype.host` the app planted. Positional for the same reason.
+ */
+export function makeIntent(
+  verdict: ConnectIntent['verdict'],
+  host: string | undefined,
+  port: number | undefined,
+  path: string | undefined,
+  details: EventDetails | undefined,
+  connected: boolean | undefined,
+  attribution: Attribution | undefined,
+): ConnectIntent {
+  return { verdict, host, port, path, details, connected, attribution };
+}
 
-/** Keeps a copy with every field an own property, so no read of it can reach Object.prototype. */
 export function rememberIntent(socket: object, intent: ConnectIntent): void {
-  const stored: ConnectIntent = {
-    host: own(intent, 'host'),
-    port: own(intent, 'port'),
-    path: own(intent, 'path'),
-    verdict: intent.verdict,
-    details: own(intent, 'details'),
-    connected: own(intent, 'connected'),
-    attribution: own(intent, 'attribution'),
-  };
-  weakMapSet(intents, socket, stored);
+  weakMapSet(intents, socket, intent);
 }
 
 export function intentOf(socket: object | undefined): ConnectIntent | undefined {
@@ -78,12 +80,17 @@ export function intentOf(socket: object | undefined): ConnectIntent | undefined 
 
 let judgedHost: string | undefined;
 
-/** Runs `call` with `host` marked as already judged (see above). */
-export function withJudgedHost<T>(host: string | undefined, call: () => T): T {
+/** `apply(original, self, args)` with `host` marked as already judged (no closure on the hot path). */
+export function callJudged(
+  host: string | undefined,
+  original: (...args: unknown[]) => unknown,
+  self: unknown,
+  args: unknown[],
+): unknown {
   const previous = judgedHost;
   judgedHost = host;
   try {
-    return call();
+    return apply(original, self, args);
   } finally {
     judgedHost = previous;
   }
