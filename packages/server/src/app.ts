@@ -103,6 +103,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   );
   for (const schema of sharedSchemas) app.addSchema(schema);
 
+  // The API speaks JSON only; anything else is 415 rather than a confusing schema error.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   let closing = false;
   app.addHook('onSend', async (_request, reply, payload) => {

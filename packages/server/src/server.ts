@@ -32,14 +32,20 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const { port = 8080, host = '127.0.0.1', dataDir, databaseUrl, schema, ...appOptions } = options;
   if (!dataDir && !databaseUrl)
     throw new TypeError('startServer needs dataDir (SQLite) or databaseUrl (PostgreSQL)');
+  // Background storage work (PostgreSQL LISTEN connection, SQLite writer thread) reports here
+  // once the app's logger exists.
+  let logBackgroundError: ((error: unknown) => void) | undefined;
   const storage = await openStorage({
     ...(dataDir ? { dataDir } : {}),
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(schema ? { schema } : {}),
+    onBackgroundError: (error) => logBackgroundError?.(error),
   });
   let app: FastifyInstance;
   try {
     app = await buildApp({ ...appOptions, storage });
+    const log = app.log;
+    logBackgroundError = (error) => log.error({ err: error }, 'storage background error');
     await app.listen({ port, host });
   } catch (error) {
     await storage.close();

@@ -71,6 +71,36 @@ describeBackends('accounts', (backend) => {
     expect(await backend.storage.findAccountByEmail('short@example.com')).toBeUndefined();
   });
 
+  it('refuses other media types (415) and oversized bodies (413) before touching storage', async () => {
+    const app = await backend.app();
+    const text = await app.inject({
+      method: 'POST',
+      url: '/api/v1/signup',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'email=a@example.com',
+    });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const huge = await app.inject({
+      method: 'POST',
+      url: '/api/v1/signup',
+      payload: { email: 'big@example.com', password: 'x'.repeat(300 * 1024) },
+    });
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json().error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await backend.storage.findAccountByEmail('big@example.com')).toBeUndefined();
+    const unknownField = await app.inject({
+      method: 'POST',
+      url: '/api/v1/signup',
+      payload: { email: 'extra@example.com', password: 'long enough 1', plan: 'paid' },
+    });
+    expect(unknownField.statusCode).toBe(400);
+    expect(unknownField.json().error.details).toContainEqual({
+      field: 'plan',
+      message: 'is not a known field',
+    });
+  });
+
   it('logs in with the password, rejects a wrong one, and logs out', async () => {
     const app = await backend.app();
     const user = await signUp(app);
