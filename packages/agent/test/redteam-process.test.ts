@@ -37,6 +37,8 @@ async function attack(body: string, group: Record<string, unknown>) {
         RT_TARGET: targetFile,
         RT_NODE: process.execPath,
         RT_AGENT: agentPath,
+        // outside every governed directory, so even filesystem deny lets the app write it
+        RT_OUTSIDE_FILE: join('/dev/shm', `redteam-preload-${process.pid}-${Date.now()}.cjs`),
       },
       timeoutMs: 20_000,
     });
@@ -106,6 +108,11 @@ const CHILDREN: Record<string, string> = {
     report({ child: out.split('\\n').filter((l) => l.startsWith('CHILD')) });`,
   "NODE_OPTIONS merely mentioning the agent's path (--title=<agent>)": `
     const out = require('node:child_process').execFileSync(process.env.RT_NODE, ['-e', ${CHILD_SCRIPT}], { env: { NODE_OPTIONS: '--title=' + process.env.RT_AGENT } }).toString();
+    report({ child: out.split('\\n').filter((l) => l.startsWith('CHILD')) });`,
+  'NODE_OPTIONS with a preload of the app that disarms the agent before it loads': `
+    const evil = process.env.RT_OUTSIDE_FILE;
+    require('node:fs').writeFileSync(evil, "Object.defineProperty(globalThis, Symbol.for('appdefender.agent'), { value: true });");
+    const out = require('node:child_process').execFileSync(process.env.RT_NODE, ['-e', ${CHILD_SCRIPT}], { env: { NODE_OPTIONS: '--require ' + evil } }).toString();
     report({ child: out.split('\\n').filter((l) => l.startsWith('CHILD')) });`,
   'String.prototype.includes lying that NODE_OPTIONS already holds the agent': `
     const includes = String.prototype.includes;

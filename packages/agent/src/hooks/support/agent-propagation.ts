@@ -55,7 +55,7 @@ const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.p
 ) => (self: T, ...args: A) => R;
 const stringSlice = uncurry(String.prototype.slice);
 const stringIndexOf = uncurry(String.prototype.indexOf as (this: string, search: string) => number);
-const stringEndsWith = uncurry(String.prototype.endsWith as (this: string, search: string) => boolean);
+const stringStartsWith = uncurry(String.prototype.startsWith as (this: string, search: string) => boolean);
 const arraySplice = uncurry(
   Array.prototype.splice as (this: unknown[], start: number, count: number) => unknown[],
 );
@@ -68,15 +68,17 @@ function isConfigKey(key: string): boolean {
 }
 
 /**
- * NODE_OPTIONS ending with the agent's `--require`. Appended unless our own option already ends it:
- * a mere mention of the agent's path elsewhere (`--title=/opt/appdefender/agent.cjs`) loads nothing,
- * and a second `--require` of the agent is a no-op.
+ * NODE_OPTIONS starting with the agent's `--require`. Preloads run in order, NODE_OPTIONS' before the
+ * command line's: a preload of the app's placed before the agent would run first and could disarm
+ * it (set its started marker, rewrite built-ins), so the agent goes first unless our own option
+ * already starts the list. A mere mention of the agent's path elsewhere
+ * (`--title=/opt/appdefender/agent.cjs`) loads nothing, and a second `--require` of it is a no-op.
  */
 export function withAgentRequire(nodeOptions: string | undefined): string {
   if (!agentFile) return nodeOptions ?? '';
-  if (nodeOptions === requireOption || (nodeOptions && stringEndsWith(nodeOptions, ` ${requireOption}`)))
+  if (nodeOptions === requireOption || (nodeOptions && stringStartsWith(nodeOptions, `${requireOption} `)))
     return nodeOptions;
-  return nodeOptions ? `${nodeOptions} ${requireOption}` : requireOption;
+  return nodeOptions ? `${requireOption} ${nodeOptions}` : requireOption;
 }
 
 /** Corrects an `envPairs` array (`KEY=value` strings, what the spawn bindings take) in place. */
