@@ -195,7 +195,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   const retentionSettings =
     options.retention === false ? DEFAULTS.retention : (options.retention ?? DEFAULTS.retention);
-  const retention = new RetentionJob({ storage, now, log: app.log, ...retentionSettings });
+  const retention = new RetentionJob({
+    storage,
+    now,
+    log: app.log,
+    ...retentionSettings,
+    temporaryTenantGraceMs: DEFAULTS.temporaryTenantGraceMs,
+  });
   app.decorate('retention', { runOnce: () => retention.runOnce() });
 
   app.addHook('onReady', async () => {

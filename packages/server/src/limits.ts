@@ -23,6 +23,8 @@ export const DEFAULTS = {
   temporaryKeyRateLimit: { perHour: 20, burst: 20 },
   /** Temporary license keys expire after 7 days. */
   temporaryKeyTtlMs: 7 * 24 * 3600_000,
+  /** The anonymous tenant of a temporary key is deleted 7 days after the key expired. */
+  temporaryTenantGraceMs: 7 * 24 * 3600_000,
   /** Login sessions last 7 days. */
   sessionTtlMs: 7 * 24 * 3600_000,
   /** The retention job runs every 10 minutes and deletes in batches of 5000 rows. */

@@ -13,6 +13,8 @@ export interface RetentionJobOptions {
   log: FastifyBaseLogger;
   intervalMs: number;
   batchSize: number;
+  /** How long after its key expired an anonymous temporary tenant is deleted. */
+  temporaryTenantGraceMs: number;
   /** Pause between batches, letting queued requests run. */
   pauseMs?: number;
 }
@@ -53,6 +55,20 @@ export class RetentionJob {
       await sleep(this.#options.pauseMs ?? 10);
     }
     if (total > 0) log.info({ deleted: total }, 'retention: deleted expired events');
+    // Anonymous tenants of temporary keys go once the key has been expired for the grace
+    // period (their events would have expired by then anyway).
+    let tenants = 0;
+    for (;;) {
+      if (this.#stopped) break;
+      const deleted = await storage.purgeExpiredTemporaryAccounts(
+        now() - this.#options.temporaryTenantGraceMs,
+        100,
+      );
+      tenants += deleted;
+      if (deleted < 100) break;
+      await sleep(this.#options.pauseMs ?? 10);
+    }
+    if (tenants > 0) log.info({ tenants }, 'retention: deleted expired temporary tenants');
     return total;
   }
 

@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { hashSecret } from '../src/index.js';
 import { bearer, describeBackends, makeEvent, postEvents, signUp } from './helpers.js';
 
 const BASE = Date.parse('2026-11-25T12:00:00Z');
@@ -238,6 +239,24 @@ describeBackends('queries', (backend) => {
     expect(await app.retention.runOnce()).toBe(1);
     expect(await ids(free.apiToken)).toEqual([]);
     expect(await ids(paid.apiToken)).toEqual([paidKept.id]);
+  });
+
+  it('deletes anonymous temporary tenants (and their events) 7 days after the key expired', async () => {
+    let now = BASE;
+    const app = await backend.app({ now: () => now });
+    const temp = (await app.inject({ method: 'POST', url: '/api/v1/temporary-keys' })).json()
+      .licenseKey as string;
+    expect((await postEvents(app, temp, [makeEvent({ time: at(1) })])).json().accepted).toBe(1);
+    const record = await backend.storage.findLicenseKey(hashSecret(temp));
+    expect(record).toBeDefined();
+    now += 13 * 24 * 3_600_000;
+    await app.retention.runOnce();
+    expect(await backend.storage.getAccount(record!.accountId)).toBeDefined();
+    now += 2 * 24 * 3_600_000;
+    await app.retention.runOnce();
+    expect(await backend.storage.getAccount(record!.accountId)).toBeUndefined();
+    expect(await backend.storage.findLicenseKey(hashSecret(temp))).toBeUndefined();
+    expect(await backend.storage.queryEvents(record!.accountId, {}, { limit: 10 })).toEqual([]);
   });
 
   it('answers a storage failure with 500 INTERNAL_ERROR and no internals', async () => {

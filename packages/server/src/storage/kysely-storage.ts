@@ -629,6 +629,28 @@ export class KyselyStorage implements Storage {
     return deleted;
   }
 
+  async purgeExpiredTemporaryAccounts(expiredBeforeMs: number, limit: number): Promise<number> {
+    const rows = await this.#db
+      .selectFrom('license_keys')
+      .select('account_id')
+      .where('kind', '=', 'temporary')
+      .where('expires_at', '<', expiredBeforeMs)
+      .limit(limit)
+      .execute();
+    const accountIds = rows.map((row) => row.account_id);
+    if (accountIds.length === 0) return 0;
+    await this.#db.transaction().execute(async (trx) => {
+      // Events have no foreign key (it would slow ingest), so they go explicitly.
+      await trx.deleteFrom('events').where('account_id', 'in', accountIds).execute();
+      await trx
+        .deleteFrom('accounts')
+        .where('id', 'in', accountIds)
+        .where('kind', '=', 'temporary')
+        .execute();
+    });
+    return accountIds.length;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -187,6 +187,11 @@ export interface Storage {
   /** Listens to every batch inserted by any instance sharing this database. */
   onBatchInserted(listener: (notice: BatchNotice) => void): () => void;
 
+  /**
+   * Deletes up to `limit` anonymous tenants whose temporary key expired before `expiredBeforeMs`,
+   * with their events and functions; returns how many tenants went.
+   */
+  purgeExpiredTemporaryAccounts(expiredBeforeMs: number, limit: number): Promise<number>;
   /** Deletes up to `batchSize` events past their plan's retention; returns how many went. */
   purgeExpiredEvents(now: number, batchSize: number): Promise<number>;
 
