@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appResult, ensureAgentBuilt, fixturePath, policy, runFixture } from './harness.js';
+import { appResult, ensureAgentBuilt, fixturePath, runFixture } from './harness.js';
 
 const helpers = JSON.stringify(fixturePath('net-helpers.cjs'));
 // connects to an IP literal (no DNS query ever leaves) on a loopback server of its own
