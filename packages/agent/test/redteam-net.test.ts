@@ -132,6 +132,25 @@ const ADDRESS_SPELLINGS: Record<string, string> = {
     const code = "const s = require('net').connect({ host: '127.0.0.2', port: " + PORT + " }); s.on('connect', () => { require('worker_threads').parentPort.postMessage({ connected: true }); s.destroy(); }); s.on('error', (e) => require('worker_threads').parentPort.postMessage({ error: e.code }));";
     const worker = new Worker(code, { eval: true, env: SHARE_ENV, execArgv: [] });
     report(await new Promise((resolve) => { worker.on('message', resolve); worker.on('error', (e) => resolve({ error: String(e) })); }));`,
+  'module.register() hooks, whose initialize runs on the module hooks thread': `
+    const hook = 'data:text/javascript,' + encodeURIComponent("import net from 'node:net'; export async function initialize() { await new Promise((r) => { const s = net.connect({ host: '127.0.0.2', port: " + PORT + " }); s.on('connect', () => { s.destroy(); r(); }); s.on('error', () => r()); }); }");
+    require('node:module').register(hook);
+    await settle(500);
+    report({ registered: true });`,
+  "an IP literal at the app's first line, while the agent's own lookups of allowed names are still out": `
+    const outcomes = await Promise.all([
+      tryConnect({ host: FORBIDDEN, port: PORT }),
+      new Promise((resolve) => {
+        const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+        const request = new TCPConnectWrap();
+        request.oncomplete = (status) => resolve({ status });
+        const returned = new TCP(constants.SOCKET).connect(request, FORBIDDEN, PORT);
+        if (returned !== 0) resolve({ status: returned });
+      }),
+    ]);
+    report({ outcomes });`,
+  '0.0.0.0 (reaches local listeners)': `report(await tryConnect({ host: '0.0.0.0', port: PORT }));`,
+  '[::] (reaches local listeners)': `report(await tryConnect({ host: '::', port: PORT }));`,
   'inspector Session + Runtime.evaluate': `
     const inspector = require('node:inspector');
     const session = new inspector.Session();
@@ -165,7 +184,8 @@ describe('red team: roads to the network', () => {
   for (const [name, body] of Object.entries(ADDRESS_SPELLINGS)) {
     it(`blocks ${name}`, async () => {
       const results = await expectBlocked(body);
-      if (name.startsWith('dgram')) expect(results[0]).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
+      if (name.startsWith('dgram') || name.includes('listeners'))
+        expect(results[0]).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
     });
   }
 });

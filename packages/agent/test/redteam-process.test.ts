@@ -114,6 +114,14 @@ const CHILDREN: Record<string, string> = {
     require('node:fs').writeFileSync(evil, "Object.defineProperty(globalThis, Symbol.for('appdefender.agent'), { value: true });");
     const out = require('node:child_process').execFileSync(process.env.RT_NODE, ['-e', ${CHILD_SCRIPT}], { env: { NODE_OPTIONS: '--require ' + evil } }).toString();
     report({ child: out.split('\\n').filter((l) => l.startsWith('CHILD')) });`,
+  'a child whose --experimental-loader (module hooks thread) connects': `
+    const hook = 'data:text/javascript,' + encodeURIComponent("import net from 'node:net'; const s = net.connect({ host: '127.0.0.2', port: " + PORT + " }); s.on('connect', () => { process.stderr.write('CHILD connected\\\\n'); s.destroy(); }); s.on('error', (e) => process.stderr.write('CHILD ' + e.code + '\\\\n')); export async function resolve(s, c, n) { return n(s, c); }");
+    const run = require('node:child_process').spawnSync(process.env.RT_NODE, ['--no-warnings', '--experimental-loader', hook, '-e', 'setTimeout(() => {}, 500)'], { env: {} });
+    report({ child: String(run.stderr).split('\\n').filter((l) => l.startsWith('CHILD')) });`,
+  'a child whose --import preload connects': `
+    const preload = 'data:text/javascript,' + encodeURIComponent("import net from 'node:net'; const s = net.connect({ host: '127.0.0.2', port: " + PORT + " }); s.on('connect', () => { process.stderr.write('CHILD connected\\\\n'); s.destroy(); }); s.on('error', (e) => process.stderr.write('CHILD ' + e.code + '\\\\n'));");
+    const run = require('node:child_process').spawnSync(process.env.RT_NODE, ['--import', preload, '-e', 'setTimeout(() => {}, 500)'], { env: {} });
+    report({ child: String(run.stderr).split('\\n').filter((l) => l.startsWith('CHILD')) });`,
   'String.prototype.includes lying that NODE_OPTIONS already holds the agent': `
     const includes = String.prototype.includes;
     const fromAgentHere = () => includes.call(new Error().stack || '', 'agent.cjs');
