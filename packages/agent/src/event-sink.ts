@@ -14,7 +14,7 @@ import { describeError, logOnce } from './log.js';
 const fs = builtin<typeof import('node:fs')>('node:fs');
 const { dirname, join } = builtin<typeof import('node:path')>('node:path');
 
-const { openSync, writeSync, mkdirSync } = fs;
+const { openSync, writeSync, mkdirSync, closeSync } = fs;
 const bufferFrom = Buffer.from.bind(Buffer) as (text: string) => Buffer;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -25,25 +25,37 @@ export interface EventSinkOptions {
 }
 
 export class EventSink {
-  private readonly files: Array<{ path: string; fd: number | null }>;
+  /** `created`: its directory was made. No descriptor is kept open between events (see write). */
+  private readonly files: Array<{ path: string; created: boolean }>;
 
   constructor(options: EventSinkOptions) {
     this.files = [];
-    if (options.eventFile) this.files.push({ path: options.eventFile, fd: null });
-    if (options.spoolFile) this.files.push({ path: options.spoolFile, fd: null });
+    if (options.eventFile) this.files.push({ path: options.eventFile, created: false });
+    if (options.spoolFile) this.files.push({ path: options.spoolFile, created: false });
   }
 
   write(event: object): void {
     const line = `${jsonStringify(detached(event))}\n`;
     asAgentWork(() => {
       writeFully(1, line, 'stdout');
+      // Each file is opened for this one line and closed again. A descriptor kept open is a number
+      // the app can close and take over with a file of its own (fs.closeSync(n); fs.openSync(mine)),
+      // silently diverting every later event away from ES_EVENT_FILE and the spool
+      // (test/redteam-integrity.test.ts). Events are rare (observe/deny, aggregated).
       for (let i = 0; i < this.files.length; i++) {
         const file = this.files[i]!;
+        let fd = -1;
         try {
-          file.fd ??= openAppend(file.path);
-          writeFully(file.fd, line, file.path);
+          if (!file.created) {
+            mkdirSync(dirname(file.path), { recursive: true, mode: 0o700 });
+            file.created = true;
+          }
+          fd = openSync(file.path, 'a', 0o600);
+          writeFully(fd, line, file.path);
         } catch (error) {
           logOnce(`sink:${file.path}`, `cannot write events to ${file.path}: ${describeError(error)}`);
+        } finally {
+          if (fd >= 0) closeQuietly(fd);
         }
       }
     });
@@ -77,9 +89,12 @@ function detached(value: unknown): unknown {
   return copy;
 }
 
-function openAppend(path: string): number {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  return openSync(path, 'a', 0o600);
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed: nothing was left open
+  }
 }
 
 /** Writes the whole line; a non-blocking stdout pipe may say EAGAIN, so we wait briefly and retry. */

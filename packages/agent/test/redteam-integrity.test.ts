@@ -103,6 +103,27 @@ describe('red team: reporting cannot be silenced or faked', () => {
     cleanup(result);
   });
 
+  it("the app closes the agent's event-file descriptors and reopens the numbers as its own: events still reach ES_EVENT_FILE and the spool", async () => {
+    const { result, accepted } = await run(
+      `
+      const first = await tryConnect({ host: FORBIDDEN, port: PORT });
+      const taken = [];
+      for (let fd = 3; fd < 64; fd++) {
+        try { if (fs.fstatSync(fd).isFile()) { fs.closeSync(fd); taken.push(fs.openSync('/dev/null', 'a')); } } catch {}
+      }
+      const second = await tryConnect({ host: FORBIDDEN, port: PORT });
+      report({ first: first.error, second: second.error });`,
+      { filesystem: 'observe' },
+    );
+    expect(accepted).toBe(0);
+    expect(appResults(result)).toEqual([{ first: 'ERR_ACCESS_DENIED', second: 'ERR_ACCESS_DENIED' }]);
+    const total = (events: Array<Record<string, unknown>>) =>
+      denied(events).reduce((sum, event) => sum + Number(event.count ?? 1), 0);
+    expect(total(result.events)).toBe(2);
+    expect(total(result.spoolEvents)).toBe(2);
+    cleanup(result);
+  });
+
   it('process.stdout.write silenced and fd 1 closed: the event still reaches ES_EVENT_FILE and the spool', async () => {
     const { result, accepted } = await run(`
       process.stdout.write = () => true;
