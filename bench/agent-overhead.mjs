@@ -62,6 +62,13 @@ writeFileSync(
   emptyApp,
   `const firstLineMs = process.uptime() * 1000;\nconst cpu = process.cpuUsage();\nprocess.stdout.write(JSON.stringify({ firstLineMs, cpuMs: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage().rss }));\n`,
 );
+// What the Lambda Node.js runtime client (aws-lambda-ric) itself loads before the handler: the
+// agent's share of a real cold start is what it adds on top of that, not on top of an empty node.
+const runtimeLikeApp = join(work, 'runtime-like.cjs');
+writeFileSync(
+  runtimeLikeApp,
+  `for (const id of ['node:net', 'node:http', 'node:os', 'node:module', 'node:path', 'node:fs']) require(id);\nconst cpu = process.cpuUsage();\nprocess.stdout.write(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000 }));\n`,
+);
 const connectApp = join(work, 'connect.cjs');
 writeFileSync(
   connectApp,
@@ -134,13 +141,14 @@ const median = (numbers) => {
 const samples = new Map(
   variants.map((variant) => [
     variant.name,
-    { wallMs: [], firstLineMs: [], cpuMs: [], rss: [], connect: [], connectCpu: [] },
+    { wallMs: [], firstLineMs: [], cpuMs: [], runtimeCpuMs: [], rss: [], connect: [], connectCpu: [] },
   ]),
 );
 for (let round = 0; round < rounds; round++) {
   for (const variant of variants) {
     const { wallMs, firstLineMs, cpuMs, rss } = runNode(variant, emptyApp);
     samples.get(variant.name).cpuMs.push(cpuMs);
+    samples.get(variant.name).runtimeCpuMs.push(runNode(variant, runtimeLikeApp).cpuMs);
     samples.get(variant.name).wallMs.push(wallMs);
     samples.get(variant.name).firstLineMs.push(firstLineMs);
     samples.get(variant.name).rss.push(rss);
@@ -160,6 +168,7 @@ const bare = samples.get('bare node');
 const bareStart = median(bare.wallMs);
 const bareFirstLine = median(bare.firstLineMs);
 const bareCpu = median(bare.cpuMs);
+const bareRuntimeCpu = median(bare.runtimeCpuMs);
 const bareConnectCpu = median(bare.connectCpu);
 const bareRss = median(bare.rss);
 const bareConnect = median(bare.connect);
@@ -168,6 +177,7 @@ const rows = variants.map(({ name }) => {
   const start = median(s.wallMs);
   const firstLine = median(s.firstLineMs);
   const cpu = median(s.cpuMs);
+  const runtimeCpu = median(s.runtimeCpuMs);
   const connectCpu = median(s.connectCpu);
   const rss = median(s.rss);
   const connect = median(s.connect);
@@ -175,6 +185,7 @@ const rows = variants.map(({ name }) => {
     variant: name,
     'CPU to 1st line ms': cpu.toFixed(1),
     'CPU +ms': (cpu - bareCpu).toFixed(1),
+    'CPU +ms, runtime-like app': (runtimeCpu - bareRuntimeCpu).toFixed(1),
     'to 1st line ms': firstLine.toFixed(1),
     'to 1st line +ms': (firstLine - bareFirstLine).toFixed(1),
     'wall ms': start.toFixed(1),
@@ -201,6 +212,7 @@ console.log(
 console.table(rows);
 const agentRows = rows.filter((row) => row.variant.startsWith('agent'));
 const worstStart = Math.max(...agentRows.map((row) => Number(row['CPU +ms'])));
+const worstRuntimeStart = Math.max(...agentRows.map((row) => Number(row['CPU +ms, runtime-like app'])));
 const worstRss = Math.max(...agentRows.map((row) => Number(row['RSS +MB'])));
 const governed = agentRows.filter((row) => !row.variant.includes('grant'));
 const worstConnect = Math.max(...governed.map((row) => Number(row['connect CPU x'])));
@@ -209,6 +221,7 @@ console.log(
   [
     // CPU time, not wall time: on a shared machine the wall clock mostly measures the neighbours
     `cold start (CPU to the app's first line): +${worstStart.toFixed(1)} ms (target < 5) ${worstStart < 5 ? 'OK' : 'OVER'}`,
+    `cold start over what the Lambda runtime client loads anyway: +${worstRuntimeStart.toFixed(1)} ms (target < 5) ${worstRuntimeStart < 5 ? 'OK' : 'OVER'}`,
     `RSS: +${worstRss.toFixed(2)} MB (target < 5) ${worstRss < 5 ? 'OK' : 'OVER'}`,
     `net.connect CPU observe/deny: ${worstConnect.toFixed(3)}x (target <= 1.05) ${worstConnect <= 1.05 ? 'OK' : 'OVER'}`,
     `net.connect CPU grant-only: ${grantConnect.toFixed(3)}x (target <= 1.02) ${grantConnect <= 1.02 ? 'OK' : 'OVER'}`,

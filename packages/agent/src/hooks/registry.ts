@@ -44,15 +44,21 @@ export const HOOKS: readonly HookDescriptor[] = [
 /** Installs the hooks the policy needs; a hook that fails to install is logged and skipped. */
 export function installHooks(context: AgentContext): string[] {
   const installed: string[] = [];
+  // ES_AGENT_DEBUG=timing: one stderr line with each hook's install time (cold-start work)
+  const timing = process.env.ES_AGENT_DEBUG === 'timing';
+  const times: string[] = [];
   for (const hook of HOOKS) {
     if (context.policy[hook.category] === 'grant') continue;
+    const started = timing ? process.hrtime.bigint() : 0n;
     try {
       hook.install(context);
       installed.push(hook.name);
     } catch (error) {
       logLine(`hook ${hook.name} could not be installed: ${describeError(error)}`);
     }
+    if (timing) times.push(`${hook.name} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(2)} ms`);
   }
+  if (timing) logLine(`hook install times: ${times.join(', ')}`);
   // ESM named imports of node:* builtins (`import { connect } from 'node:net'`) are live bindings
   // that only follow our patches of the CommonJS exports after this call.
   if (installed.length > 0) builtin<typeof import('node:module')>('node:module').syncBuiltinESMExports();
