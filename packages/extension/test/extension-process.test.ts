@@ -185,6 +185,27 @@ describe('extension launcher + extension.cjs', () => {
     expect(running.output()).toContain('5 events delivered, 0 dropped');
   });
 
+  it('delivers events as they are spooled, while the invocation is still running', async () => {
+    const { lambda, plane, runtimeDir, env } = await setup();
+    const running = startLauncher(env);
+    await lambda.waitForNext(1);
+    lambda.invoke('long-running');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    // Act: the handler is still running (no runtimeDone yet) and the agent spools events
+    const ids = appendEvents(runtimeDir, 'live', 3);
+
+    // Assess: they arrive without waiting for the end of the invocation
+    await until(() => plane!.events.length === 3);
+    expect(plane!.events.map((event) => event.id)).toEqual(ids);
+    expect(lambda.nextCalls()).toBe(1);
+    await lambda.runtimeDone('long-running');
+    await lambda.waitForNext(2);
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+    expect(plane!.events.length).toBe(3);
+  });
+
   it('delivers every event exactly once across hundreds of invocations', async () => {
     const { lambda, plane, runtimeDir, env } = await setup();
     const running = startLauncher(env);
