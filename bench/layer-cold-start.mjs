@@ -5,9 +5,10 @@
 //   - warm invocation: response time (what the caller waits for) with vs. without the layer, and the
 //     time until the environment freezes (the extension flushes after platform.runtimeDone);
 //   - the extension's memory: RSS (includes Node's shared code pages) and its private memory.
-// Two more configurations attribute the cost: "agent only" (the wrapper with a local policy file,
+// More configurations attribute the cost: "agent only" (the wrapper with a local policy file,
 // no extension) and "null extension" (a do-nothing Node extension registered from bash, i.e. what
-// any Node extension costs in this sim, e.g. the sim's own event handling and Node's memory).
+// any Node extension costs in this sim, e.g. the sim's own event handling and Node's memory), and
+// "layerLateRegistration" (ES_EARLY_REGISTRATION=0: what registering from bash saves).
 // Configurations are interleaved (cold starts and warm invocations alike) because the machine is
 // shared; the fastest cold starts are printed beside the medians.
 // Targets: < 30 ms added to Init, warm response <= 1.05x, extension RSS < 40 MB.
@@ -139,6 +140,10 @@ function options(kind) {
           ES_RUNTIME_DIR: runtimeDir,
         },
       };
+    case 'layerLateRegistration': {
+      const layer = options('layer');
+      return { ...layer, env: { ...layer.env, ES_EARLY_REGISTRATION: '0' } };
+    }
     default:
       throw new Error(`unknown configuration ${kind}`);
   }
@@ -163,7 +168,7 @@ function memoryOf(lambda, source) {
 }
 
 // Cold starts, interleaved.
-const cold = { bare: [], agentOnly: [], nullExtension: [], layer: [] };
+const cold = { bare: [], agentOnly: [], nullExtension: [], layer: [], layerLateRegistration: [] };
 for (let run = 0; run < coldRuns; run++) {
   for (const kind of Object.keys(cold)) {
     const lambda = await startLambda(options(kind));
@@ -216,17 +221,17 @@ console.log(
 console.log(
   `  machine load average (1 min) at the end: ${loadavg()[0].toFixed(2)} on ${availableParallelism()} CPUs`,
 );
-console.log('  init duration        median    fastest');
+console.log('  init duration            median    fastest');
 for (const kind of Object.keys(cold)) {
   console.log(
-    `    ${kind.padEnd(18)} ${fmt(coldMedian[kind]).padStart(7)} ms ${fmt(coldFastest[kind]).padStart(7)} ms`,
+    `    ${kind.padEnd(22)} ${fmt(coldMedian[kind]).padStart(7)} ms ${fmt(coldFastest[kind]).padStart(7)} ms`,
   );
 }
 console.log(
   `  added to init by the layer: ${fmt(added)} ms median, ${fmt(coldFastest.layer - coldFastest.bare)} ms fastest (target < 30 ms; includes the loopback policy round trip) ${verdict(added < 30)}`,
 );
 console.log(
-  `    agent alone: ${fmt(coldMedian.agentOnly - coldMedian.bare)} ms median; a do-nothing Node extension: ${fmt(coldMedian.nullExtension - coldMedian.bare)} ms median`,
+  `    agent alone: ${fmt(coldMedian.agentOnly - coldMedian.bare)} ms median; a do-nothing Node extension: ${fmt(coldMedian.nullExtension - coldMedian.bare)} ms median; the layer with the extension registering from Node instead of bash: ${fmt(coldMedian.layerLateRegistration - coldMedian.bare)} ms median`,
 );
 console.log(
   `  warm response, median: bare ${fmt(warm.bare.response, 2)} ms, null extension ${fmt(warm.nullExtension.response, 2)} ms, layer ${fmt(warm.layer.response, 2)} ms; layer/bare ${fmt(responseRatio, 3)}x (target <= 1.05x) ${verdict(responseRatio <= 1.05)}, layer/null extension ${fmt(warm.layer.response / warm.nullExtension.response, 3)}x`,
