@@ -70,6 +70,37 @@ describeBackends('live stream', (backend) => {
     viaQuery.close();
   });
 
+  it('sends nothing twice and nothing before Last-Event-ID when batch announcements arrive late', async () => {
+    // Delay every announcement, as PostgreSQL NOTIFY may be delayed behind a busy connection.
+    const delayed = new Proxy(backend.storage, {
+      get(target, property, receiver) {
+        if (property === 'onBatchInserted') {
+          return (listener: Parameters<typeof target.onBatchInserted>[0]) =>
+            target.onBatchInserted((notice) => setTimeout(() => listener(notice), 400));
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const app = await backend.app({ storage: delayed });
+    const url = await listen(app);
+    const user = await signUp(app);
+    const first = [makeEvent(), makeEvent(), makeEvent()];
+    await postEvents(app, user.licenseKey, first);
+    const stream = await connectSse(`${url}/api/v1/events/stream`, {
+      ...bearer(user.apiToken),
+      'last-event-id': first[0]!.id,
+    });
+    await stream.waitFor(2);
+    await sleep(600);
+    const live = makeEvent();
+    await postEvents(app, user.licenseKey, [live]);
+    await stream.waitFor(3);
+    await sleep(200);
+    expect(stream.messages.map((m) => m.id)).toEqual([first[1]!.id, first[2]!.id, live.id]);
+    stream.close();
+  });
+
   it('refuses unauthenticated streams and bad filters with JSON errors', async () => {
     const app = await backend.app();
     const url = await listen(app);

@@ -16,6 +16,8 @@ const HEARTBEAT_MS = 15_000;
 /** A client this far behind is cut off; it reconnects with Last-Event-ID and replays. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const REPLAY_PAGE = 500;
+/** Ids a stream remembers having sent, to drop repeats (replay and live overlap, late notices). */
+const MAX_REMEMBERED_IDS = LIMITS.maxStreamReplay + 10_000;
 
 function frame(stored: StoredEvent): string {
   return `id: ${stored.event.id}\nevent: event\ndata: ${JSON.stringify(stored.event)}\n\n`;
@@ -71,11 +73,20 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: AppContext): voi
       let closed = false;
       // While replaying, live batches wait here; afterwards they go straight out.
       let pending: StoredEvent[][] | null = resumeAfter === undefined ? null : [];
-      const replayed = new Set<number>();
+      // Announcements can arrive late (PostgreSQL NOTIFY is asynchronous): a batch stored before
+      // the Last-Event-ID, or one the replay already sent, must not be sent (again).
+      const floorSeq = resumeAfter ?? 0;
+      const sentIds = new Set<string>();
       const write = (events: StoredEvent[]) => {
         if (closed) return;
         let chunk = '';
-        for (const stored of events) if (eventMatches(stored.event, filter)) chunk += frame(stored);
+        for (const stored of events) {
+          const id = stored.event.id;
+          if (stored.seq <= floorSeq || sentIds.has(id) || !eventMatches(stored.event, filter)) continue;
+          sentIds.add(id);
+          if (sentIds.size > MAX_REMEMBERED_IDS) sentIds.delete(sentIds.values().next().value as string);
+          chunk += frame(stored);
+        }
         if (chunk) res.write(chunk);
         if (res.writableLength > MAX_BUFFERED_BYTES) {
           request.log.warn('live stream client too slow; closing it (it can resume with Last-Event-ID)');
@@ -89,11 +100,17 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: AppContext): voi
           else write(events);
         },
         end() {
-          if (!closed) res.end();
+          if (closed) return;
+          closed = true;
+          res.end();
         },
       };
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const heartbeat = setInterval(() => {
+        if (!closed) res.write(': keep-alive\n\n');
+      }, HEARTBEAT_MS);
       heartbeat.unref();
+      // A reset connection must not become an unhandled 'error' event; 'close' cleans up.
+      res.on('error', (error) => request.log.debug({ err: error }, 'live stream connection error'));
       res.on('close', () => {
         closed = true;
         clearInterval(heartbeat);
@@ -114,13 +131,12 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: AppContext): voi
               Math.min(REPLAY_PAGE, LIMITS.maxStreamReplay - total),
             );
             if (page.length === 0) break;
-            for (const stored of page) replayed.add(stored.seq);
             write(page);
             total += page.length;
             after = page[page.length - 1]?.seq ?? after;
             if (page.length < REPLAY_PAGE) break;
           }
-          if (total >= LIMITS.maxStreamReplay) {
+          if (total >= LIMITS.maxStreamReplay && !closed) {
             res.write(
               `: replay capped at ${LIMITS.maxStreamReplay} events; use GET /api/v1/events for older ones\n\n`,
             );
@@ -132,8 +148,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: AppContext): voi
         }
         const waiting = pending ?? [];
         pending = null;
-        for (const events of waiting) write(events.filter((stored) => !replayed.has(stored.seq)));
-        replayed.clear();
+        for (const events of waiting) write(events);
       }
     },
   );
