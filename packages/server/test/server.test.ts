@@ -126,11 +126,12 @@ describe('startServer over a real socket', () => {
         },
       );
       request.on('error', reject);
-      request.write(body.subarray(0, body.length / 2));
-      setTimeout(() => {
+      // Start the shutdown once the server has the request (headers parsed), mid-body.
+      server.app.server.once('request', () => {
         closing = server.close();
         setTimeout(() => request.end(body.subarray(body.length / 2)), 100);
-      }, 100);
+      });
+      request.write(body.subarray(0, body.length / 2));
     });
     let closing: Promise<void> | undefined;
     const result = await response;
