@@ -1,6 +1,6 @@
 // Pure helpers of the network hooks, table-driven.
 import { describe, expect, it } from 'vitest';
-import { parseServer } from '../src/hooks/dns.js';
+import { bindingQueries, parseServer, resolverMethods } from '../src/hooks/dns.js';
 import { resolvableAllowedNames } from '../src/network/address-learning.js';
 
 describe('resolvableAllowedNames', () => {
@@ -25,5 +25,26 @@ describe('parseServer (dns.setServers entries)', () => {
     ['not a server', undefined],
   ])('%s', (server, expected) => {
     expect(parseServer(server)).toEqual(expected);
+  });
+});
+
+describe('DNS query methods a newer Node adds are hooked too', () => {
+  it('takes every resolve*/query* method of the prototypes, with its record type', () => {
+    class FutureResolver {
+      resolveTlsa() {}
+      resolveTxt() {}
+      getServers() {}
+    }
+    class FutureChannel {
+      queryTlsa() {}
+      setServers() {}
+    }
+    expect(resolverMethods(FutureResolver.prototype)).toMatchObject({
+      resolveTlsa: 'TLSA',
+      resolveTxt: 'TXT',
+    });
+    expect(resolverMethods(FutureResolver.prototype)).not.toHaveProperty('getServers');
+    expect(bindingQueries(FutureChannel.prototype)).toMatchObject({ queryTlsa: 'TLSA', queryTxt: 'TXT' });
+    expect(bindingQueries(FutureChannel.prototype)).not.toHaveProperty('setServers');
   });
 });

@@ -69,6 +69,27 @@ const BINDING_QUERIES: Readonly<Record<string, string>> = {
   getHostByAddr: 'PTR',
 };
 
+/**
+ * Every query method this Node has, not only the ones we know: a release that adds a record type
+ * (Node 22.15 added `resolveTlsa`/`queryTlsa`) must not open an unjudged road for DNS exfiltration.
+ * Read at install, before any application code runs.
+ */
+export function resolverMethods(prototype: object): Record<string, string> {
+  const methods: Record<string, string> = { ...RESOLVER_METHODS };
+  for (const name of Object.getOwnPropertyNames(prototype)) {
+    if (!(name in methods) && /^resolve[A-Z0-9]/.test(name)) methods[name] = name.slice(7).toUpperCase();
+  }
+  return methods;
+}
+
+export function bindingQueries(prototype: object | undefined): Record<string, string> {
+  const methods: Record<string, string> = { ...BINDING_QUERIES };
+  for (const name of prototype ? Object.getOwnPropertyNames(prototype) : []) {
+    if (!(name in methods) && /^query[A-Z]/.test(name)) methods[name] = name.slice(5).toUpperCase();
+  }
+  return methods;
+}
+
 let context: AgentContext;
 
 function install(agentContext: AgentContext): void {
@@ -83,7 +104,7 @@ function install(agentContext: AgentContext): void {
   patchMethod(dns, 'lookupService', (original) => wrapCallbackQuery(original, lookupServiceQuery));
   patchMethod(dns.promises, 'lookup', (original) => wrapPromiseQuery(original, lookupQuery));
   patchMethod(dns.promises, 'lookupService', (original) => wrapPromiseQuery(original, lookupServiceQuery));
-  for (const [method, rrtype] of Object.entries(RESOLVER_METHODS)) {
+  for (const [method, rrtype] of Object.entries(resolverMethods(dns.Resolver.prototype))) {
     const query = resolverQuery(method, rrtype);
     patchMethod(dns.Resolver.prototype, method, (original) => wrapCallbackQuery(original, query));
     patchMethod(dns, method, (original) => wrapCallbackQuery(original, query));
@@ -221,7 +242,7 @@ function patchBinding(): void {
         if (isAgentWork() || typeof hostname !== 'string' || isJudgedHost(hostname)) {
           return apply(original, this, args);
         }
-        const { error } = judge({ category: 'network', operation: 'dns', host: hostname });
+        const { error } = judge(dnsOp(hostname, undefined));
         return error ? UV_EACCES : apply(original, this, args);
       },
   );
@@ -237,7 +258,7 @@ function patchBinding(): void {
       },
   );
   const channel = cares.ChannelWrap?.prototype;
-  for (const [method, rrtype] of Object.entries(BINDING_QUERIES)) {
+  for (const [method, rrtype] of Object.entries(bindingQueries(channel))) {
     patchMethod(
       channel,
       method,
