@@ -10,7 +10,8 @@
  * its `oncomplete` on the next tick; a promise call (`kUsePromises`) returns a rejected promise;
  * `existsSync` answers false. Watchers (`fs.watch`, `fs.watchFile`) throw, as they do on any error.
  *
- * Reads by Node's module loader are never judged (see support/fs-loader.ts).
+ * Reads by Node's module loader are never judged (see support/fs-loader.ts), nor the Lambda runtime's
+ * probes while it resolves the handler (support/runtime-own-work.ts).
  */
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
@@ -35,6 +36,12 @@ import {
   resolveGoverned,
   resolvePath,
 } from './support/fs-paths.js';
+import {
+  endHandlerResolution,
+  initRuntimeOwnWork,
+  isHandlerResolutionRead,
+  isResolvingHandler,
+} from './support/runtime-own-work.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Access = 'read' | 'write';
@@ -161,6 +168,7 @@ export const hook: HookDescriptor = {
     const binding = getBinding('fs');
     if (!binding) throw new Error("this Node does not expose the fs binding through process.binding('fs')");
     initFsPaths({ appDirs: context.appDirs, binding });
+    initRuntimeOwnWork({ env: process.env, appDirs: context.appDirs });
     installLoaderExemption();
     kUsePromises = binding.kUsePromises;
     FSReqCallback =
@@ -228,6 +236,10 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
       if (access === 'write') invalidateResolutions();
       const real = governedRealPath(args[pathArg.index], pathArg.follow);
       if (real === null) continue;
+      if (isResolvingHandler()) {
+        if (access === 'write') endHandlerResolution();
+        else if (isHandlerResolutionRead(real, CONTENT_READS.has(call))) continue;
+      }
       if (loading && access === 'read' && (!CONTENT_READS.has(call) || loaderMayRead(real))) continue;
       const denied = judge(access, real, call, wrapper);
       if (denied) return failCall(args, denied, spec);

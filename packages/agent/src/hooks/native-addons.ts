@@ -2,13 +2,15 @@
  * Native addons run machine code the agent cannot see into, so loading one is a `process` operation
  * (`load`, target = the addon's path). `require('x.node')` and direct calls both go through
  * `process.dlopen`, which Node's loader looks up at call time (lib/internal/modules/cjs/loader.js
- * `Module._extensions['.node']`). A denied load throws, as a failed dlopen does.
+ * `Module._extensions['.node']`). A denied load throws, as a failed dlopen does. The Lambda runtime's
+ * own addon (`rapid-client.node` in LAMBDA_RUNTIME_DIR) is never judged (support/runtime-own-work.ts).
  */
 import type { Operation } from '@appdefender/policy';
 import { patchMethod } from '../bindings.js';
 import { enforce } from '../enforce.js';
 import type { HookDescriptor } from './registry.js';
 import { stopCachingResolutions } from './support/fs-paths.js';
+import { initRuntimeOwnWork, isRuntimeAddon } from './support/runtime-own-work.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -17,13 +19,16 @@ const ReflectApply = Reflect.apply;
 export const hook: HookDescriptor = {
   name: 'native-addons',
   category: 'process',
-  install() {
+  install(context) {
+    initRuntimeOwnWork({ env: process.env, appDirs: context.appDirs });
     patchMethod<AnyFunction>(
       process,
       'dlopen',
       (original) =>
         function dlopen(this: unknown, ...args: unknown[]) {
           const filename = args[1];
+          // the runtime's own code: no judgement, and it creates no links, so resolution caching stays
+          if (isRuntimeAddon(filename)) return ReflectApply(original, this, args);
           const command = typeof filename === 'string' ? filename : String(filename);
           const op: Operation = { category: 'process', operation: 'load', command };
           const denied = enforce(op, { call: 'process.dlopen' });

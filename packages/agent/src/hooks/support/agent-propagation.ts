@@ -19,8 +19,11 @@ const CONFIG_KEYS = [
   'ES_POLICY_WAIT_MS',
   'ES_AGGREGATE_WINDOW_MS',
 ];
-/** Kept when set here, so a child governs the same application directory. */
-const INHERITED_KEYS = ['LAMBDA_TASK_ROOT'];
+/**
+ * Kept when set here, so a child governs the same application directory and trusts no other
+ * runtime directory than this process (runtime-own-work.ts: the runtime's addons are not judged).
+ */
+const INHERITED_KEYS = ['LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR'];
 
 let agentFile = '';
 let requireOption = '';
