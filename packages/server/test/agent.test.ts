@@ -118,6 +118,39 @@ describeBackends('agent routes', (backend) => {
     expect(expired.json().error.code).toBe('LICENSE_KEY_EXPIRED');
   });
 
+  it('refuses a mistyped key without any database lookup', async () => {
+    const lookups: string[] = [];
+    const counting = new Proxy(backend.storage, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          lookups.push(String(property));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const app = await backend.app({ storage: counting });
+    const user = await signUp(app);
+    lookups.length = 0;
+    const key = user.licenseKey;
+    const typo = key.slice(0, 12) + (key[12] === 'x' ? 'y' : 'x') + key.slice(13);
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/agent/policy?group=observeAll.ability',
+      headers: bearer(typo),
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error.code).toBe('MALFORMED_CREDENTIAL');
+    expect(lookups).toEqual([]);
+    await app.inject({
+      method: 'GET',
+      url: '/api/v1/agent/policy?group=observeAll.ability',
+      headers: bearer(key),
+    });
+    expect(lookups).toEqual(['findLicenseKey']);
+  });
+
   it('limits temporary keys to observeAll.ability, while they may report functions and events', async () => {
     const app = await backend.app();
     const user = await signUp(app);
