@@ -133,6 +133,23 @@ describe('net.connect bypass attempts', () => {
     });
   });
 
+  it('judges every address of a multi-address answer (happy eyeballs tries them one by one)', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: connectFixture(
+        '127.0.0.2',
+        `{ host: 'localhost', port, autoSelectFamily: true, lookup: (host, options, callback) =>
+            options.all
+              ? callback(null, [{ address: '127.0.0.1', family: 4 }, { address: '127.0.0.2', family: 4 }])
+              : callback(null, '127.0.0.2', 4) }`,
+      ),
+    });
+    expect(appResult(run)).toMatchObject({ accepted: 0 });
+    expect(
+      run.events.some((event) => /^127\.0\.0\.2:\d+$/.test(event.target) && event.action === 'deny'),
+    ).toBe(true);
+  });
+
   it('allows the IP literal of an allowed name (the agent resolved it) and denies any other', async () => {
     const allowed = await runFixture({
       policy: DENY,
