@@ -255,6 +255,39 @@ console.log(JSON.stringify({ result: code }));`,
     }
   });
 
+  it("exempts handler probes only in the runtime's process, not in an app with Lambda's variables", async () => {
+    // Prepare: an app loaded from outside the governed directories (so reading it ends nothing)
+    // with the runtime's environment, probing what the runtime would probe
+    const taskRoot = freshDir('not-runtime-task');
+    fs.writeFileSync(join(taskRoot, 'index.js'), 'exports.handler = async () => 1;');
+    const appDir = fs.mkdtempSync('/var/tmp/runtime-exemptions-app-');
+    tempDirs.push(appDir);
+    const app = join(appDir, 'app.cjs');
+    fs.writeFileSync(
+      app,
+      `const fs = require('node:fs');
+console.log(JSON.stringify({ result: [fs.existsSync(${JSON.stringify(join(taskRoot, 'index'))}), fs.existsSync(${JSON.stringify(join(taskRoot, 'index.js'))})] }));`,
+    );
+
+    // Act
+    const run = await runFixture({
+      file: app,
+      policy: policy({ network: 'grant', filesystem: 'observe', process: 'deny' }),
+      env: { LAMBDA_RUNTIME_DIR: ricDir(), LAMBDA_TASK_ROOT: taskRoot, _HANDLER: 'index.handler' },
+    });
+
+    // Assess
+    try {
+      expect(appResult(run)).toEqual([false, true]);
+      expect(run.events.map((event) => `${event.action} ${event.operation} ${event.target}`)).toEqual([
+        `observe read ${join(taskRoot, 'index')}`,
+        `observe read ${join(taskRoot, 'index.js')}`,
+      ]);
+    } finally {
+      cleanup(run);
+    }
+  });
+
   it("is this process's LAMBDA_RUNTIME_DIR: a child pointed at another directory has its addon loads judged", async () => {
     // Prepare: an addon in a writable directory outside /tmp and the application directory (refused
     // as a runtime directory anyway), which the app names as its child's runtime directory

@@ -54,11 +54,14 @@ let realRuntimeDir = '';
 let applicationDirs: readonly string[] = [];
 /** The handler module's path without extension (`/var/task/index`), while its resolution is exempt. */
 let handlerBase: string | null = null;
+/** The accesses to let through, computed at the first governed access while resolving (lazily). */
 let handlerProbes: HandlerProbes | undefined;
+/** `process.argv[1]` at start: the runtime's entry point (`/var/runtime/index.mjs`) in its process. */
+let mainScript: string | undefined;
 
 /**
  * Reads LAMBDA_RUNTIME_DIR, _HANDLER and LAMBDA_TASK_ROOT once per process; call at hook install,
- * before the application runs. A handful of string compares and at most two realpath calls.
+ * before the application runs. A few string operations and one realpath call, only in Lambda.
  */
 export function initRuntimeOwnWork(options: { env: NodeJS.ProcessEnv; appDirs: readonly string[] }): void {
   if (initialized) return;
@@ -78,6 +81,7 @@ export function initRuntimeOwnWork(options: { env: NodeJS.ProcessEnv; appDirs: r
   }
   lexicalRuntimeDir = normalizeAbsolutePath(configured);
   realRuntimeDir = real;
+  mainScript = process.argv[1];
   handlerBase = handlerModuleBase(options.env);
 }
 
@@ -107,7 +111,13 @@ export function isResolvingHandler(): boolean {
  */
 export function isHandlerResolutionRead(real: string, contentRead: boolean): boolean {
   if (handlerBase === null) return false;
-  handlerProbes ??= computeHandlerProbes(handlerBase);
+  if (handlerProbes === undefined) {
+    if (!isRuntimeProcess()) {
+      endHandlerResolution();
+      return false;
+    }
+    handlerProbes = computeHandlerProbes(handlerBase);
+  }
   if (contentRead ? handlerProbes.reads.has(real) : handlerProbes.probes.has(real)) return true;
   if (contentRead) endHandlerResolution();
   return false;
@@ -120,21 +130,24 @@ export function endHandlerResolution(): void {
 }
 
 /**
- * `path.resolve(LAMBDA_TASK_ROOT, moduleRoot, moduleName)` as aws-lambda-ric computes it, when this
- * process is the runtime: its main script lies in the runtime directory (a worker thread's main
- * script is not known while preloads run, so the runtime's worker threads, multi-concurrency mode,
- * qualify too: see the module comment for why that opens nothing).
+ * Is this the runtime's process: its main script lies in the runtime directory? A worker thread's
+ * main script is not known while preloads run, so the runtime's worker threads (multi-concurrency
+ * mode) qualify too (see the module comment for why that opens nothing). Asked at the first governed
+ * access while resolving, when the runtime has loaded worker_threads itself (loading it costs ms).
  */
+function isRuntimeProcess(): boolean {
+  const { isMainThread } = builtin<typeof import('node:worker_threads')>('node:worker_threads');
+  if (!isMainThread) return true;
+  const main = mainScript;
+  const realMain = typeof main === 'string' && main.charCodeAt(0) === 0x2f ? realPathOf(main) : null;
+  return realMain !== null && isUnderDirectory(realMain, realRuntimeDir);
+}
+
+/** `path.resolve(LAMBDA_TASK_ROOT, moduleRoot, moduleName)` as aws-lambda-ric computes it. */
 function handlerModuleBase(env: NodeJS.ProcessEnv): string | null {
   const handler = env._HANDLER;
   const taskRoot = env.LAMBDA_TASK_ROOT;
   if (!handler || !taskRoot || handler.includes('..')) return null;
-  const { isMainThread } = builtin<typeof import('node:worker_threads')>('node:worker_threads');
-  if (isMainThread) {
-    const main = process.argv[1];
-    const realMain = typeof main === 'string' && main.charCodeAt(0) === 0x2f ? realPathOf(main) : null;
-    if (realMain === null || !isUnderDirectory(realMain, realRuntimeDir)) return null;
-  }
   const path = builtin<typeof import('node:path')>('node:path');
   const handlerString = path.basename(handler);
   const moduleRoot = handler.slice(0, handler.indexOf(handlerString)).replace(/\/$/, '');
