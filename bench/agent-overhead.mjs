@@ -137,7 +137,9 @@ const median = (numbers) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
-// Interleave the variants round by round, so machine noise hits them alike.
+// Interleave the variants round by round, starting each round with the next one, so machine noise
+// and warm-up hit them alike (always running bare node first made it look slower).
+const rotated = (round) => variants.map((_, index) => variants[(index + round) % variants.length]);
 const samples = new Map(
   variants.map((variant) => [
     variant.name,
@@ -145,7 +147,7 @@ const samples = new Map(
   ]),
 );
 for (let round = 0; round < rounds; round++) {
-  for (const variant of variants) {
+  for (const variant of rotated(round)) {
     const { wallMs, firstLineMs, cpuMs, rss } = runNode(variant, emptyApp);
     samples.get(variant.name).cpuMs.push(cpuMs);
     samples.get(variant.name).runtimeCpuMs.push(runNode(variant, runtimeLikeApp).cpuMs);
@@ -156,7 +158,7 @@ for (let round = 0; round < rounds; round++) {
 }
 const connectRounds = Math.max(3, Math.round(rounds / 3));
 for (let round = 0; round < connectRounds; round++) {
-  for (const variant of variants) {
+  for (const variant of rotated(round)) {
     const { usPerConnect, cpuUsPerConnect } = runNode(variant, connectApp, [String(connects)]);
     samples.get(variant.name).connect.push(usPerConnect);
     samples.get(variant.name).connectCpu.push(cpuUsPerConnect);
