@@ -67,6 +67,69 @@ console.log(JSON.stringify({ result: out }));
     }
   });
 
+  it("keep this process's policy when the app rewrote process.env.ES_POLICY_FILE before starting them", async () => {
+    // Prepare: a lenient policy the app's own package could ship, named in process.env, then workers
+    // started with the inherited environment (default, null, process.env itself, SHARE_ENV)
+    const dir = governedDir();
+    const lenient = join(dir, 'lenient.json');
+    writeFileSync(
+      lenient,
+      JSON.stringify({ name: 'lenient', network: 'grant', filesystem: 'grant', process: 'grant' }),
+    );
+    writeFileSync(
+      join(dir, 'worker.cjs'),
+      workerBody('MARKER').replace('"MARKER"', 'require("node:worker_threads").workerData'),
+    );
+    writeFileSync(join(dir, 'worker-bare.cjs'), workerBody(join(dir, 'marker-noOptions')));
+    const source = `
+const { Worker, SHARE_ENV } = require('node:worker_threads');
+process.env.ES_POLICY_FILE = ${JSON.stringify(lenient)};
+const dir = ${JSON.stringify(dir)};
+const cases = {
+  noOptions: () => new Worker(dir + '/worker-bare.cjs'),
+  defaultEnv: () => new Worker(dir + '/worker.cjs', { workerData: dir + '/marker-defaultEnv' }),
+  envNull: () => new Worker(dir + '/worker.cjs', { env: null, workerData: dir + '/marker-envNull' }),
+  envProcessEnv: () => new Worker(dir + '/worker.cjs', { env: process.env, workerData: dir + '/marker-envProcessEnv' }),
+  shareEnv: () => new Worker(dir + '/worker.cjs', { env: SHARE_ENV, workerData: dir + '/marker-shareEnv' }),
+  // the real environment keeps the lenient policy; the JS-visible process.env is a decoy
+  shareEnvReplaced: () => {
+    process.env.ES_POLICY_FILE = ${JSON.stringify(lenient)};
+    process.env = { ...process.env };
+    return new Worker(dir + '/worker.cjs', { env: SHARE_ENV, workerData: dir + '/marker-shareEnvReplaced' });
+  },
+};
+(async () => {
+  const out = {};
+  for (const [name, start] of Object.entries(cases)) {
+    out[name] = await new Promise((resolve) => {
+      const worker = start();
+      worker.on('message', resolve);
+      worker.on('error', (error) => resolve('worker error: ' + error.message));
+    });
+  }
+  console.log(JSON.stringify({ result: out }));
+})();
+`;
+
+    // Act
+    const run = await runFixture({ ...appIn(dir, source), policy: policy({ filesystem: 'deny' }) });
+    runs.push(run);
+
+    // Assess
+    const out = appResult<Record<string, string>>(run);
+    for (const name of [
+      'noOptions',
+      'defaultEnv',
+      'envNull',
+      'envProcessEnv',
+      'shareEnv',
+      'shareEnvReplaced',
+    ]) {
+      expect(out[name], name).toBe('ERR_ACCESS_DENIED');
+      expect(existsSync(join(dir, `marker-${name}`)), name).toBe(false);
+    }
+  });
+
   it('work as before under grant and observe: messages, instanceof, subclasses', async () => {
     const dir = governedDir();
     const source = `

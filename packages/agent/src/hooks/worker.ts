@@ -4,8 +4,10 @@
  * unprotected, beyond the agent's reach. The `Worker` constructor is replaced by one that corrects a
  * custom `env` (support/agent-propagation.ts) and adds `--require <agent>` to an explicit `execArgv`
  * (which replaces the inherited one, where the preload sits when it was given on the command line)
- * before constructing the real worker. `SHARE_ENV` and the default env (the worker inherits the
- * parent's preload options) need no change; `eval: true` changes nothing about preloading.
+ * before constructing the real worker. The default env (a copy of `process.env`, where the app may
+ * have set `ES_POLICY_FILE` to a lenient policy of its own) is passed as a corrected copy, and with
+ * `SHARE_ENV` this process's `process.env` is corrected in place; `eval: true` changes nothing about
+ * preloading.
  *
  * The replacement is a plain function sharing the original prototype (so `instanceof Worker` and
  * subclasses keep working) and the prototype's `constructor` points back at it, so nothing the app
@@ -16,12 +18,15 @@ import { patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
 import type { HookDescriptor } from './registry.js';
-import { agentPath, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
+import { agentPath, fixEnvInPlace, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 
 type WorkerClass = new (...args: unknown[]) => object;
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 const ReflectConstruct = Reflect.construct;
+let SHARE_ENV: symbol | undefined;
+/** The process's real environment store, which SHARE_ENV shares (the app may replace `process.env`). */
+let sharedEnv: NodeJS.ProcessEnv | undefined;
 
 export const hook: HookDescriptor = {
   name: 'worker',
@@ -29,6 +34,8 @@ export const hook: HookDescriptor = {
   install() {
     initAgentPropagation();
     const workerThreads = builtin<typeof import('node:worker_threads')>('node:worker_threads');
+    SHARE_ENV = workerThreads.SHARE_ENV;
+    sharedEnv = process.env;
     patchMethod<AnyFunction>(workerThreads, 'Worker', (original) =>
       wrapWorker(original as unknown as WorkerClass),
     );
@@ -43,6 +50,8 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
       const denied = judgeEscapingFlags((options as { execArgv?: unknown }).execArgv);
       if (denied) throw denied;
       args[1] = withAgentEnv(options as Record<string, unknown>);
+    } else if (options === undefined || options === null) {
+      args[1] = { env: fixedEnv(process.env) };
     }
     return ReflectConstruct(Original, args, new.target);
   } as unknown as AnyFunction & { prototype: object };
@@ -77,7 +86,12 @@ function judgeEscapingFlags(execArgv: unknown): Error | null {
 function withAgentEnv(options: Record<string, unknown>): Record<string, unknown> {
   let fixed = options;
   const env = options.env;
-  if (env && typeof env === 'object' && env !== process.env) {
+  if (env === SHARE_ENV && SHARE_ENV !== undefined) {
+    if (sharedEnv) fixEnvInPlace(sharedEnv);
+  } else if (env === undefined || env === null) {
+    // Node would copy process.env: hand it a corrected copy instead
+    fixed = { ...fixed, env: fixedEnv(process.env) };
+  } else if (typeof env === 'object') {
     fixed = { ...fixed, env: fixedEnv(env as Record<string, unknown>) };
   }
   // An explicit execArgv replaces the inherited one, which holds `--require` when the agent was

@@ -111,6 +111,19 @@ export function fixEnvPairs(envPairs: unknown): void {
   }
 }
 
+/**
+ * Corrects an environment object in place: a worker started with `SHARE_ENV` reads this process's
+ * own `process.env`, where the app may have set `ES_POLICY_FILE` to a lenient policy of its own.
+ */
+export function fixEnvInPlace(env: Record<string, string | undefined>): void {
+  if (!agentFile) return;
+  for (let i = 0; i < CONFIG_KEYS.length; i++) delete env[CONFIG_KEYS[i] as string];
+  configValues.forEach((value, key) => {
+    if (value !== undefined) env[key] = value;
+  });
+  env.NODE_OPTIONS = withAgentRequire(env.NODE_OPTIONS);
+}
+
 /** A corrected copy of an environment object (worker `env`, `process.execve`). */
 export function fixedEnv(env: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
