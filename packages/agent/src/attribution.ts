@@ -28,6 +28,14 @@ const privatePrepare: PrepareStackTrace = (_error, sites) => sites;
 
 /** The bundle's own file, whose frames are never attributed. */
 const agentFile: string = typeof __filename === 'string' ? __filename : '';
+const getOwnDescriptor = Reflect.getOwnPropertyDescriptor;
+/** `CallSite#getFileName`, captured at start (the app can reach CallSite.prototype and rewrite it). */
+let callSiteFileName: ((site: NodeJS.CallSite) => unknown) | undefined;
+
+/** The agent bundle's file name, as stack frames report it. */
+export function agentFileName(): string {
+  return agentFile;
+}
 
 /**
  * Installs the accessor described above. Called once at start; safe to call again.
@@ -45,6 +53,55 @@ export function protectStackCapture(): void {
       appValue = value;
     },
   });
+  // needs the private formatter above to hand out structured call sites
+  captureCallSiteMethods();
+}
+
+function captureCallSiteMethods(): void {
+  if (callSiteFileName) return;
+  const site = captureSites(captureCallSiteMethods)[0];
+  const getFileName = site
+    ? (Object.getPrototypeOf(site) as { getFileName?: unknown }).getFileName
+    : undefined;
+  if (typeof getFileName === 'function')
+    callSiteFileName = (callSite) => Reflect.apply(getFileName as () => unknown, callSite, []);
+}
+
+/**
+ * The files of the frames below `skip` (its callers, nearest first, at most `limit`), or null when
+ * they cannot be read for certain: for checks that must fail closed. Unlike attribution, which may
+ * degrade, this refuses a tampered `Error.stackTraceLimit` (an accessor, or a value it cannot set)
+ * and reads file names with the CallSite method captured at start.
+ */
+export function callerFiles(skip: (...args: never[]) => unknown, limit: number): string[] | null {
+  if (!callSiteFileName) return null;
+  const holder: { stack?: unknown } = {};
+  const wasCapturing = capturing;
+  const appLimit = getOwnDescriptor(Error, 'stackTraceLimit');
+  capturing = true;
+  try {
+    Error.stackTraceLimit = limit;
+    const set = getOwnDescriptor(Error, 'stackTraceLimit');
+    if (!set || !('value' in set) || set.value !== limit) return null;
+    captureStackTrace(holder, skip as () => void);
+    const sites = holder.stack;
+    if (!Array.isArray(sites)) return null;
+    const files: string[] = [];
+    for (let i = 0; i < sites.length; i++) {
+      const file = callSiteFileName(sites[i] as NodeJS.CallSite);
+      files[i] = typeof file === 'string' ? file : '';
+    }
+    return files;
+  } catch {
+    return null;
+  } finally {
+    capturing = wasCapturing;
+    try {
+      if (appLimit && 'value' in appLimit) Error.stackTraceLimit = appLimit.value as number;
+    } catch {
+      // a frozen limit was never changed
+    }
+  }
 }
 
 export interface Attribution {

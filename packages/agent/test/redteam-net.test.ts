@@ -149,6 +149,28 @@ const ADDRESS_SPELLINGS: Record<string, string> = {
       }),
     ]);
     report({ outcomes });`,
+  "teaching the agent a fake address for localhost: a raw cares_wrap lookup's completion called by hand": `
+    const cares = process.binding('cares_wrap');
+    const request = new cares.GetAddrInfoReqWrap();
+    request.oncomplete = () => {};
+    cares.getaddrinfo(request, 'localhost', 4, 0, 0);
+    request.oncomplete(0, [FORBIDDEN]);
+    await settle(100);
+    report(await tryConnect({ host: FORBIDDEN, port: PORT }));`,
+  "teaching the agent a fake address: a lookup's request grabbed through async_hooks, completed by hand (also via nextTick)": `
+    const asyncHooks = require('node:async_hooks');
+    const requests = [];
+    const hook = asyncHooks.createHook({ init(id, type, trigger, resource) { if (type === 'GETADDRINFOREQWRAP') requests.push(resource); } }).enable();
+    require('node:dns').lookup('localhost', { family: 4 }, () => {});
+    require('node:dns').lookup('localhost', { all: true }, () => {});
+    hook.disable();
+    for (const request of requests) {
+      try { request.oncomplete(0, [FORBIDDEN]); } catch {}
+      try { if (request.callback) request.callback(null, [{ address: FORBIDDEN, family: 4 }]); } catch {}
+      process.nextTick(() => { try { request.oncomplete(0, [FORBIDDEN]); } catch {} });
+    }
+    await settle(100);
+    report({ requests: requests.length, ...(await tryConnect({ host: FORBIDDEN, port: PORT })) });`,
   '0.0.0.0 (reaches local listeners)': `report(await tryConnect({ host: '0.0.0.0', port: PORT }));`,
   '[::] (reaches local listeners)': `report(await tryConnect({ host: '::', port: PORT }));`,
   'inspector Session + Runtime.evaluate': `

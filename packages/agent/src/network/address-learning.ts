@@ -10,6 +10,7 @@
  */
 import type * as dns from 'node:dns';
 import { asAgentWork } from '../agent-work.js';
+import { agentFileName, callerFiles } from '../attribution.js';
 import type { AgentContext } from '../context.js';
 import { dateNow, isArray, mapClear, mapGet, mapSet, mapSize } from '../intrinsics.js';
 import { logOnce } from '../log.js';
@@ -25,6 +26,7 @@ const RELEARN_AFTER_MS = LEARNED_TTL_MS / 2;
 const MAX_RECENT_NAMES = 1024;
 
 export function learnAddresses(context: AgentContext, name: string, addresses: unknown): void {
+  if (!calledByTheResolver()) return;
   // indexed loops and captured Map methods: this runs after the app may have tampered with the
   // array iterator or Map.prototype, and what it learns grants addresses (see intrinsics.ts)
   const list: string[] = [];
@@ -52,6 +54,24 @@ export function learnAddresses(context: AgentContext, name: string, addresses: u
     mapSet(learned, address, now);
     context.ipNames.learn(address, [name], LEARNED_TTL_MS);
   }
+}
+
+/**
+ * Is the current learnAddresses call the completion of a real lookup? The completion callbacks sit
+ * on request objects the app can reach (a raw `process.binding('cares_wrap')` request, or any
+ * lookup's request through `async_hooks`), and calling one with made-up addresses (`0, ['evil-ip']`)
+ * would make an allowed name vouch for any address. A real completion comes straight from the event
+ * loop: below the agent's own frames there is nothing, or only Node's `onlookupall` (node:dns) for
+ * the agent's own `dns.lookup`. Any other caller (app code, nextTick, a timer) learns nothing
+ * (test/redteam-net.test.ts).
+ */
+function calledByTheResolver(): boolean {
+  const files = callerFiles(learnAddresses, 8);
+  if (files === null) return false;
+  const agent = agentFileName();
+  let i = 0;
+  while (i < files.length && files[i] === agent) i++;
+  return i === files.length || (i === files.length - 1 && files[i] === 'node:dns');
 }
 
 /**
