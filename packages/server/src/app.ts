@@ -16,6 +16,7 @@ import { TokenBucketLimiter } from './rate-limiter.js';
 import { RetentionJob } from './retention.js';
 import { registerAccountRoutes } from './routes/accounts.js';
 import { registerAgentRoutes } from './routes/agent.js';
+import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerPolicyGroupRoutes } from './routes/policy-groups.js';
 import { registerQueryRoutes } from './routes/queries.js';
 import { registerStreamRoutes } from './routes/stream.js';
@@ -183,6 +184,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerAccountRoutes(app, ctx);
+  registerCredentialRoutes(app, ctx);
   registerTemporaryKeyRoutes(app, ctx);
   registerPolicyGroupRoutes(app, ctx);
   await registerAgentRoutes(app, ctx);

@@ -47,6 +47,12 @@ function checkSecretFormat(secret: string, what: string): ReturnType<typeof pars
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
+ * A license key's `lastUsedAt` is written at most this often: agents authenticate every event
+ * batch, and a write per batch would tax ingestion for a figure people read to the minute.
+ */
+export const LICENSE_KEY_USE_RESOLUTION_MS = 60_000;
+
+/**
  * Cookie-authenticated changes must come from our own pages. Browsers send `Sec-Fetch-Site`
  * (and `Origin` on every non-GET fetch), which a cross-site page cannot forge; with neither
  * header we cannot tell, so we refuse (api tokens are the way for scripts).
@@ -143,6 +149,10 @@ export function createAuthenticator(storage: Storage, now: () => number): Authen
           'LICENSE_KEY_EXPIRED',
           `this temporary license key expired at ${new Date(record.expiresAt).toISOString()}; sign up for a free account`,
         );
+      }
+      const at = now();
+      if (record.lastUsedAt === null || at - record.lastUsedAt >= LICENSE_KEY_USE_RESOLUTION_MS) {
+        await storage.markLicenseKeyUsed(keyHash, at);
       }
       return { accountId: record.accountId, keyKind: record.kind, keyHash };
     },

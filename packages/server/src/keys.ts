@@ -77,3 +77,11 @@ export function parseSecret(secret: string): SecretParseResult {
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
+
+/**
+ * The last 4 characters, kept in clear so people can tell their keys apart in a list. They are
+ * checksum characters, so they give away nothing of the random part.
+ */
+export function lastFourOf(secret: string): string {
+  return secret.slice(-4);
+}

@@ -134,6 +134,41 @@ export const planSchema = {
   required: ['name', 'retentionDays', 'features'],
 } as const;
 
+const credentialFields = {
+  id: { type: 'string', description: 'names it in DELETE' },
+  prefix: { type: 'string', description: 'the typed prefix every such secret starts with' },
+  last4: {
+    type: ['string', 'null'],
+    description: 'its last 4 characters, to recognise it (null for keys made before they were kept)',
+  },
+  createdAt: isoTime,
+  lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+} as const;
+
+export const licenseKeyInfoSchema = {
+  $id: 'LicenseKey',
+  type: 'object',
+  description: 'a license key of the account, without the secret (shown only when created)',
+  properties: {
+    ...credentialFields,
+    label: { type: ['string', 'null'] },
+    lastUsedAt: {
+      type: ['string', 'null'],
+      format: 'date-time',
+      description: 'last agent call with it, to the minute (null: never used)',
+    },
+  },
+  required: ['id', 'label', 'prefix', 'last4', 'createdAt', 'lastUsedAt'],
+} as const;
+
+export const apiTokenInfoSchema = {
+  $id: 'ApiToken',
+  type: 'object',
+  description: 'an api token of the account, without the secret (shown only when created)',
+  properties: { ...credentialFields, name: { type: 'string' } },
+  required: ['id', 'name', 'prefix', 'last4', 'createdAt', 'lastUsedAt'],
+} as const;
+
 export const credentialsSchema = {
   type: 'object',
   properties: {
@@ -252,4 +287,6 @@ export const sharedSchemas = [
   planSchema,
   functionSchema,
   eventSchema,
+  licenseKeyInfoSchema,
+  apiTokenInfoSchema,
 ];

@@ -1,6 +1,7 @@
 /** Storage records → the JSON the API sends (times as ISO strings). */
 import { OBSERVE_ALL } from '@appdefender/policy';
-import type { Account, FunctionRecord, Plan, StoredPolicyGroup } from './storage/types.js';
+import { SECRET_PREFIXES } from './keys.js';
+import type { Account, CredentialInfo, FunctionRecord, Plan, StoredPolicyGroup } from './storage/types.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -60,5 +61,32 @@ export function functionJson(record: FunctionRecord, events24h?: { observe: numb
           },
         }
       : {}),
+  };
+}
+
+function credentialTimes(info: CredentialInfo) {
+  return {
+    createdAt: iso(info.createdAt),
+    lastUsedAt: info.lastUsedAt === null ? null : iso(info.lastUsedAt),
+  };
+}
+
+export function licenseKeyJson(info: CredentialInfo) {
+  return {
+    id: info.id,
+    label: info.label,
+    prefix: SECRET_PREFIXES.liveLicenseKey,
+    last4: info.last4,
+    ...credentialTimes(info),
+  };
+}
+
+export function apiTokenJson(info: CredentialInfo) {
+  return {
+    id: info.id,
+    name: info.label ?? '',
+    prefix: SECRET_PREFIXES.apiToken,
+    last4: info.last4,
+    ...credentialTimes(info),
   };
 }

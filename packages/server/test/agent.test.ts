@@ -148,6 +148,14 @@ describeBackends('agent routes', (backend) => {
       url: '/api/v1/agent/policy?group=observeAll.ability',
       headers: bearer(key),
     });
+    // The first use of a key is also recorded (later ones at most once a minute).
+    expect(lookups).toEqual(['findLicenseKey', 'markLicenseKeyUsed']);
+    lookups.length = 0;
+    await app.inject({
+      method: 'GET',
+      url: '/api/v1/agent/policy?group=observeAll.ability',
+      headers: bearer(key),
+    });
     expect(lookups).toEqual(['findLicenseKey']);
   });
 

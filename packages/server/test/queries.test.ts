@@ -174,6 +174,64 @@ describeBackends('queries', (backend) => {
     expect(defaults.json().timeline).toHaveLength(96);
   });
 
+  it("fetches one event by id, only the account's own (404 otherwise), refusing a malformed id", async () => {
+    const app = await backend.app({ now: () => BASE });
+    const a = await signUp(app);
+    const b = await signUp(app);
+    const event = makeEvent({
+      time: at(90),
+      action: 'deny',
+      module: { name: 'axios', version: '1.7.9' },
+      stack: ['/var/task/pay.js:18:9 charge'],
+      details: { url: 'https://evil.example/x' },
+    });
+    await postEvents(app, a.licenseKey, [event, makeEvent({ time: at(1) })]);
+    const own = await app.inject({
+      method: 'GET',
+      url: `/api/v1/events/${event.id}`,
+      headers: bearer(a.apiToken),
+    });
+    expect(own.statusCode).toBe(200);
+    expect(own.json()).toEqual({ event });
+    const viaSession = await app.inject({
+      method: 'GET',
+      url: `/api/v1/events/${event.id}`,
+      headers: { cookie: a.cookie },
+    });
+    expect(viaSession.json().event.id).toBe(event.id);
+
+    const foreign = await app.inject({
+      method: 'GET',
+      url: `/api/v1/events/${event.id}`,
+      headers: bearer(b.apiToken),
+    });
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.json().error.code).toBe('EVENT_NOT_FOUND');
+    expect(foreign.body).not.toContain('evil.example');
+    const unknown = await app.inject({
+      method: 'GET',
+      url: `/api/v1/events/${makeEvent().id}`,
+      headers: bearer(a.apiToken),
+    });
+    expect(unknown.statusCode).toBe(404);
+    const malformed = await app.inject({
+      method: 'GET',
+      url: '/api/v1/events/not-an-id',
+      headers: bearer(a.apiToken),
+    });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().error.details[0].field).toMatch(/id/);
+    const anonymous = await app.inject({ method: 'GET', url: `/api/v1/events/${event.id}` });
+    expect(anonymous.statusCode).toBe(401);
+    // The static routes beside it still answer as before.
+    const stats = await app.inject({
+      method: 'GET',
+      url: '/api/v1/events/stats',
+      headers: bearer(a.apiToken),
+    });
+    expect(stats.json().total).toBe(2);
+  });
+
   it("lists functions with their last 24 h of events by action, and never another account's", async () => {
     const app = await backend.app({ now: () => BASE });
     const a = await signUp(app);

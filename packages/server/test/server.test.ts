@@ -49,11 +49,20 @@ describe('startServer over a real socket', () => {
         ['get', '/api/v1/events/stream'],
         ['get', '/api/v1/events/stats'],
         ['get', '/api/v1/me'],
+        ['get', '/api/v1/events/{id}'],
+        ['get', '/api/v1/license-keys'],
+        ['post', '/api/v1/license-keys'],
+        ['delete', '/api/v1/license-keys/{id}'],
+        ['get', '/api/v1/api-tokens'],
+        ['post', '/api/v1/api-tokens'],
+        ['delete', '/api/v1/api-tokens/{id}'],
       ];
       for (const [method, route] of routes)
         expect(doc.paths[route]?.[method], `${method} ${route}`).toBeDefined();
       expect(doc.paths['/api/v1/agent/events'].post.requestBody).toBeDefined();
       expect(doc.components.securitySchemes).toHaveProperty('licenseKey');
+      expect(doc.components.schemas).toHaveProperty('LicenseKey');
+      expect(doc.components.schemas).toHaveProperty('ApiToken');
 
       const missing = await fetch(`${server.url}/api/v1/nothing-here`);
       expect(missing.status).toBe(404);

@@ -1,7 +1,17 @@
-import { sql } from 'kysely';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
 import { expect, it } from 'vitest';
+import { openStorage } from '../src/index.js';
 import type { KyselyStorage } from '../src/storage/kysely-storage.js';
-import { describeBackends, makeEvent } from './helpers.js';
+import { applyMigrations } from '../src/storage/migrate.js';
+import { postgresMigrations, sqliteMigrations } from '../src/storage/migrations.js';
+import type { Database } from '../src/storage/schema.js';
+import { describeBackends, makeEvent, postgres } from './helpers.js';
 
 describeBackends('storage', (backend) => {
   it('applies versioned migrations once; reopening the same database applies nothing again', async () => {
@@ -9,7 +19,7 @@ describeBackends('storage', (backend) => {
     const rows = await sql<{
       version: number;
     }>`SELECT version FROM schema_migrations ORDER BY version`.execute(again.db);
-    expect(rows.rows.map((r) => Number(r.version))).toEqual([1, 2]);
+    expect(rows.rows.map((r) => Number(r.version))).toEqual([1, 2, 3]);
     expect(
       (await again.listPlans()).map((p) => [p.name, p.retentionDays, p.allowCloudProviderTraffic]),
     ).toEqual([
@@ -42,5 +52,76 @@ describeBackends('storage', (backend) => {
     expect(batch.map((e) => e.event.id)).toEqual(events.map((e) => e.id));
     // Another account's notice for the same range reads nothing.
     expect(await storage.readBatch({ ...notices[0]!, accountId: 'someone-else' })).toEqual([]);
+  });
+
+  it('gives keys and tokens made before migration 3 an id and a label, so they can be listed and revoked', async () => {
+    // A database as version 2 left it, with one account, its license key and its api token.
+    let location: { dataDir?: string; databaseUrl?: string; schema?: string };
+    let db: Kysely<Database>;
+    let cleanup: () => Promise<void>;
+    if (backend.kind === 'sqlite') {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'appdefender-migrate-'));
+      location = { dataDir };
+      db = new Kysely<Database>({
+        dialect: new SqliteDialect({ database: new BetterSqlite3(path.join(dataDir, 'appdefender.sqlite')) }),
+      });
+      await applyMigrations(db, 'sqlite', sqliteMigrations.slice(0, 2));
+      cleanup = () => rm(dataDir, { recursive: true, force: true });
+    } else {
+      const url = (postgres as { url: string }).url;
+      const schema = `m_${process.pid}_${randomBytes(6).toString('hex')}`;
+      location = { databaseUrl: url, schema };
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      await admin.end();
+      db = new Kysely<Database>({
+        dialect: new PostgresDialect({
+          pool: new pg.Pool({ connectionString: url, options: `-c search_path=${schema}`, max: 1 }),
+        }),
+      });
+      await applyMigrations(db, 'postgres', postgresMigrations.slice(0, 2));
+      cleanup = async () => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await client.end();
+      };
+    }
+    try {
+      await sql`INSERT INTO accounts (id, email, password_hash, plan, kind, created_at)
+        VALUES ('acc-1', 'old@example.com', NULL, 'free', 'user', 1)`.execute(db);
+      await sql`INSERT INTO license_keys (key_hash, account_id, kind, created_at, expires_at)
+        VALUES ('key-hash-1', 'acc-1', 'live', 2, NULL)`.execute(db);
+      await sql`INSERT INTO api_tokens (token_hash, account_id, name, created_at, last_used_at)
+        VALUES ('token-hash-1', 'acc-1', 'default', 3, NULL)`.execute(db);
+      await db.destroy();
+
+      const storage = await openStorage(location);
+      try {
+        const [key] = await storage.listLicenseKeys('acc-1');
+        expect(key).toEqual({
+          id: expect.any(String),
+          label: 'default',
+          last4: null,
+          createdAt: 2,
+          lastUsedAt: null,
+        });
+        const [token] = await storage.listApiTokens('acc-1');
+        expect(token).toMatchObject({ id: expect.any(String), label: 'default', last4: null, createdAt: 3 });
+        expect(await storage.findLicenseKey('key-hash-1')).toMatchObject({
+          accountId: 'acc-1',
+          lastUsedAt: null,
+        });
+        expect(await storage.revokeLicenseKey('acc-1', key!.id)).toBe(true);
+        expect(await storage.findLicenseKey('key-hash-1')).toBeUndefined();
+        expect(await storage.revokeApiToken('acc-1', token!.id)).toBe(true);
+        expect(await storage.useApiToken('token-hash-1', 4)).toBeUndefined();
+      } finally {
+        await storage.close();
+      }
+    } finally {
+      await cleanup();
+    }
   });
 });

@@ -1,9 +1,9 @@
-/** Sign-up, login, logout, the caller's account, and extra credentials. */
+/** Sign-up, login, logout and the caller's account (more credentials: credentials.ts). */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { csrfRejected, isSameOriginRequest, isVisiblyCrossSite, SESSION_COOKIE } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { ApiError, conflict, UniqueViolationError, unauthorized, validationFailed } from '../errors.js';
-import { generateSecret, hashSecret } from '../keys.js';
+import { generateSecret, hashSecret, lastFourOf } from '../keys.js';
 import { decoyPasswordHash, hashPassword, verifyPassword } from '../passwords.js';
 import { credentialsSchema, errorResponses } from '../schemas.js';
 import { accountJson, planJson } from '../wire.js';
@@ -84,6 +84,8 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
           plan: 'free',
           licenseKeyHash: hashSecret(licenseKey),
           apiTokenHash: hashSecret(apiToken),
+          licenseKeyLast4: lastFourOf(licenseKey),
+          apiTokenLast4: lastFourOf(apiToken),
           now: ctx.now(),
         });
       } catch (error) {
@@ -172,37 +174,6 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
           message: `plan ${account.plan} is not defined`,
         });
       return { account: accountJson(account), plan: planJson(plan) };
-    },
-  );
-
-  app.post<{ Body: { name?: string } }>(
-    '/api/v1/api-tokens',
-    {
-      schema: {
-        tags: ['accounts'],
-        summary: 'Create another api token (shown once)',
-        security: [{ session: [] }, { apiToken: [] }],
-        body: {
-          type: 'object',
-          properties: { name: { type: 'string', minLength: 1, maxLength: 100 } },
-          additionalProperties: false,
-        },
-        response: {
-          201: { type: 'object', properties: { apiToken: { type: 'string' } } },
-          ...errorResponses,
-        },
-      },
-    },
-    async (request, reply) => {
-      const { accountId } = await ctx.auth.user(request);
-      const apiToken = generateSecret('apiToken');
-      await ctx.storage.createApiToken({
-        accountId,
-        tokenHash: hashSecret(apiToken),
-        name: request.body?.name ?? 'cli',
-        now: ctx.now(),
-      });
-      return reply.code(201).send({ apiToken });
     },
   );
 }

@@ -1,7 +1,7 @@
 /** The dashboard's and CLI's reads: functions, events (paged, newest first), and event counts. */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
-import { validationFailed } from '../errors.js';
+import { notFound, validationFailed } from '../errors.js';
 import {
   decodeCursor,
   type EventFilterQuery,
@@ -115,6 +115,38 @@ export function registerQueryRoutes(app: FastifyInstance, ctx: AppContext): void
         events: page.map((row) => row.event),
         nextCursor: rows.length > limit && last ? encodeCursor({ timeMs: last.timeMs, seq: last.seq }) : null,
       };
+    },
+  );
+
+  // Registered beside /events/stats and /events/stream: Fastify prefers those static paths.
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/events/:id',
+    {
+      schema: {
+        tags: ['events'],
+        summary: "One of the account's events by its id (a shared link to an event)",
+        security,
+        params: {
+          type: 'object',
+          properties: { id: { type: 'string', format: 'uuid', description: 'the event id' } },
+          required: ['id'],
+        },
+        response: {
+          200: { type: 'object', properties: { event: { $ref: 'Event#' } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { accountId } = await ctx.auth.user(request);
+      const event = await ctx.storage.getEvent(accountId, request.params.id);
+      if (!event) {
+        throw notFound(
+          'EVENT_NOT_FOUND',
+          `this account has no event ${request.params.id} (never stored here, or past the plan's retention)`,
+        );
+      }
+      return { event };
     },
   );
 

@@ -12,6 +12,7 @@ import type {
   Account,
   AccountWithPassword,
   BatchNotice,
+  CredentialInfo,
   Dialect,
   EventCursor,
   EventFilter,
@@ -20,6 +21,7 @@ import type {
   FunctionReport,
   LicenseKeyKind,
   LicenseKeyRecord,
+  NewCredential,
   Plan,
   Storage,
   StoredEvent,
@@ -83,6 +85,22 @@ function toFunction(row: FunctionRow): FunctionRecord {
     firstSeen: Number(row.first_seen),
     lastSeen: Number(row.last_seen),
     coldStarts: Number(row.cold_starts),
+  };
+}
+
+function toCredentialInfo(row: {
+  id: string;
+  label: string | null;
+  last4: string | null;
+  created_at: number;
+  last_used_at: number | null;
+}): CredentialInfo {
+  return {
+    id: row.id,
+    label: row.label,
+    last4: row.last4,
+    createdAt: Number(row.created_at),
+    lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
   };
 }
 
@@ -163,6 +181,8 @@ export class KyselyStorage implements Storage {
     plan: string;
     licenseKeyHash: string;
     apiTokenHash: string;
+    licenseKeyLast4?: string;
+    apiTokenLast4?: string;
     now: number;
   }): Promise<Account> {
     const row: AccountRow = {
@@ -184,6 +204,10 @@ export class KyselyStorage implements Storage {
             kind: 'live',
             created_at: input.now,
             expires_at: null,
+            id: randomUUID(),
+            label: 'default',
+            last4: input.licenseKeyLast4 ?? null,
+            last_used_at: null,
           })
           .execute();
         await trx
@@ -194,6 +218,8 @@ export class KyselyStorage implements Storage {
             name: 'default',
             created_at: input.now,
             last_used_at: null,
+            id: randomUUID(),
+            last4: input.apiTokenLast4 ?? null,
           })
           .execute();
       });
@@ -228,6 +254,10 @@ export class KyselyStorage implements Storage {
           kind: 'temporary',
           created_at: input.now,
           expires_at: input.expiresAt,
+          id: randomUUID(),
+          label: null,
+          last4: null,
+          last_used_at: null,
         })
         .execute();
     });
@@ -259,7 +289,7 @@ export class KyselyStorage implements Storage {
   async findLicenseKey(keyHash: string): Promise<LicenseKeyRecord | undefined> {
     const row = await this.#db
       .selectFrom('license_keys')
-      .select(['account_id', 'kind', 'expires_at'])
+      .select(['account_id', 'kind', 'expires_at', 'last_used_at'])
       .where('key_hash', '=', keyHash)
       .executeTakeFirst();
     if (!row) return undefined;
@@ -267,25 +297,99 @@ export class KyselyStorage implements Storage {
       accountId: row.account_id,
       kind: row.kind as LicenseKeyKind,
       expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+      lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
     };
+  }
+
+  async markLicenseKeyUsed(keyHash: string, now: number): Promise<void> {
+    await this.#db
+      .updateTable('license_keys')
+      .set({ last_used_at: now })
+      .where('key_hash', '=', keyHash)
+      .execute();
+  }
+
+  async createLicenseKey(input: {
+    accountId: string;
+    key: NewCredential;
+    label: string | null;
+    now: number;
+  }): Promise<CredentialInfo> {
+    const row = {
+      key_hash: input.key.hash,
+      account_id: input.accountId,
+      kind: 'live',
+      created_at: input.now,
+      expires_at: null,
+      id: randomUUID(),
+      label: input.label,
+      last4: input.key.last4,
+      last_used_at: null,
+    };
+    await this.#db.insertInto('license_keys').values(row).execute();
+    return toCredentialInfo(row);
+  }
+
+  async listLicenseKeys(accountId: string): Promise<CredentialInfo[]> {
+    const rows = await this.#db
+      .selectFrom('license_keys')
+      .select(['id', 'label', 'last4', 'created_at', 'last_used_at'])
+      .where('account_id', '=', accountId)
+      .where('kind', '=', 'live')
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toCredentialInfo);
+  }
+
+  async revokeLicenseKey(accountId: string, id: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('license_keys')
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .where('kind', '=', 'live')
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   async createApiToken(input: {
     accountId: string;
     tokenHash: string;
     name: string;
+    last4?: string;
     now: number;
-  }): Promise<void> {
-    await this.#db
-      .insertInto('api_tokens')
-      .values({
-        token_hash: input.tokenHash,
-        account_id: input.accountId,
-        name: input.name,
-        created_at: input.now,
-        last_used_at: null,
-      })
+  }): Promise<CredentialInfo> {
+    const row = {
+      token_hash: input.tokenHash,
+      account_id: input.accountId,
+      name: input.name,
+      created_at: input.now,
+      last_used_at: null,
+      id: randomUUID(),
+      last4: input.last4 ?? null,
+    };
+    await this.#db.insertInto('api_tokens').values(row).execute();
+    return toCredentialInfo({ ...row, label: row.name });
+  }
+
+  async listApiTokens(accountId: string): Promise<CredentialInfo[]> {
+    const rows = await this.#db
+      .selectFrom('api_tokens')
+      .select(['id', 'name as label', 'last4', 'created_at', 'last_used_at'])
+      .where('account_id', '=', accountId)
+      .orderBy('created_at')
+      .orderBy('id')
       .execute();
+    return rows.map(toCredentialInfo);
+  }
+
+  async revokeApiToken(accountId: string, id: string): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('api_tokens')
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   async useApiToken(tokenHash: string, now: number): Promise<string | undefined> {
@@ -561,6 +665,16 @@ export class KyselyStorage implements Storage {
       bucket: Number(row.bucket),
       count: Number(row.count),
     }));
+  }
+
+  async getEvent(accountId: string, eventId: string): Promise<AgentEvent | undefined> {
+    const row = await this.#db
+      .selectFrom('events')
+      .select('body')
+      .where('account_id', '=', accountId)
+      .where('id', '=', eventId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : (JSON.parse(row.body) as AgentEvent);
   }
 
   async findEventSeq(accountId: string, eventId: string): Promise<number | undefined> {

@@ -115,6 +115,22 @@ export const sqliteMigrations: Migration[] = [
       'CREATE INDEX events_account_function_time ON events(account_id, function_name, time_ms, seq)',
     ],
   },
+  {
+    version: 3,
+    name: 'ids, labels, last 4 characters and last use of license keys and api tokens (key management)',
+    statements: [
+      'ALTER TABLE license_keys ADD COLUMN id TEXT',
+      'ALTER TABLE license_keys ADD COLUMN label TEXT',
+      'ALTER TABLE license_keys ADD COLUMN last4 TEXT',
+      'ALTER TABLE license_keys ADD COLUMN last_used_at INTEGER',
+      "UPDATE license_keys SET id = lower(hex(randomblob(16))), label = CASE kind WHEN 'live' THEN 'default' END",
+      'CREATE UNIQUE INDEX license_keys_id ON license_keys(id)',
+      'ALTER TABLE api_tokens ADD COLUMN id TEXT',
+      'ALTER TABLE api_tokens ADD COLUMN last4 TEXT',
+      'UPDATE api_tokens SET id = lower(hex(randomblob(16)))',
+      'CREATE UNIQUE INDEX api_tokens_id ON api_tokens(id)',
+    ],
+  },
 ];
 
 export const postgresMigrations: Migration[] = [
@@ -211,6 +227,22 @@ export const postgresMigrations: Migration[] = [
     name: 'index events by function (the dashboard drill-down)',
     statements: [
       'CREATE INDEX events_account_function_time ON events(account_id, function_name, time_ms, seq)',
+    ],
+  },
+  {
+    version: 3,
+    name: 'ids, labels, last 4 characters and last use of license keys and api tokens (key management)',
+    statements: [
+      'ALTER TABLE license_keys ADD COLUMN id TEXT',
+      'ALTER TABLE license_keys ADD COLUMN label TEXT',
+      'ALTER TABLE license_keys ADD COLUMN last4 TEXT',
+      'ALTER TABLE license_keys ADD COLUMN last_used_at BIGINT',
+      "UPDATE license_keys SET id = gen_random_uuid()::text, label = CASE kind WHEN 'live' THEN 'default' END",
+      'CREATE UNIQUE INDEX license_keys_id ON license_keys(id)',
+      'ALTER TABLE api_tokens ADD COLUMN id TEXT',
+      'ALTER TABLE api_tokens ADD COLUMN last4 TEXT',
+      'UPDATE api_tokens SET id = gen_random_uuid()::text',
+      'CREATE UNIQUE INDEX api_tokens_id ON api_tokens(id)',
     ],
   },
 ];

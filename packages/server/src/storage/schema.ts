@@ -18,6 +18,12 @@ export interface Database {
     kind: string;
     created_at: number;
     expires_at: number | null;
+    /** Set for every row since migration 3 (older rows were given one then). */
+    id: string;
+    label: string | null;
+    /** The key's last 4 characters, to recognise it; null for keys made before migration 3. */
+    last4: string | null;
+    last_used_at: number | null;
   };
   api_tokens: {
     token_hash: string;
@@ -25,6 +31,8 @@ export interface Database {
     name: string;
     created_at: number;
     last_used_at: number | null;
+    id: string;
+    last4: string | null;
   };
   sessions: { session_hash: string; account_id: string; created_at: number; expires_at: number };
   policy_groups: {

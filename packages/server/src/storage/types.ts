@@ -33,6 +33,24 @@ export interface LicenseKeyRecord {
   accountId: string;
   kind: LicenseKeyKind;
   expiresAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** What an account may see of one of its credentials: never the secret, nor its hash. */
+export interface CredentialInfo {
+  id: string;
+  /** A license key's label or an api token's name; null when none was given. */
+  label: string | null;
+  /** The secret's last 4 characters; null for credentials made before they were recorded. */
+  last4: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** A new credential, as stored: its hash and the last 4 characters shown in lists. */
+export interface NewCredential {
+  hash: string;
+  last4: string;
 }
 
 export interface StoredPolicyGroup {
@@ -116,6 +134,9 @@ export interface Storage {
     plan: string;
     licenseKeyHash: string;
     apiTokenHash: string;
+    /** Last 4 characters of the license key and api token, for the key lists. */
+    licenseKeyLast4?: string;
+    apiTokenLast4?: string;
     now: number;
   }): Promise<Account>;
   /** An anonymous tenant owning one temporary license key. */
@@ -125,7 +146,30 @@ export interface Storage {
   setAccountPlan(accountId: string, plan: string): Promise<void>;
 
   findLicenseKey(keyHash: string): Promise<LicenseKeyRecord | undefined>;
-  createApiToken(input: { accountId: string; tokenHash: string; name: string; now: number }): Promise<void>;
+  /** Records a license key's use; the caller throttles it (it is on the agents' path). */
+  markLicenseKeyUsed(keyHash: string, now: number): Promise<void>;
+  /** Another live license key for a user account. */
+  createLicenseKey(input: {
+    accountId: string;
+    key: NewCredential;
+    label: string | null;
+    now: number;
+  }): Promise<CredentialInfo>;
+  /** The account's live license keys, oldest first. */
+  listLicenseKeys(accountId: string): Promise<CredentialInfo[]>;
+  /** Deletes the key (its hash with it): false when the account has no key with this id. */
+  revokeLicenseKey(accountId: string, id: string): Promise<boolean>;
+  createApiToken(input: {
+    accountId: string;
+    tokenHash: string;
+    name: string;
+    last4?: string;
+    now: number;
+  }): Promise<CredentialInfo>;
+  /** The account's api tokens, oldest first. */
+  listApiTokens(accountId: string): Promise<CredentialInfo[]>;
+  /** Deletes the token: false when the account has no token with this id. */
+  revokeApiToken(accountId: string, id: string): Promise<boolean>;
   /** The token's account id, and marks it used. */
   useApiToken(tokenHash: string, now: number): Promise<string | undefined>;
   createSession(input: {
@@ -174,6 +218,8 @@ export interface Storage {
     filter: EventFilter & { sinceMs: number; untilMs: number },
     bucketMs: number,
   ): Promise<EventStatsRow[]>;
+  /** One event of the account by its id. */
+  getEvent(accountId: string, eventId: string): Promise<AgentEvent | undefined>;
   findEventSeq(accountId: string, eventId: string): Promise<number | undefined>;
   /** Events with seq > afterSeq in storage order, oldest first. */
   readEventsAfter(
