@@ -151,6 +151,48 @@ describe('red team: starting programs under process deny', () => {
   }
 });
 
+// `/bin/true` is allowed; each options object answers `/bin/true` to the first read and `/bin/sh`
+// (which creates the target) to every later one: the binding must start what was judged.
+const CHANGING_ANSWERS: Record<string, string> = {
+  'spawn_sync binding options with a getter for file': `
+    let reads = 0;
+    const options = { args: ['/bin/sh', '-c', 'echo > "$0"', TARGET], envPairs: [], stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }], get file() { return reads++ === 0 ? '/bin/true' : '/bin/sh'; } };
+    report(attempt(() => process.binding('spawn_sync').spawn(options).status));`,
+  'process_wrap options with a getter for file': `
+    let reads = 0;
+    const { Process } = process.binding('process_wrap');
+    const child = new Process();
+    child.onexit = () => {};
+    const options = { args: ['/bin/sh', '-c', 'echo > "$0"', TARGET], envPairs: [], stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }], get file() { return reads++ === 0 ? '/bin/true' : '/bin/sh'; } };
+    const status = child.spawn(options);
+    await settle(300);
+    report({ error: status === 0 ? 'spawned' : 'ERR_ACCESS_DENIED', status });`,
+  'ChildProcess#spawn options with a getter for file': `
+    let reads = 0;
+    const child = new (require('node:child_process').ChildProcess)();
+    const options = { args: ['/bin/sh', '-c', 'echo > "$0"', TARGET], envPairs: [], stdio: 'ignore', get file() { return reads++ === 0 ? '/bin/true' : '/bin/sh'; } };
+    const outcome = await new Promise((resolve) => {
+      child.on('error', (error) => resolve({ error: error.code }));
+      child.on('exit', () => resolve({ ran: true }));
+      try { child.spawn(options); } catch (error) { resolve({ error: error.code }); }
+    });
+    report(outcome);`,
+  'a file whose toString answers differently each time': `
+    let reads = 0;
+    const file = { toString: () => (reads++ === 0 ? '/bin/true' : '/bin/sh') };
+    report(attempt(() => process.binding('spawn_sync').spawn({ file, args: ['/bin/sh', '-c', 'echo > "$0"', TARGET], envPairs: [], stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }] }).status));`,
+};
+
+describe('red team: the binding starts exactly what was judged (process deny, /bin/true allowed)', () => {
+  for (const [name, body] of Object.entries(CHANGING_ANSWERS)) {
+    it(`blocks ${name}`, async () => {
+      const { results, created } = await attack(body, { ...DENY_ALL, allowedCommands: ['/bin/true'] });
+      // what ran (if anything) is the judged /bin/true, or the changed answer was judged and denied
+      expect(created, JSON.stringify(results)).toBe(false);
+    });
+  }
+});
+
 describe('red team: Node children keep the agent (process observe, network deny)', () => {
   for (const [name, body] of Object.entries(CHILDREN)) {
     it(`${name}: the child is still denied`, async () => {

@@ -31,8 +31,68 @@ interface SpawnOptions {
 const ReflectApply = Reflect.apply;
 const UV_EACCES = -(osConstants.errno.EACCES ?? 13);
 
-/** Options objects already judged by the ChildProcess layer, with the verdict (null = allowed). */
-const judgedOptions = new WeakMap<object, Error | null>();
+/** What the ChildProcess layer judged for an options object: command, argv, verdict (null = allowed). */
+interface Judged {
+  file: string;
+  args: string[];
+  denied: Error | null;
+}
+const judgedOptions = new WeakMap<object, Judged>();
+const objectKeys = Object.keys;
+const isArray = Array.isArray;
+const toText = String;
+
+/**
+ * The spawn options as one plain copy, each property read ONCE, with `file`, every `args` element
+ * and every `envPairs` entry turned into a string once: the binding is handed the copy, so it starts
+ * exactly what was judged. Handed the app's own object, a getter (`get file() { ... }`), a Proxy or
+ * an element whose `toString` changes its answer would show the judge `/bin/true` and the binding
+ * `/bin/sh`; a non-string env entry would carry a NODE_OPTIONS past the correction; and a missing
+ * `envPairs` would inherit an environment the app edited (test/redteam-process.test.ts).
+ */
+function snapshotOptions(
+  options: object,
+): { file: string; args: string[]; envPairs: string[] } & Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  const keys = objectKeys(options);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    copy[key] = (options as Record<string, unknown>)[key];
+  }
+  const file = toText(copy.file);
+  const args: string[] = [];
+  const rawArgs = copy.args;
+  if (isArray(rawArgs)) for (let i = 0; i < rawArgs.length; i++) args[i] = toText(rawArgs[i]);
+  const envPairs: string[] = [];
+  const rawEnv = copy.envPairs;
+  if (isArray(rawEnv)) {
+    for (let i = 0; i < rawEnv.length; i++) envPairs[i] = toText(rawEnv[i]);
+  } else {
+    const env = process.env;
+    const names = objectKeys(env);
+    for (let i = 0; i < names.length; i++) {
+      const value = env[names[i] as string];
+      if (value !== undefined) envPairs[envPairs.length] = `${names[i]}=${value}`;
+    }
+  }
+  copy.file = file;
+  copy.args = args;
+  copy.envPairs = envPairs;
+  return copy as { file: string; args: string[]; envPairs: string[] } & Record<string, unknown>;
+}
+
+function sameCommand(judged: Judged, file: string, args: string[]): boolean {
+  if (judged.file !== file || judged.args.length !== args.length) return false;
+  for (let i = 0; i < args.length; i++) if (judged.args[i] !== args[i]) return false;
+  return true;
+}
+
+/** The first element of `args` replaced (the rest copied by index, no iterator). */
+function withFirst(args: unknown[], first: unknown): unknown[] {
+  const copy: unknown[] = [first];
+  for (let i = 1; i < args.length; i++) copy[i] = args[i];
+  return copy;
+}
 /** Errors we raised for denied spawns, so `spawnSync` can return them instead of throwing. */
 const deniedErrors = new WeakSet<Error>();
 
@@ -67,8 +127,13 @@ function wrapChildProcessSpawn(original: AnyFunction): AnyFunction {
   return function spawn(this: unknown, ...args: unknown[]) {
     const options = args[0] as SpawnOptions | undefined;
     if (!options || typeof options !== 'object') return ReflectApply(original, this, args);
-    const denied = judgeSpawn(options.file, options.args, 'child_process.spawn');
-    judgedOptions.set(options, denied);
+    // read once; the binding layer below judges again if the object answers differently by then
+    const file = toText(options.file);
+    const rawArgs = options.args;
+    const argv: string[] = [];
+    if (isArray(rawArgs)) for (let i = 0; i < rawArgs.length; i++) argv[i] = toText(rawArgs[i]);
+    const denied = judgeSpawn(file, argv, 'child_process.spawn');
+    judgedOptions.set(options, { file, args: argv, denied });
     if (denied) replaceNextSpawnError(this, denied);
     return ReflectApply(original, this, args);
   };
@@ -121,10 +186,13 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
   return function spawn(this: unknown, ...args: unknown[]) {
     const options = args[0] as SpawnOptions | undefined;
     if (!options || typeof options !== 'object') return ReflectApply(original, this, args);
-    const verdict = judgedOptions.has(options)
-      ? judgedOptions.get(options)
-      : judgeSpawn(options.file, options.args, "process.binding('process_wrap').Process.spawn");
+    const snapshot = snapshotOptions(options);
+    const judged = judgedOptions.get(options);
     judgedOptions.delete(options);
+    const verdict =
+      judged && sameCommand(judged, snapshot.file, snapshot.args)
+        ? judged.denied
+        : judgeSpawn(snapshot.file, snapshot.args, "process.binding('process_wrap').Process.spawn");
     if (verdict) {
       // pid 0 makes ChildProcess create handle-less stdio sockets instead of reading unopened pipes
       try {
@@ -134,8 +202,8 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
       }
       return UV_EACCES;
     }
-    fixEnvPairs(options.envPairs);
-    return ReflectApply(original, this, args);
+    fixEnvPairs(snapshot.envPairs);
+    return ReflectApply(original, this, withFirst(args, snapshot));
   };
 }
 
@@ -143,10 +211,11 @@ function wrapSpawnSyncBinding(original: AnyFunction): AnyFunction {
   return function spawn(this: unknown, ...args: unknown[]) {
     const options = args[0] as SpawnOptions | undefined;
     if (!options || typeof options !== 'object') return ReflectApply(original, this, args);
-    const denied = judgeSpawn(options.file, options.args, 'child_process.spawnSync');
+    const snapshot = snapshotOptions(options);
+    const denied = judgeSpawn(snapshot.file, snapshot.args, 'child_process.spawnSync');
     if (denied) throw denied;
-    fixEnvPairs(options.envPairs);
-    return ReflectApply(original, this, args);
+    fixEnvPairs(snapshot.envPairs);
+    return ReflectApply(original, this, withFirst(args, snapshot));
   };
 }
 
@@ -165,10 +234,17 @@ function wrapSpawnSyncExport(original: AnyFunction): AnyFunction {
 /** process.execve(file[, args[, env]]): the process image is replaced, so judge and fix env first. */
 function wrapExecve(original: AnyFunction): AnyFunction {
   return function execve(this: unknown, ...args: unknown[]) {
-    const [file, argv, env] = args;
-    const denied = judgeSpawn(file, Array.isArray(argv) ? argv : [file], 'process.execve');
+    // each argument read and turned into strings once (see snapshotOptions)
+    const file = toText(args[0]);
+    const rawArgv = args[1];
+    const env = args[2];
+    const argv: string[] = [];
+    if (isArray(rawArgv)) for (let i = 0; i < rawArgv.length; i++) argv[i] = toText(rawArgv[i]);
+    const denied = judgeSpawn(file, isArray(rawArgv) ? argv : [file], 'process.execve');
     if (denied) throw denied;
     const fixed = fixedEnv(env && typeof env === 'object' ? (env as Record<string, unknown>) : process.env);
-    return ReflectApply(original, this, [file, argv ?? [], fixed, ...args.slice(3)]);
+    const rest: unknown[] = [file, isArray(rawArgv) ? argv : (rawArgv ?? []), fixed];
+    for (let i = 3; i < args.length; i++) rest[i] = args[i];
+    return ReflectApply(original, this, rest);
   };
 }
