@@ -1,6 +1,7 @@
 /**
  * Trusted built-ins for the whole bundle, injected by esbuild (build.mjs `inject` names this file):
- * every free reference to `Map`, `Set`, `WeakMap`, `WeakSet`, `Reflect` and `JSON` in the agent AND
+ * every free reference to `Map`, `Set`, `WeakMap`, `WeakSet`, `URL`, `TextDecoder`, `Reflect` and
+ * `JSON` in the agent AND
  * in the policy engine it bundles resolves to the exports below instead of the globals.
  *
  * Why: the app runs after the agent loaded and may rewrite any prototype (`Map.prototype.get`
@@ -88,6 +89,14 @@ function snapshot<T extends object>(namespace: T): T {
   return freeze(copy) as T;
 }
 
+// URL and TextDecoder turn fs path arguments (file: URLs, Buffers) and hosts into the strings
+// that are judged: a replaced `URL.prototype.pathname` or `TextDecoder.prototype.decode` must not
+// show the judge one path while the call uses another
+class SafeURL extends globalThis.URL {}
+makeSafe(globalThis.URL, SafeURL, new globalThis.URL('http://localhost/'));
+class SafeTextDecoder extends globalThis.TextDecoder {}
+makeSafe(globalThis.TextDecoder, SafeTextDecoder, new globalThis.TextDecoder());
+
 const SafeReflect = snapshot(globalThis.Reflect);
 const SafeJSON = snapshot(globalThis.JSON);
 
@@ -96,6 +105,8 @@ export {
   SafeMap as Map,
   SafeReflect as Reflect,
   SafeSet as Set,
+  SafeTextDecoder as TextDecoder,
+  SafeURL as URL,
   SafeWeakMap as WeakMap,
   SafeWeakSet as WeakSet,
 };

@@ -112,6 +112,23 @@ const WRITES: Record<string, string> = {
     module._compile = () => fs.writeFileSync(TARGET, 'x');
     Module._cache[file] = module;
     report(attempt(() => Module._extensions['.js'](module, file)));`,
+  'TOCTOU: a Buffer path in a SharedArrayBuffer that a worker rewrites between judgement and use': `
+    const { Worker } = require('node:worker_threads');
+    // same length: a path under /dev/shm (ungoverned) and the target under /tmp
+    const decoy = OUTSIDE + '/' + 'd'.repeat(Math.max(1, TARGET.length - OUTSIDE.length - 1));
+    const [governed, ungoverned] = TARGET.length === decoy.length ? [TARGET, decoy] : [null, null];
+    if (!governed) { report({ error: 'ERR_ACCESS_DENIED', skipped: 'lengths differ' }); return; }
+    const shared = new SharedArrayBuffer(governed.length);
+    const bytes = Buffer.from(shared);
+    bytes.write(ungoverned);
+    const worker = new Worker(
+      "const { shared, a, b } = require('worker_threads').workerData; const v = Buffer.from(shared); const end = Date.now() + 600; while (Date.now() < end) { v.write(a); v.write(b); }",
+      { eval: true, workerData: { shared, a: governed, b: ungoverned } },
+    );
+    const end = Date.now() + 600;
+    while (Date.now() < end) attempt(() => fs.writeFileSync(bytes, 'x'));
+    await new Promise((resolve) => worker.on('exit', resolve));
+    report({ error: 'ERR_ACCESS_DENIED' });`,
   'TOCTOU: a worker swaps a link between an outside directory and the target directory': `
     const { Worker } = require('node:worker_threads');
     fs.mkdirSync(OUTSIDE + '/real');

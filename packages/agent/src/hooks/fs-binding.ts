@@ -154,6 +154,42 @@ const ReflectApply = Reflect.apply;
  * reads are judged when the file is not code (see loaderMayRead).
  */
 const CONTENT_READS = new Set(['fs.open', 'fs.openFileHandle', 'fs.readFileUtf8']);
+
+const PrivateBytes = Uint8Array;
+const uncurryThis = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call) as <R>(
+  fn: (...args: never[]) => R,
+) => (self: unknown, ...args: unknown[]) => R;
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const typedArrayGetter = (name: string) =>
+  uncurryThis(Object.getOwnPropertyDescriptor(TypedArrayPrototype, name)!.get as () => unknown);
+const viewBuffer = typedArrayGetter('buffer') as (view: unknown) => ArrayBufferLike;
+const viewByteOffset = typedArrayGetter('byteOffset') as (view: unknown) => number;
+const viewByteLength = typedArrayGetter('byteLength') as (view: unknown) => number;
+const typedArraySet = uncurryThis((TypedArrayPrototype as { set: (...args: never[]) => void }).set) as (
+  target: Uint8Array,
+  source: Uint8Array,
+) => void;
+
+/**
+ * A byte path (Buffer / Uint8Array) copied into memory only the agent holds. The app's Buffer may
+ * live in a SharedArrayBuffer that a worker rewrites between our judgement and the system call
+ * (judged `/dev/shm/...`, opened `/tmp/...`); the copy is what is judged AND what the call gets
+ * (test/redteam-fs.test.ts). Other values are returned as they are.
+ */
+function privateBytes(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  let bytes: Uint8Array;
+  try {
+    // the captured %TypedArray% getters are the brand check (`instanceof` asks a replaceable hook);
+    // the raw bytes are copied, as the binding reads them, whatever the element type
+    bytes = new PrivateBytes(viewBuffer(value), viewByteOffset(value), viewByteLength(value));
+  } catch {
+    return value;
+  }
+  const copy = new PrivateBytes(viewByteLength(bytes));
+  typedArraySet(copy, bytes);
+  return copy;
+}
 const PromiseReject = Promise.reject.bind(Promise);
 const PromiseThen = Promise.prototype.then;
 const nextTick = process.nextTick;
@@ -221,10 +257,15 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
     // Node's CommonJS loader reads code unjudged, but only code: see loaderMayRead
     const loading = isLoaderActive();
     let opened: FdEntry | null = null;
-    if (spec.symlinkTarget) invalidateResolutions();
+    if (spec.symlinkTarget) {
+      invalidateResolutions();
+      args[0] = privateBytes(args[0]);
+    }
     // an index loop: a `for...of` asks the array iterator, which the app may have replaced to skip
     // the path arguments altogether (test/redteam-intrinsics.test.ts)
     for (let pathIndex = 0; pathIndex < paths.length; pathIndex++) {
+      // judged and used: the same private bytes (see privateBytes)
+      args[(paths[pathIndex] as PathArg).index] = privateBytes(args[(paths[pathIndex] as PathArg).index]);
       const pathArg = paths[pathIndex] as PathArg;
       const access =
         pathArg.access === 'flags'
