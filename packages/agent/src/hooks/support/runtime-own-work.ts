@@ -4,7 +4,8 @@
  *
  * 1. It loads its native Runtime API client, `$LAMBDA_RUNTIME_DIR/rapid-client.node`, with
  *    `process.dlopen` (aws-lambda-ric `loadNativeClient`). Native addons whose path and real path
- *    both lie in the runtime directory are the runtime's own: loaded without judgement. The runtime
+ *    both lie in the runtime directory are the runtime's own: loaded without judgement, whoever
+ *    loads them (the app loading the runtime's own, read-only code gains nothing it lacks). The runtime
  *    directory is `LAMBDA_RUNTIME_DIR` (`/var/runtime` in Lambda, set by the platform), realpath'd
  *    when the hooks install, before any application code runs. Why the app cannot abuse this: in
  *    Lambda that directory is on a read-only file system (so is everything but /tmp), so no one can
