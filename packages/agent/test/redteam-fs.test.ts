@@ -154,6 +154,13 @@ const READS: Record<string, string> = {
     try { report({ ok: await (await fs.openAsBlob(DIR + '/secret.json')).text() }); }
     catch (error) { report({ error: error.code }); }`,
   'fs.opendirSync of the target directory': `report(attempt(() => fs.opendirSync(DIR).readSync()?.name));`,
+  'fs.opendirSync with a file: URL whose href and pathname disagree': `
+    const url = new URL('file://' + OUTSIDE);
+    Object.defineProperty(url, 'pathname', { get: () => DIR });
+    report(attempt(() => { const dir = fs.opendirSync(url); const names = []; let entry; while ((entry = dir.readSync())) names.push(entry.name); return names.join(',') || 'opened ' + DIR; }));`,
+  'fs.openAsBlob with a Buffer path': `
+    try { report({ ok: await (await fs.openAsBlob(Buffer.from(DIR + '/secret.json'))).text() }); }
+    catch (error) { report({ error: error.code }); }`,
   'process.loadEnvFile': `report(attempt(() => process.loadEnvFile(DIR + '/secret.json')));`,
   // Node's module loader is never judged for code, but a "module" under /tmp outside the application
   // directories is data the policy governs: require() must not be a way to read it

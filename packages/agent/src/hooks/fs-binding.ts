@@ -176,7 +176,7 @@ const typedArraySet = uncurryThis((TypedArrayPrototype as { set: (...args: never
  * (judged `/dev/shm/...`, opened `/tmp/...`); the copy is what is judged AND what the call gets
  * (test/redteam-fs.test.ts). Other values are returned as they are.
  */
-function privateBytes(value: unknown): unknown {
+export function privateBytes(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   let bytes: Uint8Array;
   try {

@@ -10,6 +10,7 @@ import { isAgentWork } from '../agent-work.js';
 import { patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
+import { privateBytes } from './fs-binding.js';
 import type { HookDescriptor } from './registry.js';
 import { governedCandidate, resolveGoverned } from './support/fs-paths.js';
 
@@ -18,6 +19,28 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 const ReflectApply = Reflect.apply;
 const PromiseReject = Promise.reject.bind(Promise);
 const nextTick = process.nextTick;
+const { fileURLToPath } = builtin<typeof import('node:url')>('node:url');
+
+/**
+ * The path argument in a form that cannot change between our judgement and the call, which is then
+ * handed the same value: a URL (or URL-like object, whose `href`/`pathname` getters could answer
+ * differently on the second read) becomes its path string, read once; a Buffer becomes a private copy
+ * (a SharedArrayBuffer can be rewritten by a worker). These APIs do not end in the fs binding, so
+ * this judgement is the only one (test/redteam-fs.test.ts).
+ */
+function stablePath(input: unknown): unknown {
+  if (input === null || typeof input !== 'object') return input;
+  const bytes = privateBytes(input);
+  if (bytes !== input) return bytes;
+  if ('href' in input) {
+    try {
+      return fileURLToPath(input as URL);
+    } catch {
+      return input; // not a file URL: the API itself refuses it
+    }
+  }
+  return input;
+}
 
 export const hook: HookDescriptor = {
   name: 'fs',
@@ -66,6 +89,7 @@ function syncJudged(
   defaultPath?: string,
 ): AnyFunction {
   return function (this: unknown, ...args: unknown[]) {
+    if (args[0] !== undefined) args[0] = stablePath(args[0]);
     const path = args[0] === undefined ? defaultPath : args[0];
     if (path !== undefined) {
       const denied = judgePath(path, access, call);
@@ -78,6 +102,7 @@ function syncJudged(
 function callbackJudged(call: string, access: 'read' | 'write', original: AnyFunction): AnyFunction {
   return function (this: unknown, ...args: unknown[]) {
     const callback = args[args.length - 1];
+    if (args.length > 0) args[0] = stablePath(args[0]);
     const denied = typeof callback === 'function' ? judgePath(args[0], access, call) : null;
     if (denied) {
       nextTick(() => ReflectApply(callback as AnyFunction, undefined, [denied]));
@@ -89,6 +114,7 @@ function callbackJudged(call: string, access: 'read' | 'write', original: AnyFun
 
 function promiseJudged(call: string, access: 'read' | 'write', original: AnyFunction): AnyFunction {
   return function (this: unknown, ...args: unknown[]) {
+    if (args.length > 0) args[0] = stablePath(args[0]);
     const denied = judgePath(args[0], access, call);
     if (denied) return PromiseReject(denied);
     return ReflectApply(original, this, args);
