@@ -205,3 +205,16 @@ describe('red team: reads of a governed file under filesystem deny', () => {
     });
   }
 });
+
+describe('red team: WASI preopens', () => {
+  it('are read once, and WASI gets exactly what was judged (a getter cannot answer the judge one directory and WASI another)', async () => {
+    const { results } = await attack(`${PREFIX}
+      let reads = 0;
+      const preopens = {};
+      Object.defineProperty(preopens, '/sandbox', { enumerable: true, get: () => (reads++ === 0 ? OUTSIDE : DIR) });
+      const { WASI } = require('node:wasi');
+      const outcome = attempt(() => new WASI({ version: 'preview1', preopens }) && 'constructed');
+      report({ reads, outcome });`);
+    expect(results[0]).toEqual({ reads: 1, outcome: { ok: 'constructed' } });
+  });
+});

@@ -20,6 +20,8 @@ const ReflectApply = Reflect.apply;
 const PromiseReject = Promise.reject.bind(Promise);
 const nextTick = process.nextTick;
 const { fileURLToPath } = builtin<typeof import('node:url')>('node:url');
+const objectKeys = Object.keys;
+const toText = String;
 
 /**
  * The path argument in a form that cannot change between our judgement and the call, which is then
@@ -167,12 +169,29 @@ function wrapWasi(original: AnyFunction): AnyFunction {
   const Original = original as unknown as Constructor;
   const WASI = function WASI(this: unknown, ...args: unknown[]) {
     if (!new.target) throw new TypeError("Class constructor WASI cannot be invoked without 'new'");
-    const preopens = (args[0] as { preopens?: unknown } | undefined)?.preopens;
-    if (preopens && typeof preopens === 'object') {
-      for (const hostPath of Object.values(preopens as Record<string, unknown>)) {
-        const denied = judgePath(String(hostPath), 'write', 'wasi.WASI preopens');
-        if (denied) throw denied;
+    // The options are copied, each property and preopen read once, and the copy is what WASI gets:
+    // a getter answering `/dev/shm` to the judge and `/tmp` to WASI must not work (test/redteam-fs.test.ts).
+    const options = args[0];
+    if (options && typeof options === 'object') {
+      const copy: Record<string, unknown> = {};
+      const keys = objectKeys(options);
+      for (let i = 0; i < keys.length; i++)
+        copy[keys[i] as string] = (options as Record<string, unknown>)[keys[i] as string];
+      const preopens = copy.preopens;
+      if (preopens && typeof preopens === 'object') {
+        const fixed: Record<string, string> = {};
+        const names = objectKeys(preopens);
+        for (let i = 0; i < names.length; i++) {
+          const hostPath = toText((preopens as Record<string, unknown>)[names[i] as string]);
+          const denied = judgePath(hostPath, 'write', 'wasi.WASI preopens');
+          if (denied) throw denied;
+          fixed[names[i] as string] = hostPath;
+        }
+        copy.preopens = fixed;
       }
+      const copied: unknown[] = [copy];
+      for (let i = 1; i < args.length; i++) copied[i] = args[i];
+      return ReflectConstruct(Original, copied, new.target);
     }
     return ReflectConstruct(Original, args, new.target);
   } as unknown as AnyFunction & { prototype: object };
