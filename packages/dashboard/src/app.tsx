@@ -7,6 +7,7 @@ import { AuthPage } from './pages/auth-page.js';
 import { EventsPage } from './pages/events-page.js';
 import { FunctionPage } from './pages/function-page.js';
 import { FunctionsPage } from './pages/functions-page.js';
+import { KeysPage } from './pages/keys-page.js';
 import { NotFoundPage } from './pages/not-found-page.js';
 import { PolicyGroupEditorPage } from './pages/policy-group-editor-page.js';
 import { PolicyGroupsPage } from './pages/policy-groups-page.js';
@@ -160,6 +161,7 @@ function route(path: string) {
   if (path.startsWith('/policy-groups/'))
     return <PolicyGroupEditorPage name={decodeURIComponent(path.slice(15))} />;
   if (path === '/setup') return <SetupPage />;
+  if (path === '/keys') return <KeysPage />;
   return <NotFoundPage />;
 }
 
@@ -168,6 +170,7 @@ function pageTitle(path: string): string {
   if (path.startsWith('/functions')) return 'Functions';
   if (path.startsWith('/policy-groups')) return 'Policy groups';
   if (path === '/setup') return 'Set up';
+  if (path === '/keys') return 'Keys';
   if (path === '/login') return 'Sign in';
   if (path === '/signup') return 'Create account';
   if (path === '/try') return 'Temporary key';

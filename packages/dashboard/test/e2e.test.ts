@@ -350,6 +350,162 @@ describe('dashboard end to end', () => {
     expect(consoleErrors).toEqual([]);
   }, 120_000);
 
+  it('manages license keys and api tokens, and opens a linked event outside the loaded page', async () => {
+    const keysContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const keysPage = await keysContext.newPage();
+    keysPage.setDefaultTimeout(10_000);
+    const errors: string[] = [];
+    const expectedNotFound: string[] = [];
+    keysPage.on('console', (message) => {
+      if (message.type() !== 'error' && message.type() !== 'warning') return;
+      // Chromium logs every 4xx fetch; the one for a deliberately unknown event is expected.
+      if (expectedNotFound.some((url) => message.location().url.endsWith(url))) return;
+      errors.push(`${message.type()}: ${message.text()}`);
+    });
+    keysPage.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+    const keyShot = (name: string, fullPage = true) =>
+      keysPage.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
+    const agentGet = (licenseKey: string) =>
+      fetch(`${server.url}/api/v1/agent/policy?group=observeAll.ability`, {
+        headers: { authorization: `Bearer ${licenseKey}` },
+      });
+    try {
+      await keysPage.goto(`${server.url}/signup`);
+      await keysPage.getByLabel('Email').fill('keys@example.com');
+      await keysPage.getByLabel('Password').fill('correct horse battery');
+      await keysPage.getByRole('button', { name: 'Create account' }).click();
+      await see(keysPage.getByRole('heading', { name: 'Set up a function' })).toBeVisible();
+      const signupKey = (await keysPage.getByTestId('license-key').textContent()) ?? '';
+      expect(signupKey).toMatch(/^adk_live_/);
+
+      // The Keys page lists the sign-up key by its last 4 characters, never the secret.
+      await keysPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Keys' }).click();
+      await see(keysPage.getByRole('heading', { name: 'Keys and tokens', level: 1 })).toBeVisible();
+      const keyRows = keysPage.getByTestId('license-key-row');
+      await see(keyRows).toHaveCount(1);
+      await see(keyRows.first()).toContainText(`adk_live_…${signupKey.slice(-4)}`);
+      await see(keyRows.first()).toContainText('default');
+      expect(await keysPage.content()).not.toContain(signupKey);
+
+      // Create a labelled key: shown once, with a copy button; it works for agents.
+      await keysPage.getByLabel('Label of a new license key').fill('ci-pipeline');
+      await keysPage.getByRole('button', { name: 'Create license key' }).click();
+      const newKeyBox = keysPage.getByTestId('new-license-key');
+      await see(newKeyBox).toContainText('New license key “ci-pipeline”');
+      const newKey = (await keysPage.getByTestId('new-license-key-secret').textContent()) ?? '';
+      expect(newKey).toMatch(/^adk_live_[0-9A-Za-z]{38}$/);
+      await see(newKeyBox.getByRole('button', { name: 'Copy' })).toBeVisible();
+      await see(keyRows).toHaveCount(2);
+      await keyShot('14-keys-created');
+      expect((await agentGet(newKey)).status).toBe(200);
+      await keysPage.reload();
+      await see(keyRows).toHaveCount(2);
+      await see(keysPage.getByTestId('license-key-row').filter({ hasText: 'ci-pipeline' })).toContainText(
+        `adk_live_…${newKey.slice(-4)}`,
+      );
+      expect(await keysPage.content()).not.toContain(newKey);
+      // Its use by the agent shows.
+      await see(keyRows.filter({ hasText: 'ci-pipeline' })).toContainText('just now');
+
+      // Revoke it from the keyboard: Escape cancels, the dialog's button confirms.
+      const revokeButton = keysPage.getByRole('button', { name: /^Revoke license key ci-pipeline/ });
+      await revokeButton.focus();
+      await keysPage.keyboard.press('Enter');
+      const confirm = keysPage.getByRole('dialog', { name: 'Revoke license key “ci-pipeline”?' });
+      await see(confirm).toBeVisible();
+      await see(confirm.getByRole('button', { name: 'Cancel' })).toBeFocused();
+      await keysPage.keyboard.press('Escape');
+      await see(confirm).toBeHidden();
+      await see(revokeButton).toBeFocused();
+      await see(keyRows).toHaveCount(2);
+      expect((await agentGet(newKey)).status).toBe(200);
+      await keysPage.keyboard.press('Enter');
+      await see(confirm).toBeVisible();
+      await see(confirm).toContainText('get 401 from their next call');
+      await keyShot('15-keys-revoke-confirm', false);
+      await keysPage.keyboard.press('Tab');
+      await see(confirm.getByRole('button', { name: 'Revoke license key' })).toBeFocused();
+      await keysPage.keyboard.press('Enter');
+      await see(confirm).toBeHidden();
+      await see(keysPage.getByRole('status').filter({ hasText: 'was revoked' })).toBeVisible();
+      await see(keyRows).toHaveCount(1);
+      // The revoked key no longer fetches a policy; the sign-up key still does.
+      const refused = await agentGet(newKey);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('UNKNOWN_CREDENTIAL');
+      expect((await agentGet(signupKey)).status).toBe(200);
+
+      // The last key: the confirmation says so; cancel it.
+      await keysPage.getByRole('button', { name: /^Revoke license key default/ }).click();
+      await see(keysPage.getByRole('dialog')).toContainText('last license key');
+      await keysPage.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      await see(keysPage.getByRole('dialog')).toBeHidden();
+
+      // Api tokens: create (shown once), it reads the account; revoked, it no longer does.
+      await keysPage.getByLabel('Name of a new api token').fill('deploy');
+      await keysPage.getByRole('button', { name: 'Create api token' }).click();
+      const token = (await keysPage.getByTestId('new-api-token-secret').textContent()) ?? '';
+      expect(token).toMatch(/^adt_/);
+      const me = () => fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await me()).status).toBe(200);
+      await see(keysPage.getByTestId('api-token-row')).toHaveCount(2);
+      await keysPage.getByRole('button', { name: 'Done, I saved it' }).click();
+      await see(keysPage.getByTestId('new-api-token')).toBeHidden();
+      await keyShot('16-keys');
+      await keysPage.getByRole('button', { name: /^Revoke api token deploy/ }).click();
+      await keysPage.getByRole('dialog').getByRole('button', { name: 'Revoke api token' }).click();
+      await see(keysPage.getByTestId('api-token-row')).toHaveCount(1);
+      expect((await me()).status).toBe(401);
+      await keysPage.setViewportSize({ width: 390, height: 844 });
+      await keysPage.reload();
+      await see(keysPage.getByTestId('api-token-row')).toHaveCount(1);
+      await keyShot('18-keys-phone');
+      await keysPage.setViewportSize({ width: 1280, height: 900 });
+
+      // An event older than the loaded page (the newest 1000), opened by a shared link.
+      const now = Date.now();
+      const old = agentEvent({
+        time: new Date(now - 2 * 3600_000).toISOString(),
+        target: 'old-exfil.example:443',
+        function: 'billing-api',
+      });
+      await agentPost(signupKey, 'events', { events: [old] });
+      const newer = Array.from({ length: 1000 }, (_, i) =>
+        agentEvent({
+          time: new Date(now - 60_000 + i).toISOString(),
+          target: `cdn-${i}.example:443`,
+          stack: undefined,
+          reason: undefined,
+        }),
+      );
+      await agentPost(signupKey, 'events', { events: newer });
+      await keysPage.goto(`${server.url}/events?event=${old.id}`);
+      await see(keysPage.getByTestId('event-count')).toHaveText('1,000');
+      await see(keysPage.getByText('(newest first, more available)')).toBeVisible();
+      const drawer = keysPage.getByRole('dialog');
+      await see(drawer.getByRole('heading', { name: 'old-exfil.example:443' })).toBeVisible();
+      await see(drawer).toContainText('billing-api');
+      await keysPage.reload();
+      await see(drawer.getByRole('heading', { name: 'old-exfil.example:443' })).toBeVisible();
+      await keyShot('17-event-direct-link', false);
+      await keysPage.keyboard.press('Escape');
+      await see(drawer).toBeHidden();
+      await seePage(keysPage).notToHaveURL(/event=/);
+
+      // A link to an event this account does not have says so.
+      const missingId = uuidv7();
+      expectedNotFound.push(`/api/v1/events/${missingId}`);
+      await keysPage.goto(`${server.url}/events?event=${missingId}`);
+      await see(keysPage.getByTestId('event-lookup-error')).toContainText('is not in this account');
+      await keysPage.getByRole('button', { name: 'Dismiss' }).click();
+      await see(keysPage.getByTestId('event-lookup-error')).toBeHidden();
+      await seePage(keysPage).notToHaveURL(/event=/);
+      expect(errors).toEqual([]);
+    } finally {
+      await keysContext.close();
+    }
+  }, 120_000);
+
   it('gives a temporary key without an account, explaining observeAll.ability', async () => {
     const anonymous = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const tempPage = await anonymous.newPage();

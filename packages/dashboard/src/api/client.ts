@@ -1,8 +1,11 @@
 import type {
   ApiErrorBody,
   ApiErrorDetail,
+  ApiTokenInfo,
+  AppDefenderEvent,
   EventPage,
   FunctionRecord,
+  LicenseKeyInfo,
   Me,
   PolicyGroup,
   SignupResult,
@@ -137,8 +140,17 @@ export const api = {
     request<unknown>('DELETE', `/policy-groups/${encodeURIComponent(name)}`),
   functions: () => request<{ functions: FunctionRecord[] }>('GET', '/functions'),
   events: (params: EventQuery) => request<EventPage>('GET', `/events${query({ ...params })}`),
+  event: (id: string) => request<{ event: AppDefenderEvent }>('GET', `/events/${encodeURIComponent(id)}`),
   eventStats: (params: Omit<EventQuery, 'limit' | 'cursor'> & { bucket?: string }) =>
     request<EventStats>('GET', `/events/stats${query({ ...params })}`),
+  licenseKeys: () => request<{ licenseKeys: LicenseKeyInfo[] }>('GET', '/license-keys'),
+  createLicenseKey: (label: string) =>
+    request<{ licenseKey: string; key: LicenseKeyInfo }>('POST', '/license-keys', label ? { label } : {}),
+  revokeLicenseKey: (id: string) => request<unknown>('DELETE', `/license-keys/${encodeURIComponent(id)}`),
+  apiTokens: () => request<{ apiTokens: ApiTokenInfo[] }>('GET', '/api-tokens'),
+  createApiToken: (name: string) =>
+    request<{ apiToken: string; token: ApiTokenInfo }>('POST', '/api-tokens', name ? { name } : {}),
+  revokeApiToken: (id: string) => request<unknown>('DELETE', `/api-tokens/${encodeURIComponent(id)}`),
 };
 
 /** The URL of the live stream; the browser's EventSource resends Last-Event-ID on reconnect. */

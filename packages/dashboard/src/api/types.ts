@@ -34,6 +34,24 @@ export interface SignupResult {
   apiToken: string;
 }
 
+/** A license key or api token as listed: never the secret, only its last 4 characters. */
+export interface CredentialInfo {
+  id: string;
+  prefix: string;
+  /** null for keys made before the server kept them. */
+  last4: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface LicenseKeyInfo extends CredentialInfo {
+  label: string | null;
+}
+
+export interface ApiTokenInfo extends CredentialInfo {
+  name: string;
+}
+
 export interface TemporaryKey {
   licenseKey: string;
   expiresAt: string;

@@ -13,6 +13,7 @@ const NAV = [
     match: (path: string) => path.startsWith('/policy-groups'),
   },
   { href: '/setup', label: 'Set up', match: (path: string) => path === '/setup' },
+  { href: '/keys', label: 'Keys', match: (path: string) => path === '/keys' },
 ];
 
 export function Logo() {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { api } from '../api/client.js';
+import { ApiError, api } from '../api/client.js';
 import { type AppDefenderEvent, CATEGORIES } from '../api/types.js';
 import { bucketEvents, type RankedEntry, targetKey, topBy } from '../lib/event-aggregates.js';
 import { useEventFeed } from '../lib/event-feed.js';
@@ -60,14 +60,40 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
       .catch(() => setGroupNames([]));
   }, []);
 
-  // The drawer follows the URL; the event itself comes from the loaded list.
+  // The drawer follows the URL. The event comes from the loaded list, or, for a shared link to
+  // one that is not loaded (older than the loaded pages, or outside the filters), from the server
+  // once the first page is in.
+  const [lookup, setLookup] = useState<{ id: string; error: string | null } | null>(null);
   useEffect(() => {
-    if (!openId) setOpenEvent(null);
-    else if (openEvent?.id !== openId) {
-      const found = feed.events.find((event) => event.id === openId);
-      if (found) setOpenEvent(found);
+    if (!openId) {
+      setOpenEvent(null);
+      setLookup(null);
+      return;
     }
-  }, [openId, feed.events, openEvent]);
+    if (openEvent?.id === openId) return;
+    const found = feed.events.find((event) => event.id === openId);
+    if (found) {
+      setOpenEvent(found);
+      return;
+    }
+    if (feed.loading || lookup?.id === openId) return;
+    setLookup({ id: openId, error: null });
+    api
+      .event(openId)
+      .then((result) => {
+        // The user may have closed it or opened another meanwhile.
+        if (new URLSearchParams(window.location.search).get('event') === openId) setOpenEvent(result.event);
+      })
+      .catch((cause: unknown) =>
+        setLookup({
+          id: openId,
+          error:
+            cause instanceof ApiError && cause.status === 404
+              ? `Event ${openId} is not in this account: it may be past the plan's retention, or the link is for another account.`
+              : `Event ${openId} could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}`,
+        }),
+      );
+  }, [openId, feed.events, feed.loading, openEvent, lookup]);
 
   const writeUrl = useCallback(
     (next: EventFilters, extra: { event?: string | null } = {}, options: { replace?: boolean } = {}) => {
@@ -289,6 +315,14 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
         {feed.error && (
           <p className="form-error" role="alert">
             {feed.error}
+          </p>
+        )}
+        {lookup?.error && lookup.id === openId && (
+          <p className="form-error" role="alert" data-testid="event-lookup-error">
+            {lookup.error}{' '}
+            <button type="button" className="button small" onClick={onClose}>
+              Dismiss
+            </button>
           </p>
         )}
       </div>

@@ -2,6 +2,7 @@ import { useEffect, useId, useState } from 'react';
 import { api } from '../api/client.js';
 import type { StoredPolicyGroup } from '../api/types.js';
 import { CopyButton } from '../components/copy-button.js';
+import { Link } from '../components/link.js';
 import { ObserveAllExplainer } from '../components/observe-all-explainer.js';
 import { SetupInstructions } from '../components/setup-instructions.js';
 import { useSession } from '../session.js';
@@ -41,13 +42,14 @@ export function SetupPage() {
             </div>
             <p className="warning-note" role="note">
               Copy it now and keep it like a password: AppDefender stores only its hash, so this is the only
-              time it is shown.
+              time it is shown. More keys, and revoking them: the <Link href="/keys">Keys</Link> page.
             </p>
           </>
         ) : (
           <p className="muted">
             Your license key was shown once, when you created the account; AppDefender keeps only its hash.
-            Use the key you saved then. The snippets below show <code>YOUR_LICENSE_KEY</code> in its place.
+            Use the key you saved then, or create another on the <Link href="/keys">Keys</Link> page. The
+            snippets below show <code>YOUR_LICENSE_KEY</code> in its place.
           </p>
         )}
       </section>
