@@ -77,6 +77,11 @@ const SPAWNS: Record<string, string> = {
   'a worker started with --expose-internals (internalBinding without any hook)': `
     const { Worker } = require('node:worker_threads');
     report(attempt(() => new Worker('1', { eval: true, execArgv: ['--expose-internals'] })));`,
+  'a worker with --expose-internals while Array.prototype.some/map lie': `
+    const { Worker } = require('node:worker_threads');
+    Array.prototype.some = () => false;
+    Array.prototype.map = function () { return []; };
+    report(attempt(() => new Worker('1', { eval: true, execArgv: ['--expose-internals'] })));`,
   'an ERR_ACCESS_DENIED caught and the spawn retried': `
     const outcomes = [];
     for (let i = 0; i < 5; i++) outcomes.push(attempt(() => require('node:child_process').execFileSync('/bin/sh', ${TOUCH})).error);
@@ -213,5 +218,28 @@ describe('red team: Node children keep the agent (process observe, network deny)
     );
     expect(accepted).toBe(0);
     expect(results[0]).toEqual({ child: ['CHILD ERR_ACCESS_DENIED'] });
+  });
+});
+
+describe('red team: worker options', () => {
+  it('an execArgv getter answering the judge nothing and the Worker --expose-internals gives the worker no internals', async () => {
+    const { results } = await attack(
+      `
+    const { Worker } = require('node:worker_threads');
+    let reads = 0;
+    const options = { eval: true, get execArgv() { return reads++ === 0 ? undefined : ['--expose-internals']; } };
+    const outcome = await new Promise((resolve) => {
+      let worker;
+      try { worker = new Worker("require('worker_threads').parentPort.postMessage(typeof require('internal/test/binding').internalBinding)", options); }
+      catch (error) { resolve({ error: error.code || String(error) }); return; }
+      worker.on('message', (type) => resolve({ internals: type }));
+      worker.on('error', (error) => resolve({ error: error.code || String(error) }));
+    });
+    report(outcome);`,
+      DENY_ALL,
+    );
+    // the Worker got the judged answer (no flags): internal modules are not there, or it was denied
+    expect(results[0]).not.toEqual({ internals: 'function' });
+    expect(String(results[0]?.error)).toMatch(/MODULE_NOT_FOUND|ERR_ACCESS_DENIED/);
   });
 });

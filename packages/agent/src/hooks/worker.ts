@@ -24,6 +24,16 @@ type WorkerClass = new (...args: unknown[]) => object;
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 const ReflectConstruct = Reflect.construct;
+// captured at load: the app may replace Array.prototype.some/map, RegExp.prototype.test, Object.keys...
+const isArray = Array.isArray;
+const objectKeys = Object.keys;
+const objectCreate = Object.create;
+const toText = String;
+const regExpExec = Function.prototype.call.bind(
+  Function.prototype.bind,
+  Function.prototype.call,
+)(RegExp.prototype.exec) as (regExp: RegExp, text: string) => RegExpExecArray | null;
+const EXPOSE_INTERNALS = /^--expose[-_]internals\b/;
 let SHARE_ENV: symbol | undefined;
 /** The process's real environment store, which SHARE_ENV shares (the app may replace `process.env`). */
 let sharedEnv: NodeJS.ProcessEnv | undefined;
@@ -47,9 +57,11 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
     if (!new.target) throw new TypeError("Class constructor Worker cannot be invoked without 'new'");
     const options = args[1];
     if (options && typeof options === 'object') {
-      const denied = judgeEscapingFlags((options as { execArgv?: unknown }).execArgv);
+      // judged and used: one copy (see snapshotOptions)
+      const snapshot = snapshotOptions(options);
+      const denied = judgeEscapingFlags(snapshot.execArgv);
       if (denied) throw denied;
-      args[1] = withAgentEnv(options as Record<string, unknown>);
+      args[1] = withAgentEnv(snapshot);
     } else if (options === undefined || options === null) {
       args[1] = { env: fixedEnv(process.env) };
     }
@@ -71,9 +83,12 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
  * agent's reach, judged as a process start (NODE_OPTIONS cannot carry the flag; execArgv can).
  */
 function judgeEscapingFlags(execArgv: unknown): Error | null {
-  if (!Array.isArray(execArgv)) return null;
-  const flags = execArgv.map(String);
-  if (!flags.some((flag) => /^--expose[-_]internals\b/.test(flag))) return null;
+  if (!isArray(execArgv)) return null;
+  const flags = execArgv as string[]; // strings already (snapshotOptions)
+  let escaping = false;
+  for (let i = 0; i < flags.length; i++)
+    if (regExpExec(EXPOSE_INTERNALS, flags[i] as string) !== null) escaping = true;
+  if (!escaping) return null;
   const op: Operation = {
     category: 'process',
     operation: 'spawn',
@@ -83,27 +98,47 @@ function judgeEscapingFlags(execArgv: unknown): Error | null {
   return enforce(op, { call: 'new Worker' });
 }
 
+/**
+ * The Worker options as a prototype-free copy, each own property read ONCE and `execArgv` turned
+ * into strings once; the copy is what is judged and what the real Worker gets. Handed the app's
+ * object, a getter could answer the judge `execArgv: undefined` and the Worker
+ * `['--expose-internals']`, and a missing option would be read from an `Object.prototype` the app
+ * filled in (test/redteam-process.test.ts).
+ */
+function snapshotOptions(options: object): Record<string, unknown> {
+  const copy = objectCreate(null) as Record<string, unknown>;
+  const keys = objectKeys(options);
+  for (let i = 0; i < keys.length; i++)
+    copy[keys[i] as string] = (options as Record<string, unknown>)[keys[i] as string];
+  const execArgv = copy.execArgv;
+  if (isArray(execArgv)) {
+    const flags: string[] = [];
+    for (let i = 0; i < execArgv.length; i++) flags[i] = toText(execArgv[i]);
+    copy.execArgv = flags;
+  }
+  return copy;
+}
+
+/** Corrects the (already copied, see snapshotOptions) options in place. */
 function withAgentEnv(options: Record<string, unknown>): Record<string, unknown> {
-  let fixed = options;
   const env = options.env;
   if (env === SHARE_ENV && SHARE_ENV !== undefined) {
     if (sharedEnv) fixEnvInPlace(sharedEnv);
   } else if (env === undefined || env === null) {
     // Node would copy process.env: hand it a corrected copy instead
-    fixed = { ...fixed, env: fixedEnv(process.env) };
+    options.env = fixedEnv(process.env);
   } else if (typeof env === 'object') {
-    fixed = { ...fixed, env: fixedEnv(env as Record<string, unknown>) };
+    options.env = fixedEnv(env as Record<string, unknown>);
   }
   // An explicit execArgv replaces the inherited one, which holds `--require` when the agent was
-  // preloaded on the command line rather than through NODE_OPTIONS.
+  // preloaded on the command line rather than through NODE_OPTIONS; the agent goes first.
   const execArgv = options.execArgv;
   const agent = agentPath();
-  if (
-    Array.isArray(execArgv) &&
-    agent &&
-    !execArgv.some((arg) => typeof arg === 'string' && arg.includes(agent))
-  ) {
-    fixed = { ...fixed, execArgv: [...execArgv, '--require', agent] };
+  if (isArray(execArgv) && agent) {
+    const flags = execArgv as string[];
+    const withAgent: string[] = ['--require', agent];
+    for (let i = 0; i < flags.length; i++) withAgent[i + 2] = flags[i] as string;
+    options.execArgv = withAgent;
   }
-  return fixed;
+  return options;
 }
