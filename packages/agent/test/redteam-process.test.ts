@@ -188,6 +188,21 @@ const CHANGING_ANSWERS: Record<string, string> = {
     report(attempt(() => process.binding('spawn_sync').spawn({ file, args: ['/bin/sh', '-c', 'echo > "$0"', TARGET], envPairs: [], stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }] }).status));`,
 };
 
+describe('red team: process.dlopen loads exactly what was judged', () => {
+  it('a filename whose toString answers an allowed addon first and another one next', async () => {
+    const { results } = await attack(
+      `let reads = 0;
+       const filename = { toString: () => (reads++ === 0 ? '/nonexistent/allowed.node' : '/nonexistent/evil.node') };
+       try { process.dlopen({ exports: {} }, filename); report({ loaded: true }); }
+       catch (error) { report({ error: error.code, message: String(error.message) }); }`,
+      { ...DENY_ALL, allowedCommands: ['/nonexistent/allowed.node'] },
+    );
+    // dlopen was handed the judged (allowed) path, which does not exist: evil.node was never tried
+    expect(String(results[0]?.message)).toContain('allowed.node');
+    expect(String(results[0]?.message)).not.toContain('evil.node');
+  });
+});
+
 describe('red team: the binding starts exactly what was judged (process deny, /bin/true allowed)', () => {
   for (const [name, body] of Object.entries(CHANGING_ANSWERS)) {
     it(`blocks ${name}`, async () => {

@@ -15,6 +15,7 @@ import { initRuntimeOwnWork, isRuntimeAddon } from './support/runtime-own-work.j
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 const ReflectApply = Reflect.apply;
+const toText = String;
 
 export const hook: HookDescriptor = {
   name: 'native-addons',
@@ -28,14 +29,19 @@ export const hook: HookDescriptor = {
         function dlopen(this: unknown, ...args: unknown[]) {
           const filename = args[1];
           // the runtime's own code: no judgement, and it creates no links, so resolution caching stays
-          if (isRuntimeAddon(filename)) return ReflectApply(original, this, args);
-          const command = typeof filename === 'string' ? filename : String(filename);
+          if (typeof filename === 'string' && isRuntimeAddon(filename))
+            return ReflectApply(original, this, args);
+          // turned into a string once, and that string is what dlopen gets: an object whose toString
+          // answers an allowed addon first and another one next must not load the other one
+          const command = typeof filename === 'string' ? filename : toText(filename);
           const op: Operation = { category: 'process', operation: 'load', command };
           const denied = enforce(op, { call: 'process.dlopen' });
           if (denied) throw denied;
           // native code may create links behind the agent's back: resolve afresh from now on
           stopCachingResolutions();
-          return ReflectApply(original, this, args);
+          const call: unknown[] = [args[0], command];
+          for (let i = 2; i < args.length; i++) call[i] = args[i];
+          return ReflectApply(original, this, call);
         },
     );
   },
