@@ -77,6 +77,7 @@ const ADDRESS_SPELLINGS: Record<string, string> = {
   'a custom lookup answering 127.0.0.2 for localhost': `report(await tryConnect({ host: 'localhost', port: PORT, lookup: lookupTo(FORBIDDEN) }));`,
   'a trailing-dot name with a custom lookup': `report(await tryConnect({ host: 'localhost.', port: PORT, lookup: lookupTo(FORBIDDEN) }));`,
   'an upper-case allowed name with a custom lookup': `report(await tryConnect({ host: 'LOCALHOST', port: PORT, lookup: lookupTo(FORBIDDEN) }));`,
+  'a Unicode spelling of localhost (IDN-mapped to it) with a custom lookup': `report(await tryConnect({ host: '\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3', port: PORT, lookup: lookupTo(FORBIDDEN) }));`,
   'IPv4-mapped IPv6 ::ffff:127.0.0.2': `report(await tryConnect({ host: '::ffff:127.0.0.2', port: PORT }));`,
   'IPv4-mapped IPv6 in hex ::ffff:7f00:2': `report(await tryConnect({ host: '::ffff:7f00:2', port: PORT }));`,
   'the decimal alias 2130706434': `report(await tryConnect({ host: '2130706434', port: PORT }));`,
