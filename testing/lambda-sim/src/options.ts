@@ -1,6 +1,15 @@
-import { existsSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { LambdaSimError } from './errors.js';
 
 export type LambdaRuntimeName = 'nodejs20.x' | 'nodejs22.x';
@@ -128,9 +137,10 @@ function resolveUserEnv(env: Record<string, string> | undefined): Record<string,
 
 /** Where `aws-lambda-ric` is installed: the sim's `/var/runtime`. */
 export function findRuntimeDir(): string {
+  let installed: string;
   try {
     const require = createRequire(import.meta.url);
-    return dirname(require.resolve('aws-lambda-ric/package.json'));
+    installed = realpathSync(dirname(require.resolve('aws-lambda-ric/package.json')));
   } catch (cause) {
     throw new LambdaSimError(
       'RUNTIME_NOT_FOUND',
@@ -138,6 +148,39 @@ export function findRuntimeDir(): string {
       { cause },
     );
   }
+  return isUnder(installed, '/tmp') ? runtimeCopyOutsideTmp(installed) : installed;
+}
+
+/** The files of the aws-lambda-ric package the runtime loads (its index.mjs is a single bundle). */
+const RUNTIME_FILES = ['package.json', 'index.mjs', 'rapid-client.node'];
+
+/**
+ * In Lambda, /var/runtime is on a read-only file system, never under /tmp, and the agent refuses to
+ * trust a runtime directory in /tmp (anyone can write there). A checkout that lives under /tmp (as a
+ * CI clone may) therefore gets its runtime copied once to /var/tmp, keyed by the package's version.
+ */
+function runtimeCopyOutsideTmp(installed: string): string {
+  const { version } = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const target = join('/var/tmp', 'appdefender-lambda-sim', `aws-lambda-ric-${version}`);
+  if (RUNTIME_FILES.every((file) => existsSync(join(target, file)))) return target;
+  const staging = `${target}.${process.pid}.tmp`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  for (const file of RUNTIME_FILES) copyFileSync(join(installed, file), join(staging, file));
+  try {
+    renameSync(staging, target);
+  } catch (error) {
+    // another process installed the same copy first: theirs is as good as ours
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(target, 'index.mjs'))) throw error;
+  }
+  return target;
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir + sep);
 }
 
 /** Validates the options at the boundary and fills in Lambda's defaults. */

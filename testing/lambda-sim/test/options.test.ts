@@ -47,6 +47,8 @@ describe('startLambda options', () => {
       freeze: true,
       nodeBinary: process.execPath,
     });
-    expect(resolved.runtimeDir).toMatch(/aws-lambda-ric$/);
+    // the aws-lambda-ric package directory, or its copy outside /tmp when the checkout is under /tmp
+    expect(resolved.runtimeDir).toMatch(/aws-lambda-ric(-\d+\.\d+\.\d+)?$/);
+    expect(resolved.runtimeDir.startsWith('/tmp/')).toBe(false);
   });
 });
