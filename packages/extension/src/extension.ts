@@ -56,22 +56,27 @@ export async function runExtension(options: RunOptions): Promise<void> {
 
   // With early registration the runtime is already starting: fetch the policy while it boots (the
   // agent waits on policy.pending). Otherwise the policy is handed over before we register, so the
-  // runtime (which starts only once we registered) finds it in place.
+  // runtime (which starts only once we registered) finds it in place. Either way the policy request
+  // goes out first: starting the telemetry listener (Node's HTTP server) takes 3-15 ms of a cold
+  // start, which would otherwise delay the policy the agent is waiting for. setImmediate runs after
+  // every microtask, so after the fetch's request is on the wire (its module loads are microtasks).
+  const policy = providePolicy(config, files);
+  const telemetry = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() =>
+      startTelemetryListener(
+        options.telemetryListenHost === undefined ? {} : { listenHost: options.telemetryListenHost },
+      ),
+    )
+    .catch((error: unknown) => {
+      log(
+        `telemetry listener could not start (${describeError(error)}); events are flushed at the next event instead`,
+      );
+      return undefined;
+    });
   let registration: RegisterInfo;
-  let policy: Promise<PolicyOutcome>;
-  const telemetry = startTelemetryListener(
-    options.telemetryListenHost === undefined ? {} : { listenHost: options.telemetryListenHost },
-  ).catch((error: unknown) => {
-    log(
-      `telemetry listener could not start (${describeError(error)}); events are flushed at the next event instead`,
-    );
-    return undefined;
-  });
   if (config.preRegistered) {
     registration = parseRegisterBodySafely(config, log);
-    policy = providePolicy(config, files);
   } else {
-    policy = providePolicy(config, files);
     await policy;
     registration = await register(config.lambdaApi, config.extensionName);
   }
