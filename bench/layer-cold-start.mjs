@@ -16,6 +16,7 @@
 // shared; the fastest cold starts are printed beside the medians.
 // Targets: < 30 ms added to Init, warm response <= 1.05x, extension RSS < 40 MB.
 // Run: npx tsc -b testing/lambda-sim && node bench/layer-cold-start.mjs [--cold N] [--warm N]
+//   [--agent-bundle FILE]   a prebuilt agent.cjs instead of building packages/agent from its sources
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -29,16 +30,21 @@ if (!existsSync(simDist)) {
 }
 const { startLambda } = await import(simDist.href);
 const { buildLayer } = await import('../packages/layer/build.mjs');
-const { buildAgent } = await import('../packages/agent/build.mjs');
 
 const { values } = parseArgs({
-  options: { cold: { type: 'string', default: '8' }, warm: { type: 'string', default: '200' } },
+  options: {
+    cold: { type: 'string', default: '8' },
+    warm: { type: 'string', default: '200' },
+    'agent-bundle': { type: 'string' },
+  },
 });
 const coldRuns = Number(values.cold);
 const warmRuns = Number(values.warm);
 
 const root = mkdtempSync(join(tmpdir(), 'layer-bench-'));
-const agentBundle = await buildAgent({ outfile: join(root, 'agent.cjs') });
+const agentBundle =
+  values['agent-bundle'] ??
+  (await (await import('../packages/agent/build.mjs')).buildAgent({ outfile: join(root, 'agent.cjs') }));
 const { layerDir } = await buildLayer({ outDir: root, agentBundle, zips: false });
 
 const taskRoot = join(root, 'task');
