@@ -60,11 +60,51 @@ export function protectStackCapture(): void {
 function captureCallSiteMethods(): void {
   if (callSiteFileName) return;
   const site = captureSites(captureCallSiteMethods)[0];
-  const getFileName = site
-    ? (Object.getPrototypeOf(site) as { getFileName?: unknown }).getFileName
+  const proto = site
+    ? (Object.getPrototypeOf(site) as { getFileName?: unknown; getFunctionName?: unknown; isEval?: unknown })
     : undefined;
-  if (typeof getFileName === 'function')
-    callSiteFileName = (callSite) => Reflect.apply(getFileName as () => unknown, callSite, []);
+  const getFileName = proto?.getFileName;
+  const getFunctionName = proto?.getFunctionName;
+  const isEval = proto?.isEval;
+  if (
+    typeof getFileName !== 'function' ||
+    typeof getFunctionName !== 'function' ||
+    typeof isEval !== 'function'
+  )
+    return;
+  callSiteFunctionName = (callSite) => Reflect.apply(getFunctionName as () => unknown, callSite, []);
+  callSiteIsEval = (callSite) => Reflect.apply(isEval as () => unknown, callSite, []);
+  callSiteFileName = (callSite) => Reflect.apply(getFileName as () => unknown, callSite, []);
+}
+
+let callSiteFunctionName: ((site: NodeJS.CallSite) => unknown) | undefined;
+let callSiteIsEval: ((site: NodeJS.CallSite) => unknown) | undefined;
+
+/** A caller frame as the agent's own checks read it (methods captured at start). */
+export interface CallerFrame {
+  /** '' for builtins (Array.prototype.map...) and for eval'd code (see `evaluated`). */
+  file: string;
+  fn: string;
+  /** Code from eval / new Function: always the app's. */
+  evaluated: boolean;
+}
+
+/** Like callerFiles, with function names and whether the frame is eval'd code. */
+export function callerFrames(skip: (...args: never[]) => unknown, limit: number): CallerFrame[] | null {
+  const sites = captureCallers(skip, limit);
+  if (sites === null || !callSiteFunctionName || !callSiteIsEval || !callSiteFileName) return null;
+  const frames: CallerFrame[] = [];
+  for (let i = 0; i < sites.length; i++) {
+    const site = sites[i] as NodeJS.CallSite;
+    const file = callSiteFileName(site);
+    const fn = callSiteFunctionName(site);
+    frames[i] = {
+      file: typeof file === 'string' ? file : '',
+      fn: typeof fn === 'string' ? fn : '',
+      evaluated: callSiteIsEval(site) === true,
+    };
+  }
+  return frames;
 }
 
 /**
@@ -74,6 +114,17 @@ function captureCallSiteMethods(): void {
  * and reads file names with the CallSite method captured at start.
  */
 export function callerFiles(skip: (...args: never[]) => unknown, limit: number): string[] | null {
+  const sites = captureCallers(skip, limit);
+  if (sites === null || !callSiteFileName) return null;
+  const files: string[] = [];
+  for (let i = 0; i < sites.length; i++) {
+    const file = callSiteFileName(sites[i] as NodeJS.CallSite);
+    files[i] = typeof file === 'string' ? file : '';
+  }
+  return files;
+}
+
+function captureCallers(skip: (...args: never[]) => unknown, limit: number): unknown[] | null {
   if (!callSiteFileName) return null;
   const holder: { stack?: unknown } = {};
   const wasCapturing = capturing;
@@ -85,13 +136,7 @@ export function callerFiles(skip: (...args: never[]) => unknown, limit: number):
     if (!set || !('value' in set) || set.value !== limit) return null;
     captureStackTrace(holder, skip as () => void);
     const sites = holder.stack;
-    if (!Array.isArray(sites)) return null;
-    const files: string[] = [];
-    for (let i = 0; i < sites.length; i++) {
-      const file = callSiteFileName(sites[i] as NodeJS.CallSite);
-      files[i] = typeof file === 'string' ? file : '';
-    }
-    return files;
+    return Array.isArray(sites) ? sites : null;
   } catch {
     return null;
   } finally {

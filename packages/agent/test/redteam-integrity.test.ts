@@ -1,7 +1,7 @@
 // Red team, the agent's own integrity: a hostile app tries to reach the agent's state (its module
 // exports, its hand-off files) or to silence and forge its reporting. The observers live in the test
 // process: a loopback server on 127.0.0.2 that must see no connection, and the event files.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentPath, appResults, cleanup, ensureAgentBuilt, policy, runFixture } from './harness.js';
@@ -68,6 +68,34 @@ describe("red team: the agent's state is out of the app's reach", () => {
     expect(existsSync(join(result.runtimeDir, 'policy.json'))).toBe(false);
     // the denials themselves are reported, by the agent, in the spool
     expect(result.spoolEvents.filter((event) => event.category === 'filesystem')).not.toHaveLength(0);
+    cleanup(result);
+  });
+});
+
+describe("red team: the app's code never runs with the agent's exemption", () => {
+  it("Object.prototype getters that Node's internals read during the agent's own work (its lookups, a failed event write) are judged like the app", async () => {
+    const { result, accepted } = await run(`
+      const smuggled = process.env.ES_EVENT_FILE + '.inside';
+      const tries = {};
+      for (const name of ['hints', 'family', 'verbatim', 'order', 'errno', 'syscall']) {
+        Object.defineProperty(Object.prototype, name, {
+          configurable: true,
+          get() { tries[name] = attempt(() => fs.writeFileSync(smuggled + '-' + name, 'x')).error || 'wrote'; return undefined; },
+          set(value) { Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true }); },
+        });
+      }
+      await settle(100); // the agent resolves its allowed names on a later turn of the event loop
+      fs.closeSync(1); // its next event write to stdout fails, and the failure path reads ctx.errno
+      const outcome = await tryConnect({ host: FORBIDDEN, port: PORT });
+      await settle(100);
+      for (const name of Object.keys(tries)) delete Object.prototype[name];
+      fs.writeSync(2, JSON.stringify({ tries, outcome }) + '\\n');`);
+    expect(accepted).toBe(0);
+    const line = result.stderr.split('\n').find((text) => text.startsWith('{"tries"')) ?? '{}';
+    const { tries } = JSON.parse(line) as { tries?: Record<string, string> };
+    expect(Object.keys(tries ?? {}).length, result.stderr).toBeGreaterThan(0);
+    for (const outcome of Object.values(tries ?? {})) expect(outcome).toBe('ERR_ACCESS_DENIED');
+    expect(readdirSync(result.workDir).filter((name) => name.includes('.inside'))).toEqual([]);
     cleanup(result);
   });
 });
