@@ -91,4 +91,29 @@ describe('EventShipper', () => {
     expect(await shipper.drain(Date.now() + 1000)).toBe('backing-off');
     expect(Date.now() - started).toBeLessThan(200);
   });
+
+  it('answers empty at once when nothing is spooled, without a request, and ships what comes later', async () => {
+    const plane = await controlPlane([]);
+    const files = runtimeFilesIn(fs.mkdtempSync(join(tmpdir(), 'shipper-')));
+    fs.writeFileSync(files.events, '');
+    const spool = new EventSpool(files, { maxBatchEvents: 2, maxBatchBytes: 4096, maxSpoolBytes: 1 << 20 });
+    const shipper = new EventShipper({
+      apiUrl: plane.url,
+      licenseKey: 'k',
+      spool,
+      deliveryTimeoutMs: 1000,
+      log: () => {},
+    });
+
+    expect(await shipper.drain(Date.now() + 1000)).toBe('empty');
+    fs.rmSync(files.events);
+    expect(await shipper.drain(Date.now() + 1000)).toBe('empty');
+    expect(plane.received).toEqual([]);
+
+    fs.writeFileSync(files.events, `${JSON.stringify({ id: 'late' })}\n`);
+    expect(spool.hasPending()).toBe(true);
+    expect(await shipper.drain(Date.now() + 1000)).toBe('empty');
+    expect(plane.received).toEqual([['late']]);
+    expect(spool.hasPending()).toBe(false);
+  });
 });

@@ -44,6 +44,8 @@ async function gzipAsync(text: string): Promise<Buffer> {
 
 export class EventShipper {
   private chain: Promise<unknown> = Promise.resolve();
+  /** Drains queued or running on `chain`. */
+  private draining = 0;
   private failures = 0;
   private backoffUntil = 0;
   private reportedDropped = 0;
@@ -62,7 +64,16 @@ export class EventShipper {
    * control plane asks us to wait. Calls are serialised; a caller waits at most until its deadline.
    */
   drain(deadlineMs: number, options: { waitOutBackoff?: boolean } = {}): Promise<DrainResult> {
-    const run = this.chain.then(() => this.drainNow(deadlineMs, options.waitOutBackoff ?? true));
+    // The end of most invocations: nothing spooled and nothing in flight. One stat, no timer, no
+    // request, so the environment freezes as soon as possible.
+    if (this.draining === 0 && !this.options.spool.hasPending()) {
+      this.reportDrops();
+      return Promise.resolve('empty');
+    }
+    this.draining++;
+    const run = this.chain
+      .then(() => this.drainNow(deadlineMs, options.waitOutBackoff ?? true))
+      .finally(() => this.draining--);
     this.chain = run.catch(() => undefined);
     const timeLeft = deadlineMs - this.now();
     if (timeLeft <= 0) return Promise.resolve('deadline');

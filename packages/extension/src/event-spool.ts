@@ -55,6 +55,12 @@ export class EventSpool {
     return stat ? Math.max(0, stat.size - this.offset) : 0;
   }
 
+  /** Whether the agent wrote anything not yet delivered (one stat). */
+  hasPending(): boolean {
+    const stat = this.stat();
+    return stat !== undefined && stat.size > this.offset;
+  }
+
   /** The next batch of whole lines after the delivered offset, or undefined when there is none. */
   readBatch(): EventBatch | undefined {
     const stat = this.stat();
