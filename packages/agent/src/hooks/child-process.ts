@@ -12,11 +12,11 @@
  * The target is the command line. Every allowed spawn gets the agent re-injected into its
  * environment (support/agent-propagation.ts), so a child Node process is governed too.
  */
-import { constants as osConstants } from 'node:os';
 import type { Operation } from '@appdefender/policy';
 import { getBinding, patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
+import { UV_EACCES } from '../network/errno.js';
 import type { HookDescriptor } from './registry.js';
 import { fixEnvPairs, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 import { stopCachingResolutions } from './support/fs-paths.js';
@@ -29,7 +29,6 @@ interface SpawnOptions {
 }
 
 const ReflectApply = Reflect.apply;
-const UV_EACCES = -(osConstants.errno.EACCES ?? 13);
 
 /** What the ChildProcess layer judged for an options object: command, argv, verdict (null = allowed). */
 interface Judged {
