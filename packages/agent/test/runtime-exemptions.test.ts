@@ -19,6 +19,7 @@ import {
   ensureAgentBuilt,
   policy,
   runFixture,
+  testNodeBinary,
 } from './harness.js';
 
 const tempDirs: string[] = [];
@@ -314,7 +315,8 @@ console.log(JSON.stringify({ result: JSON.parse(String(out).split('\\n').find((l
         network: 'grant',
         filesystem: 'grant',
         process: 'deny',
-        allowedCommands: [process.execPath],
+        // the node the fixture runs on (and spawns as process.execPath), which APPDEFENDER_TEST_NODE may choose
+        allowedCommands: [testNodeBinary()],
       }),
       env: { LAMBDA_RUNTIME_DIR: runtimeDir },
     });
