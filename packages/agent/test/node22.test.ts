@@ -6,6 +6,7 @@
 // APPDEFENDER_TEST_NODE=<that binary> (the harness reads it).
 import { execFileSync } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -14,6 +15,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +25,7 @@ import {
   ensureAgentBuilt,
   fixturePath,
   node22Binary,
+  packageDir,
   policy,
   type RunOptions,
   type RunResult,
@@ -37,6 +40,7 @@ if (!available) {
 }
 
 const helpers = JSON.stringify(fixturePath('net-helpers.cjs'));
+const layerFixtures = join(packageDir, '..', 'layer', 'test', 'fixtures');
 const dirs: string[] = [];
 const runs: RunResult[] = [];
 afterEach(() => {
@@ -355,6 +359,85 @@ console.log(JSON.stringify({ result: out }));`,
     });
     expect(readdirSync(dir)).toEqual(['secret.txt']);
   });
+});
+
+// The layer in the local Lambda on nodejs22.x: the real aws-lambda-ric runtime, the wrapper and the
+// extension all on the Node 22 binary, against a real control plane (the layer's e2e harness).
+describe.skipIf(!available)('the layer in the local Lambda on nodejs22.x', () => {
+  it('observes a connect and a /tmp write, denies a spawn; events and the nodejs22.x function reach the control plane', async () => {
+    // Prepare: imported here so the agent's other tests never load the control plane
+    const layer = await import('../../layer/test/harness.js');
+    const layerDir = await layer.buildTestLayer();
+    const plane = await layer.startControlPlane();
+    const target = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const port = (target.address() as AddressInfo).port;
+    const taskDir = freshDir('task');
+    copyFileSync(join(layerFixtures, 'ops.cjs'), join(taskDir, 'ops.cjs'));
+    writeFileSync(
+      join(taskDir, 'index.js'),
+      "const { runOps } = require('./ops.cjs');\nexports.handler = async (event) => ({ node: process.version, ...(await runOps(event)) });\n",
+    );
+    try {
+      const group = 'n22-observe-deny-spawn';
+      const licenseKey = await plane.accountWithGroup({
+        name: group,
+        network: 'observe',
+        filesystem: 'observe',
+        process: 'deny',
+      });
+      const fn = await layer.startFunction({
+        layerDir,
+        env: { ES_API_URL: plane.url, ES_LICENSE_KEY: licenseKey, ES_POLICY_GROUP_NAME: group },
+        sim: { runtime: 'nodejs22.x', nodeBinary: node22Binary, taskRoot: taskDir, handler: 'index.handler' },
+      });
+      try {
+        const written = join(freshDir('writes'), 'out.txt');
+
+        // Act
+        const result = await fn.lambda.invoke({
+          connect: { host: '127.0.0.1', port },
+          write: written,
+          spawn: true,
+        });
+
+        // Assess: the handler ran on Node 22; observe let the connect and write happen, deny stopped the spawn
+        expect(result.status).toBe('success');
+        expect(result.result).toEqual({
+          node: expect.stringMatching(/^v22\./),
+          connect: 'ok',
+          write: 'ok',
+          spawn: 'ERR_ACCESS_DENIED',
+        });
+        expect(existsSync(written)).toBe(true);
+        const stored = await plane.storedEvents(licenseKey);
+        expect(stored.map((event) => `${event.category}:${event.action}`)).toEqual(
+          expect.arrayContaining(['network:observe', 'filesystem:observe', 'process:deny']),
+        );
+        expect(stored.find((event) => event.category === 'network')).toMatchObject({
+          operation: 'connect',
+          target: `127.0.0.1:${port}`,
+          policyGroup: group,
+          runtime: 'nodejs22.x',
+        });
+        expect(stored.map((event) => event.id).sort()).toEqual(layer.spooledIds(fn.runtimeDir).sort());
+        await layer.eventually(
+          'function registration',
+          async () => (await plane.functions(licenseKey)).length === 1,
+        );
+        expect((await plane.functions(licenseKey))[0]).toMatchObject({
+          provider: 'aws',
+          runtime: 'nodejs22.x',
+        });
+        expect(fn.lambda.logs.join('\n')).not.toMatch(/does not govern|could not be installed|unprotected/);
+      } finally {
+        await fn.lambda.shutdown();
+      }
+    } finally {
+      target.close();
+      await plane.close();
+    }
+  }, 60_000);
 });
 
 // Node 22 is what the test thinks it is (a wrong binary would make every check above meaningless).
