@@ -5,9 +5,17 @@
 //   import { buildAgent }     used by the tests to rebuild a stale bundle
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -49,8 +57,9 @@ export async function buildAgent({ outfile = agentBundlePath } = {}) {
   });
   const source = wrapAsFunction(built.outputFiles[0].text);
   const key = createHash('sha256').update(source).digest('hex').slice(0, 32);
+  mkdirSync(dirname(outfile), { recursive: true });
   // the code cache first: a cache next to an agent.cjs of another build has another key and is ignored
-  writeCodeCache(source, key, `${outfile}.cache`);
+  writeCodeCache(source, key, join(realpathSync(dirname(outfile)), basename(outfile)));
   writeFileSync(temporary, loaderFor(source, key));
   renameSync(temporary, outfile);
   return outfile;
@@ -63,7 +72,9 @@ export async function buildAgent({ outfile = agentBundlePath } = {}) {
  * small loader carrying the bundle: it compiles it with `vm.Script` and the code cache
  * `agent.cjs.cache` made here, at build time, next to it (as trusted as agent.cjs itself; a cache
  * written at run time under /tmp could be planted by the app, and V8 checks only the source's
- * length). The cache starts with a key, the bundle's hash: a stale or foreign cache is ignored, one
+ * length). The cache starts with a key, the bundle's hash, and the path it was made for (V8 keeps
+ * the file name the cache was made with for the stack traces, and the agent tells its own frames by
+ * that name): a stale or foreign cache, or one next to a copy of agent.cjs elsewhere, is ignored, one
  * V8 rejects (another Node version, other V8 flags) costs only the compile it would have cost, and
  * without the file the agent works the same. V8 refuses a cache made with other flags, and the
  * Lambda runtime starts node with its own (--expose-gc, --max-old-space-size...), so in Lambda the
@@ -101,7 +112,9 @@ function loaderFor(source, key) {
   let cachedData;
   try {
     const data = fs.readFileSync(__filename + '.cache');
-    if (data.length > key.length && data.toString('latin1', 0, key.length) === key) cachedData = data.subarray(key.length);
+    const header = key + __filename + '\\0';
+    const size = Buffer.byteLength(header);
+    if (data.length > size && data.toString('utf8', 0, size) === header) cachedData = data.subarray(size);
   } catch {}
   const { Script } = require('node:vm');
   new Script(source, { filename: __filename, cachedData }).runInThisContext()(exports, require, module, __filename, __dirname);
@@ -110,10 +123,12 @@ function loaderFor(source, key) {
 
 /**
  * Runs the bundle once in a child node (so the functions that load calls are compiled, the way a
- * real start does) with every category observed, and writes `key` + V8's code cache to `cachePath`.
+ * real start does) with every category observed, and writes `key`, the path of agent.cjs (the name
+ * V8 records in the cache) and V8's code cache to `<agentFile>.cache`.
  * The child has no ES_RUNTIME_DIR and nothing to observe, so it writes nothing but its answer.
  */
-function writeCodeCache(source, key, cachePath) {
+function writeCodeCache(source, key, agentFile) {
+  const cachePath = `${agentFile}.cache`;
   const work = mkdtempSync(join(tmpdir(), 'agent-build-'));
   try {
     const sourceFile = join(work, 'bundle.js');
@@ -135,7 +150,7 @@ const script = new Script(source, { filename: process.argv[2] });
 script.runInThisContext()({}, require, { exports: {} }, process.argv[2], require('node:path').dirname(process.argv[2]));
 process.stdout.write('CODE-CACHE:' + script.createCachedData().toString('base64') + '\\n');
 `;
-    const result = spawnSync(process.execPath, ['-e', produce, sourceFile, agentBundlePath], {
+    const result = spawnSync(process.execPath, ['-e', produce, sourceFile, agentFile], {
       env: { PATH: process.env.PATH, ES_POLICY_FILE: policyFile },
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
@@ -147,7 +162,7 @@ process.stdout.write('CODE-CACHE:' + script.createCachedData().toString('base64'
     const temporary = `${cachePath}.${process.pid}.tmp`;
     writeFileSync(
       temporary,
-      Buffer.concat([Buffer.from(key, 'latin1'), Buffer.from(line.slice(11), 'base64')]),
+      Buffer.concat([Buffer.from(`${key}${agentFile}\0`), Buffer.from(line.slice(11), 'base64')]),
     );
     renameSync(temporary, cachePath);
   } finally {
