@@ -9,7 +9,7 @@
 //
 //   node packages/agent/build.mjs && node bench/agent-overhead.mjs [--rounds 15] [--connects 1500]
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,11 +31,6 @@ if (!existsSync(agent)) throw new Error(`${agent} is missing: run node packages/
 const zen = createRequire(join(root, 'package.json')).resolve('@aikidosec/firewall');
 
 const work = mkdtempSync(join(tmpdir(), 'agent-bench-'));
-// agent.cjs without its V8 code cache (agent.cjs.cache, see packages/agent/build.mjs): what a Lambda
-// cold start sees, since the runtime's own V8 flags (--expose-gc, --max-old-space-size...) make V8
-// refuse a cache made without them
-const agentWithoutCache = join(work, 'agent.cjs');
-copyFileSync(agent, agentWithoutCache);
 const policies = {
   observe: {
     name: 'bench-observe',
@@ -110,11 +105,6 @@ const variants = [
   { name: 'agent, observe policy', args: ['--require', agent], env: { ES_POLICY_FILE: policyFiles.observe } },
   { name: 'agent, deny policy', args: ['--require', agent], env: { ES_POLICY_FILE: policyFiles.deny } },
   { name: 'agent, grant-only', args: ['--require', agent], env: { ES_POLICY_FILE: policyFiles.grant } },
-  {
-    name: 'agent, observe, no code cache',
-    args: ['--require', agentWithoutCache],
-    env: { ES_POLICY_FILE: policyFiles.observe },
-  },
   {
     name: 'node --experimental-permission',
     args: ['--experimental-permission', '--allow-fs-read=*', '--allow-fs-write=*', '--no-warnings'],
