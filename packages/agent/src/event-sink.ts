@@ -34,8 +34,23 @@ export class EventSink {
     if (options.spoolFile) this.files.push({ path: options.spoolFile, created: false });
   }
 
+  /** Set while a line is being written: see write. */
+  private writing = false;
+
   write(event: object): void {
-    const line = `${jsonStringify(detached(event))}\n`;
+    // An event raised while we write one (our own file operation judged, because the stack that
+    // proves it is ours could not be read: see agent-work.ts) is dropped rather than written, which
+    // would raise it again, forever.
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      this.writeLine(`${jsonStringify(detached(event))}\n`);
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private writeLine(line: string): void {
     asAgentWork(() => {
       writeFully(1, line, 'stdout');
       // Each file is opened for this one line and closed again. A descriptor kept open is a number

@@ -100,6 +100,20 @@ describe("red team: the app's code never runs with the agent's exemption", () =>
   });
 });
 
+describe('red team: a frozen Error.stackTraceLimit', () => {
+  it("fails closed: the connection is still refused and reported on stdout; the agent's own file writes are then judged (and never loop)", async () => {
+    const { result, accepted } = await run(`
+      Object.defineProperty(Error, 'stackTraceLimit', { value: 0, writable: false, configurable: false });
+      report({ error: (await tryConnect({ host: FORBIDDEN, port: PORT })).error });`);
+    expect(accepted).toBe(0);
+    expect(appResults(result)).toEqual([{ error: 'ERR_ACCESS_DENIED' }]);
+    expect(result.stdoutEvents.filter((event) => String(event.target).startsWith('127.0.0.2:'))).toHaveLength(
+      1,
+    );
+    cleanup(result);
+  });
+});
+
 describe('red team: reporting cannot be silenced or faked', () => {
   const denied = (events: Array<Record<string, unknown>>) =>
     events.filter((event) => event.action === 'deny' && String(event.target).startsWith('127.0.0.2:'));
