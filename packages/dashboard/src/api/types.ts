@@ -1,9 +1,11 @@
 // Wire shapes of the control plane, as documented in docs/architecture.md ("Control plane wire
 // formats"). Only what the dashboard reads is typed; everything else passes through untouched.
+// Shapes the policy engine already defines (modes, categories, groups, events) are derived from it,
+// so a field added there reaches the dashboard without a second copy to keep in step.
+import type { AgentEvent, Category, Mode, PolicyGroup as NormalisedPolicyGroup } from '@appdefender/policy';
 
-export type Category = 'network' | 'filesystem' | 'process';
-export type Action = 'observe' | 'deny';
-export type Mode = 'grant' | 'observe' | 'deny';
+export type { Category, Mode };
+export type Action = AgentEvent['action'];
 
 export const CATEGORIES: readonly Category[] = ['network', 'filesystem', 'process'];
 export const ACTIONS: readonly Action[] = ['observe', 'deny'];
@@ -58,18 +60,14 @@ export interface TemporaryKey {
   policyGroup: string;
 }
 
-export interface PolicyGroup {
-  name: string;
-  description?: string;
-  network?: Mode;
-  filesystem?: Mode;
-  process?: Mode;
-  terminateOnDeny?: boolean;
-  allowCloudProviderTraffic?: boolean;
-  allowedDomains?: string[] | string;
-  allowedPaths?: string[];
-  allowedCommands?: string[];
-}
+/**
+ * A policy group as the API sends it or the editor submits it: the engine's fields, any of them
+ * left out (the server fills defaults), and `allowedDomains` also as one comma-separated string.
+ */
+export type PolicyGroup = Pick<NormalisedPolicyGroup, 'name'> &
+  Partial<Omit<NormalisedPolicyGroup, 'name' | 'allowedDomains'>> & {
+    allowedDomains?: string[] | string;
+  };
 
 export interface StoredPolicyGroup extends PolicyGroup {
   version?: number;
@@ -95,28 +93,8 @@ export interface FunctionRecord {
   events24h?: { observe: number; deny: number; total?: number };
 }
 
-export interface AppDefenderEvent {
-  id: string;
-  time: string;
-  category: Category;
-  action: Action;
-  operation: string;
-  target: string;
-  terminated: boolean;
-  policyGroup: string;
-  count?: number;
-  rule?: string;
-  reason?: string;
-  function?: string;
-  functionVersion?: string;
-  requestId?: string;
-  runtime?: string;
-  provider?: string;
-  region?: string;
-  agentVersion?: string;
-  module?: { name: string; version?: string };
-  stack?: string[];
-  details?: Record<string, unknown>;
+/** An event as the control plane returns it: the agent's event plus when the server received it. */
+export interface AppDefenderEvent extends AgentEvent {
   receivedAt?: string;
 }
 

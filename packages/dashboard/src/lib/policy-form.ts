@@ -1,18 +1,10 @@
-import type { Mode, PolicyGroup } from '../api/types.js';
+import type { PolicyGroup as NormalisedPolicyGroup } from '@appdefender/policy';
+import type { PolicyGroup } from '../api/types.js';
 
-/** The editor's state: lists are edited as text, one entry a line. */
-export interface PolicyForm {
-  name: string;
-  description: string;
-  network: Mode;
-  filesystem: Mode;
-  process: Mode;
-  terminateOnDeny: boolean;
-  allowCloudProviderTraffic: boolean;
-  allowedDomains: string;
-  allowedPaths: string;
-  allowedCommands: string;
-}
+type ListField = 'allowedDomains' | 'allowedPaths' | 'allowedCommands';
+
+/** The editor's state: the group's fields, with lists edited as text, one entry a line. */
+export type PolicyForm = Omit<NormalisedPolicyGroup, ListField> & Record<ListField, string>;
 
 export const EMPTY_FORM: PolicyForm = {
   name: '',
