@@ -4,7 +4,6 @@
  * binding), `process.loadEnvFile`, WASI preopens, and the diagnostics that write files natively
  * (`process.report.writeReport`, `v8.writeHeapSnapshot`). Each fails the way its API fails.
  */
-import fs from 'node:fs';
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { patchMethod } from '../bindings.js';
@@ -20,6 +19,9 @@ const ReflectApply = Reflect.apply;
 const PromiseReject = Promise.reject.bind(Promise);
 const nextTick = process.nextTick;
 const { fileURLToPath } = builtin<typeof import('node:url')>('node:url');
+// not `import fs from 'node:fs'`: esbuild's interop copies every export of the module into a
+// namespace of getters at load (about 100 closures, 27 KB of the young generation at cold start)
+const fs = builtin<typeof import('node:fs')>('node:fs');
 const objectKeys = Object.keys;
 const toText = String;
 

@@ -16,7 +16,7 @@
  * nearest frame outside `node:fs` code is one of those loader files. That is a slow path taken only by
  * module loading on non-granted paths.
  */
-import NodeModule from 'node:module';
+import { builtin } from '../../builtins.js';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 interface ModuleClass {
@@ -47,7 +47,7 @@ export function isLoaderActive(): boolean {
 export function installLoaderExemption(): void {
   if (installed) return;
   installed = true;
-  const Module = NodeModule as unknown as ModuleClass;
+  const Module = builtin<ModuleClass>('node:module');
   const extensions = Module._extensions;
   for (const ext of LOADER_EXTENSIONS) {
     const original = extensions[ext];
