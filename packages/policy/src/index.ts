@@ -58,6 +58,7 @@ export type {
 } from './types.js';
 export { uuidv7 } from './uuidv7.js';
 export {
+  POLICY_GROUP_FIELDS,
   POLICY_LIMITS,
   type PolicyAdvisor,
   parsePolicyGroup,

@@ -35,7 +35,11 @@ const MODE_SYNONYMS: Readonly<Record<string, Mode>> = {
   report: 'observe',
 };
 
-const KNOWN_FIELDS = [
+/**
+ * The policy group fields in their documented order (contract §1): what the validator knows, what
+ * policy files are written with, what the API's schemas require.
+ */
+export const POLICY_GROUP_FIELDS = [
   'name',
   'description',
   'network',
@@ -46,7 +50,7 @@ const KNOWN_FIELDS = [
   'allowedDomains',
   'allowedPaths',
   'allowedCommands',
-] as const;
+] as const satisfies readonly (keyof PolicyGroup)[];
 
 /** Advice on weak entries (policy-advice.ts); absent when only errors matter (`parsePolicyGroup`). */
 export interface PolicyAdvisor {
@@ -95,8 +99,8 @@ function checkPolicyGroup(input: unknown, advisor: PolicyAdvisor | null): Valida
   const record = input as Record<string, unknown>;
 
   for (const key of Object.keys(record)) {
-    if ((KNOWN_FIELDS as readonly string[]).includes(key)) continue;
-    const near = advisor?.field(key, KNOWN_FIELDS);
+    if ((POLICY_GROUP_FIELDS as readonly string[]).includes(key)) continue;
+    const near = advisor?.field(key, POLICY_GROUP_FIELDS);
     issues.warnings.push({
       field: key,
       message: 'is not a policy group field and is ignored',

@@ -2,6 +2,7 @@
  * JSON schemas of the HTTP API. Fastify validates requests with them and serialises responses
  * with them; @fastify/swagger turns them into the OpenAPI document at /api/openapi.json.
  */
+import { POLICY_GROUP_FIELDS, POLICY_LIMITS } from '@appdefender/policy';
 import { LIMITS } from './limits.js';
 
 const modeSchema = { type: 'string', enum: ['grant', 'observe', 'deny'] } as const;
@@ -42,7 +43,7 @@ export const errorResponses = {
 export const policyGroupInputSchema = {
   type: 'object',
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 128 },
+    name: { type: 'string', minLength: 1, maxLength: POLICY_LIMITS.nameMaxLength },
     description: { type: 'string', maxLength: 4096 },
     network: modeSchema,
     filesystem: modeSchema,
@@ -51,7 +52,7 @@ export const policyGroupInputSchema = {
     allowCloudProviderTraffic: { type: 'boolean' },
     allowedDomains: {
       description: 'a list, or one comma-separated string',
-      anyOf: [stringList, { type: 'string', maxLength: 65536 }],
+      anyOf: [stringList, { type: 'string', maxLength: POLICY_LIMITS.domainsStringMaxLength }],
     },
     allowedPaths: stringList,
     allowedCommands: stringList,
@@ -73,18 +74,7 @@ export const policyGroupSchema = {
     allowedPaths: { type: 'array', items: { type: 'string' } },
     allowedCommands: { type: 'array', items: { type: 'string' } },
   },
-  required: [
-    'name',
-    'description',
-    'network',
-    'filesystem',
-    'process',
-    'terminateOnDeny',
-    'allowCloudProviderTraffic',
-    'allowedDomains',
-    'allowedPaths',
-    'allowedCommands',
-  ],
+  required: POLICY_GROUP_FIELDS,
 } as const;
 
 export const storedPolicyGroupSchema = {

@@ -1,13 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { type PolicyGroup, validatePolicyGroup } from '@appdefender/policy';
+import { POLICY_GROUP_FIELDS, type PolicyGroup, validatePolicyGroup } from '@appdefender/policy';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { ApiClient } from '../api/api-client.js';
 import { apiClientFor } from '../api/api-from-context.js';
 import { type CliDeps, type CommandContext, commandContext } from '../context.js';
 import { CliError, ExitCode, NotFoundError, SilentExit, ValidationError } from '../errors.js';
-import { loadPolicyFile, POLICY_FIELDS, policyFields } from '../local/policy-file.js';
+import { loadPolicyFile, policyFields } from '../local/policy-file.js';
 import { printTable } from '../table.js';
 
 type ServerGroup = PolicyGroup & { version?: number; updatedAt?: string; readOnly?: boolean };
@@ -211,7 +211,7 @@ export interface FieldDifference {
 
 export function diffPolicies(server: PolicyGroup, local: PolicyGroup): FieldDifference[] {
   const differences: FieldDifference[] = [];
-  for (const field of POLICY_FIELDS) {
+  for (const field of POLICY_GROUP_FIELDS) {
     const a = server[field];
     const b = local[field];
     if (JSON.stringify(a) !== JSON.stringify(b)) differences.push({ field, server: a, local: b });

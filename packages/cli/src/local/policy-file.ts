@@ -1,6 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { type PolicyGroup, type ValidationIssue, validatePolicyGroup } from '@appdefender/policy';
+import {
+  POLICY_GROUP_FIELDS,
+  type PolicyGroup,
+  type ValidationIssue,
+  validatePolicyGroup,
+} from '@appdefender/policy';
 import { parseDocument } from 'yaml';
 import { CliError, ExitCode, type FieldProblem, NotFoundError, ValidationError } from '../errors.js';
 
@@ -84,23 +89,9 @@ export async function loadPolicyFile(path: string): Promise<LoadedPolicies> {
   return { path, policies, warnings };
 }
 
-/** The policy group fields in their documented order (for files written by `policy pull`). */
-export const POLICY_FIELDS = [
-  'name',
-  'description',
-  'network',
-  'filesystem',
-  'process',
-  'terminateOnDeny',
-  'allowCloudProviderTraffic',
-  'allowedDomains',
-  'allowedPaths',
-  'allowedCommands',
-] as const;
-
 /** Keeps only policy group fields (drops server bookkeeping such as version and updatedAt). */
 export function policyFields(value: Record<string, unknown>): Record<string, unknown> {
   const result: Record<string, unknown> = {};
-  for (const field of POLICY_FIELDS) if (field in value) result[field] = value[field];
+  for (const field of POLICY_GROUP_FIELDS) if (field in value) result[field] = value[field];
   return result;
 }
