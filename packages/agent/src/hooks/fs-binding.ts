@@ -264,8 +264,10 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
     // an index loop: a `for...of` asks the array iterator, which the app may have replaced to skip
     // the path arguments altogether (test/redteam-intrinsics.test.ts)
     for (let pathIndex = 0; pathIndex < paths.length; pathIndex++) {
-      // judged and used: the same private bytes (see privateBytes)
-      args[(paths[pathIndex] as PathArg).index] = privateBytes(args[(paths[pathIndex] as PathArg).index]);
+      // judged and used: the same private bytes (see privateBytes); strings are immutable
+      const rawPath = args[(paths[pathIndex] as PathArg).index];
+      if (typeof rawPath === 'object' && rawPath !== null)
+        args[(paths[pathIndex] as PathArg).index] = privateBytes(rawPath);
       const pathArg = paths[pathIndex] as PathArg;
       const access =
         pathArg.access === 'flags'
