@@ -21,7 +21,11 @@ import type {
   FunctionReport,
   LicenseKeyKind,
   LicenseKeyRecord,
-  NewCredential,
+  NewApiToken,
+  NewLicenseKey,
+  NewSession,
+  NewTemporaryAccount,
+  NewUserAccount,
   Plan,
   Storage,
   StoredEvent,
@@ -175,16 +179,7 @@ export class KyselyStorage implements Storage {
     };
   }
 
-  async createUserAccount(input: {
-    email: string;
-    passwordHash: string;
-    plan: string;
-    licenseKeyHash: string;
-    apiTokenHash: string;
-    licenseKeyLast4?: string;
-    apiTokenLast4?: string;
-    now: number;
-  }): Promise<Account> {
+  async createUserAccount(input: NewUserAccount): Promise<Account> {
     const row: AccountRow = {
       id: randomUUID(),
       email: input.email,
@@ -231,11 +226,7 @@ export class KyselyStorage implements Storage {
     return toAccount(row);
   }
 
-  async createTemporaryAccount(input: {
-    licenseKeyHash: string;
-    expiresAt: number;
-    now: number;
-  }): Promise<Account> {
+  async createTemporaryAccount(input: NewTemporaryAccount): Promise<Account> {
     const row: AccountRow = {
       id: randomUUID(),
       email: null,
@@ -309,12 +300,7 @@ export class KyselyStorage implements Storage {
       .execute();
   }
 
-  async createLicenseKey(input: {
-    accountId: string;
-    key: NewCredential;
-    label: string | null;
-    now: number;
-  }): Promise<CredentialInfo> {
+  async createLicenseKey(input: NewLicenseKey): Promise<CredentialInfo> {
     const row = {
       key_hash: input.key.hash,
       account_id: input.accountId,
@@ -352,13 +338,7 @@ export class KyselyStorage implements Storage {
     return Number(result.numDeletedRows) > 0;
   }
 
-  async createApiToken(input: {
-    accountId: string;
-    tokenHash: string;
-    name: string;
-    last4?: string;
-    now: number;
-  }): Promise<CredentialInfo> {
+  async createApiToken(input: NewApiToken): Promise<CredentialInfo> {
     const row = {
       token_hash: input.tokenHash,
       account_id: input.accountId,
@@ -402,12 +382,7 @@ export class KyselyStorage implements Storage {
     return row?.account_id;
   }
 
-  async createSession(input: {
-    accountId: string;
-    sessionHash: string;
-    expiresAt: number;
-    now: number;
-  }): Promise<void> {
+  async createSession(input: NewSession): Promise<void> {
     // Expired sessions are swept here rather than by a separate job: logins are rare and cheap.
     await this.#db.deleteFrom('sessions').where('expires_at', '<', input.now).execute();
     await this.#db

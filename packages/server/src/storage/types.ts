@@ -121,6 +121,51 @@ export interface EventStatsRow {
   count: number;
 }
 
+/** What `createUserAccount` stores. */
+export interface NewUserAccount {
+  email: string;
+  passwordHash: string;
+  plan: string;
+  licenseKeyHash: string;
+  apiTokenHash: string;
+  /** Last 4 characters of the license key and api token, for the key lists. */
+  licenseKeyLast4?: string;
+  apiTokenLast4?: string;
+  now: number;
+}
+
+/** What `createTemporaryAccount` stores. */
+export interface NewTemporaryAccount {
+  licenseKeyHash: string;
+  expiresAt: number;
+  now: number;
+}
+
+/** What `createLicenseKey` stores. */
+export interface NewLicenseKey {
+  accountId: string;
+  key: NewCredential;
+  label: string | null;
+  now: number;
+}
+
+/** What `createApiToken` stores. */
+export interface NewApiToken {
+  accountId: string;
+  tokenHash: string;
+  name: string;
+  last4?: string;
+  now: number;
+}
+
+/** What `createSession` stores. */
+export interface NewSession {
+  accountId: string;
+  sessionHash: string;
+  expiresAt: number;
+  now: number;
+}
+
 export interface Storage {
   readonly dialect: Dialect;
 
@@ -128,19 +173,9 @@ export interface Storage {
   listPlans(): Promise<Plan[]>;
 
   /** Creates an account with its first license key and api token, atomically. Email taken → UniqueViolationError. */
-  createUserAccount(input: {
-    email: string;
-    passwordHash: string;
-    plan: string;
-    licenseKeyHash: string;
-    apiTokenHash: string;
-    /** Last 4 characters of the license key and api token, for the key lists. */
-    licenseKeyLast4?: string;
-    apiTokenLast4?: string;
-    now: number;
-  }): Promise<Account>;
+  createUserAccount(input: NewUserAccount): Promise<Account>;
   /** An anonymous tenant owning one temporary license key. */
-  createTemporaryAccount(input: { licenseKeyHash: string; expiresAt: number; now: number }): Promise<Account>;
+  createTemporaryAccount(input: NewTemporaryAccount): Promise<Account>;
   getAccount(accountId: string): Promise<Account | undefined>;
   findAccountByEmail(email: string): Promise<AccountWithPassword | undefined>;
   setAccountPlan(accountId: string, plan: string): Promise<void>;
@@ -149,35 +184,19 @@ export interface Storage {
   /** Records a license key's use; the caller throttles it (it is on the agents' path). */
   markLicenseKeyUsed(keyHash: string, now: number): Promise<void>;
   /** Another live license key for a user account. */
-  createLicenseKey(input: {
-    accountId: string;
-    key: NewCredential;
-    label: string | null;
-    now: number;
-  }): Promise<CredentialInfo>;
+  createLicenseKey(input: NewLicenseKey): Promise<CredentialInfo>;
   /** The account's live license keys, oldest first. */
   listLicenseKeys(accountId: string): Promise<CredentialInfo[]>;
   /** Deletes the key (its hash with it): false when the account has no key with this id. */
   revokeLicenseKey(accountId: string, id: string): Promise<boolean>;
-  createApiToken(input: {
-    accountId: string;
-    tokenHash: string;
-    name: string;
-    last4?: string;
-    now: number;
-  }): Promise<CredentialInfo>;
+  createApiToken(input: NewApiToken): Promise<CredentialInfo>;
   /** The account's api tokens, oldest first. */
   listApiTokens(accountId: string): Promise<CredentialInfo[]>;
   /** Deletes the token: false when the account has no token with this id. */
   revokeApiToken(accountId: string, id: string): Promise<boolean>;
   /** The token's account id, and marks it used. */
   useApiToken(tokenHash: string, now: number): Promise<string | undefined>;
-  createSession(input: {
-    accountId: string;
-    sessionHash: string;
-    expiresAt: number;
-    now: number;
-  }): Promise<void>;
+  createSession(input: NewSession): Promise<void>;
   /** The session's account id when it exists and has not expired. */
   findSession(sessionHash: string, now: number): Promise<string | undefined>;
   deleteSession(sessionHash: string): Promise<void>;
