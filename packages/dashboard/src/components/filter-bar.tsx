@@ -15,6 +15,32 @@ function withCurrent(names: string[], current: string | null): string[] {
   return current && !names.includes(current) ? [current, ...names] : names;
 }
 
+interface ChoiceFilterProps {
+  id: string;
+  label: string;
+  /** null: no filter ("All"). */
+  value: string | null;
+  choices: readonly string[];
+  onSelect: (value: string | null) => void;
+}
+
+/** One "All or one of these" filter: a labelled native select whose empty option clears it. */
+function ChoiceFilter({ id, label, value, choices, onSelect }: ChoiceFilterProps) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value ?? ''} onChange={(event) => onSelect(event.target.value || null)}>
+        <option value="">All</option>
+        {choices.map((choice) => (
+          <option key={choice} value={choice}>
+            {choice}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 /** Every filter is a labelled native control, so keyboard and screen readers work as usual. */
 export function FilterBar({
   filters,
@@ -49,72 +75,36 @@ export function FilterBar({
             }}
           />
         </div>
-        <div className="field">
-          <label htmlFor={`${id}-category`}>Category</label>
-          <select
-            id={`${id}-category`}
-            value={filters.category ?? ''}
-            onChange={(event) =>
-              onChange({ ...filters, category: (event.target.value || null) as EventFilters['category'] })
-            }
-          >
-            <option value="">All</option>
-            {CATEGORIES.map((category) => (
-              <option key={category} value={category}>
-                {category}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-action`}>Action</label>
-          <select
-            id={`${id}-action`}
-            value={filters.action ?? ''}
-            onChange={(event) =>
-              onChange({ ...filters, action: (event.target.value || null) as EventFilters['action'] })
-            }
-          >
-            <option value="">All</option>
-            {ACTIONS.map((action) => (
-              <option key={action} value={action}>
-                {action}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ChoiceFilter
+          id={`${id}-category`}
+          label="Category"
+          value={filters.category}
+          choices={CATEGORIES}
+          onSelect={(category) => onChange({ ...filters, category: category as EventFilters['category'] })}
+        />
+        <ChoiceFilter
+          id={`${id}-action`}
+          label="Action"
+          value={filters.action}
+          choices={ACTIONS}
+          onSelect={(action) => onChange({ ...filters, action: action as EventFilters['action'] })}
+        />
         {showFunction && (
-          <div className="field">
-            <label htmlFor={`${id}-function`}>Function</label>
-            <select
-              id={`${id}-function`}
-              value={filters.function ?? ''}
-              onChange={(event) => onChange({ ...filters, function: event.target.value || null })}
-            >
-              <option value="">All</option>
-              {withCurrent(functionNames, filters.function).map((name) => (
-                <option key={name} value={name}>
-                  {name}
-                </option>
-              ))}
-            </select>
-          </div>
+          <ChoiceFilter
+            id={`${id}-function`}
+            label="Function"
+            value={filters.function}
+            choices={withCurrent(functionNames, filters.function)}
+            onSelect={(name) => onChange({ ...filters, function: name })}
+          />
         )}
-        <div className="field">
-          <label htmlFor={`${id}-group`}>Policy group</label>
-          <select
-            id={`${id}-group`}
-            value={filters.policyGroup ?? ''}
-            onChange={(event) => onChange({ ...filters, policyGroup: event.target.value || null })}
-          >
-            <option value="">All</option>
-            {withCurrent(policyGroupNames, filters.policyGroup).map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ChoiceFilter
+          id={`${id}-group`}
+          label="Policy group"
+          value={filters.policyGroup}
+          choices={withCurrent(policyGroupNames, filters.policyGroup)}
+          onSelect={(name) => onChange({ ...filters, policyGroup: name })}
+        />
         <div className="field">
           <label htmlFor={`${id}-range`}>Time range</label>
           <select
