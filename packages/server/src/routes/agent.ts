@@ -76,18 +76,9 @@ export async function registerAgentRoutes(app: FastifyInstance, ctx: AppContext)
         const agent = principal(request);
         takeTokens(ctx, agent, 1);
         const name = request.query.group;
-        let body: object;
-        let version: number;
+        let json: ReturnType<typeof publicPolicyGroupJson> | ReturnType<typeof storedPolicyGroupJson>;
         if (name === PUBLIC_GROUP_NAME) {
-          const {
-            version: v,
-            createdAt: _c,
-            updatedAt: _u,
-            readOnly: _r,
-            ...group
-          } = publicPolicyGroupJson();
-          body = group;
-          version = v;
+          json = publicPolicyGroupJson();
         } else {
           if (agent.keyKind === 'temporary') {
             throw forbidden(
@@ -101,16 +92,10 @@ export async function registerAgentRoutes(app: FastifyInstance, ctx: AppContext)
               'POLICY_GROUP_NOT_FOUND',
               `no policy group named ${name} in this license key's account`,
             );
-          const {
-            version: v,
-            createdAt: _c,
-            updatedAt: _u,
-            readOnly: _r,
-            ...group
-          } = storedPolicyGroupJson(stored);
-          body = group;
-          version = v;
+          json = storedPolicyGroupJson(stored);
         }
+        // Agents get the bare group; its version travels in the headers.
+        const { version, createdAt: _c, updatedAt: _u, readOnly: _r, ...body } = json;
         const etag = etagOf(body, version);
         reply
           .header('etag', etag)
