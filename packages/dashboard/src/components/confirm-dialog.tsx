@@ -1,4 +1,5 @@
 import { type ReactNode, useEffect, useId, useRef } from 'react';
+import { ErrorAlert } from './error-alert.js';
 
 export interface ConfirmDialogProps {
   open: boolean;
@@ -61,11 +62,7 @@ export function ConfirmDialog({
           <div id={bodyId} className="confirm-body">
             {children}
           </div>
-          {error && (
-            <p className="form-error" role="alert">
-              {error}
-            </p>
-          )}
+          <ErrorAlert message={error} />
           <div className="confirm-actions">
             <button ref={cancelRef} type="button" className="button" onClick={onCancel} disabled={busy}>
               Cancel

@@ -17,6 +17,7 @@ import { useNow } from '../lib/use-now.js';
 import { useThrottledValue } from '../lib/use-throttled-value.js';
 import { useSession } from '../session.js';
 import { BarList, type SeriesKind, TimeChart } from './charts.js';
+import { ErrorAlert } from './error-alert.js';
 import { EventDrawer } from './event-drawer.js';
 import { EventList } from './event-list.js';
 import { FilterBar } from './filter-bar.js';
@@ -312,11 +313,7 @@ export function EventsView({ fixedFunction }: EventsViewProps) {
           {feed.events.length === 1 ? 'event' : 'events'}
           {feed.hasMore && <span className="muted"> (newest first, more available)</span>}
         </h2>
-        {feed.error && (
-          <p className="form-error" role="alert">
-            {feed.error}
-          </p>
-        )}
+        <ErrorAlert message={feed.error} />
         {lookup?.error && lookup.id === openId && (
           <p className="form-error" role="alert" data-testid="event-lookup-error">
             {lookup.error}{' '}

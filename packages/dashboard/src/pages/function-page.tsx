@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client.js';
 import type { FunctionRecord } from '../api/types.js';
+import { ErrorAlert } from '../components/error-alert.js';
 import { EventsView } from '../components/events-view.js';
 import { Link } from '../components/link.js';
 import { formatDateTime, formatRelative } from '../lib/format.js';
@@ -30,11 +31,7 @@ export function FunctionPage({ name }: { name: string }) {
           <h1>{name}</h1>
         </div>
       </header>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       {records && records.length === 0 && (
         <p className="muted">
           No agent has reported this function; its events are shown below if there are any.

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client.js';
 import type { FunctionRecord } from '../api/types.js';
+import { ErrorAlert } from '../components/error-alert.js';
 import { Link } from '../components/link.js';
 import { formatCount, formatDateTime, formatRelative } from '../lib/format.js';
 import { useNow } from '../lib/use-now.js';
@@ -40,11 +41,7 @@ export function FunctionsPage() {
           <p className="muted">Every function AppDefender protects, as reported by its agent at start.</p>
         </div>
       </header>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       {functions && functions.length === 0 && (
         <div className="empty panel">
           <h2>No functions yet</h2>

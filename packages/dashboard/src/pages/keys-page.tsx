@@ -3,6 +3,7 @@ import { ApiError, api } from '../api/client.js';
 import type { CredentialInfo } from '../api/types.js';
 import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { CopyButton } from '../components/copy-button.js';
+import { ErrorAlert } from '../components/error-alert.js';
 import { formatDateTime, formatRelative } from '../lib/format.js';
 import { useNow } from '../lib/use-now.js';
 
@@ -155,11 +156,7 @@ function CredentialSection({ kind }: { kind: CredentialKind }) {
         </div>
       )}
       <div role="status">{announcement && <p className="info-note">{announcement}</p>}</div>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       {entries && entries.length === 0 && (
         <p className="warning-note">
           This account has no {kind.noun} left. Create one below

@@ -2,6 +2,7 @@ import { matchDomain } from '@appdefender/policy';
 import { type FormEvent, useEffect, useId, useMemo, useState } from 'react';
 import { ApiError, api } from '../api/client.js';
 import type { StoredPolicyGroup } from '../api/types.js';
+import { ErrorAlert } from '../components/error-alert.js';
 import { Link } from '../components/link.js';
 import { ModeControl } from '../components/mode-control.js';
 import { formatRelative } from '../lib/format.js';
@@ -471,11 +472,7 @@ export function PolicyGroupEditorPage({ name }: { name: string | null }) {
             </div>
           </div>
         </fieldset>
-        {unplacedServerError && (
-          <p className="form-error" role="alert">
-            {unplacedServerError}
-          </p>
-        )}
+        <ErrorAlert message={unplacedServerError} />
         {!readOnly && (
           <div className="editor-actions">
             <button type="submit" className="button primary" disabled={saving}>

@@ -2,6 +2,7 @@ import { OBSERVE_ALL } from '@appdefender/policy';
 import { useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client.js';
 import type { StoredPolicyGroup } from '../api/types.js';
+import { ErrorAlert } from '../components/error-alert.js';
 import { Link } from '../components/link.js';
 import { ModePill } from '../components/mode-pill.js';
 import { formatRelative } from '../lib/format.js';
@@ -53,11 +54,7 @@ export function PolicyGroupsPage() {
           New policy group
         </Link>
       </header>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert message={error} />
       {groups && (
         <div className="table-wrap">
           <table className="table">

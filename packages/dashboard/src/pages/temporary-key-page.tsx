@@ -3,6 +3,7 @@ import { ApiError, api } from '../api/client.js';
 import type { TemporaryKey } from '../api/types.js';
 import { Logo } from '../components/app-shell.js';
 import { CopyButton } from '../components/copy-button.js';
+import { ErrorAlert } from '../components/error-alert.js';
 import { Link } from '../components/link.js';
 import { ObserveAllExplainer } from '../components/observe-all-explainer.js';
 import { SetupInstructions } from '../components/setup-instructions.js';
@@ -50,11 +51,7 @@ export function TemporaryKeyPage({ signedIn }: { signedIn: boolean }) {
           <button type="button" className="button primary" onClick={() => void create()} disabled={busy}>
             {busy ? 'Creating…' : 'Get a temporary key'}
           </button>
-          {error && (
-            <p className="form-error" role="alert">
-              {error}
-            </p>
-          )}
+          <ErrorAlert message={error} />
         </div>
       ) : (
         <>
