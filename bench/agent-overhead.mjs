@@ -64,10 +64,12 @@ writeFileSync(
 );
 // What the Lambda Node.js runtime client (aws-lambda-ric) itself loads before the handler: the
 // agent's share of a real cold start is what it adds on top of that, not on top of an empty node.
-const runtimeLikeApp = join(work, 'runtime-like.cjs');
+// An ES module, as the runtime's entry (/var/runtime/index.mjs) is: Node's ESM loader (which loads
+// fs/promises) is part of every Lambda cold start.
+const runtimeLikeApp = join(work, 'runtime-like.mjs');
 writeFileSync(
   runtimeLikeApp,
-  `for (const id of ['node:net', 'node:http', 'node:os', 'node:module', 'node:path', 'node:fs']) require(id);\nconst cpu = process.cpuUsage();\nprocess.stdout.write(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000 }));\n`,
+  `${['node:net', 'node:http', 'node:os', 'node:module', 'node:path', 'node:fs'].map((id) => `import '${id}';`).join('\n')}\nconst cpu = process.cpuUsage();\nprocess.stdout.write(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000 }));\n`,
 );
 const connectApp = join(work, 'connect.cjs');
 writeFileSync(
