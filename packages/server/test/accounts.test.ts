@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateSecret, parseSecret } from '../src/index.js';
-import { bearer, describeBackends, sessionCookieOf, signUp } from './helpers.js';
+import { bearer, callApi, describeBackends, sessionCookieOf, signUp } from './helpers.js';
 
 describeBackends('accounts', (backend) => {
   it('signs up: 201 with account, typed license key and api token (shown once), session cookie', async () => {
@@ -172,11 +172,7 @@ describeBackends('accounts', (backend) => {
     expect(unknown.statusCode).toBe(401);
     expect(unknown.json().error.code).toBe('UNKNOWN_CREDENTIAL');
 
-    const licenseKey = await app.inject({
-      method: 'GET',
-      url: '/api/v1/me',
-      headers: bearer(user.licenseKey),
-    });
+    const licenseKey = await callApi(app, 'GET', '/api/v1/me', bearer(user.licenseKey));
     expect(licenseKey.statusCode).toBe(403);
     expect(licenseKey.json().error.code).toBe('WRONG_CREDENTIAL');
 
@@ -184,12 +180,7 @@ describeBackends('accounts', (backend) => {
     expect(none.statusCode).toBe(401);
     expect(none.json().error.code).toBe('AUTHENTICATION_REQUIRED');
 
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/api-tokens',
-      headers: bearer(user.apiToken),
-      payload: { name: 'ci' },
-    });
+    const created = await callApi(app, 'POST', '/api/v1/api-tokens', bearer(user.apiToken), { name: 'ci' });
     expect(created.statusCode).toBe(201);
     const second = await app.inject({
       method: 'GET',

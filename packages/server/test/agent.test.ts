@@ -1,23 +1,18 @@
 import { gzipSync } from 'node:zlib';
 import { expect, it } from 'vitest';
 import { generateSecret } from '../src/index.js';
-import { bearer, describeBackends, makeEvent, postEvents, signUp } from './helpers.js';
+import { bearer, callApi, describeBackends, makeEvent, postEvents, signUp } from './helpers.js';
 
 describeBackends('agent routes', (backend) => {
   it('serves the policy group with ETag and 304 on If-None-Match; a change bumps the version and the ETag', async () => {
     const app = await backend.app();
     const user = await signUp(app);
-    await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: bearer(user.apiToken),
-      payload: { name: 'api', network: 'deny', allowedDomains: 'stripe' },
+    await callApi(app, 'POST', '/api/v1/policy-groups', bearer(user.apiToken), {
+      name: 'api',
+      network: 'deny',
+      allowedDomains: 'stripe',
     });
-    const first = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=api',
-      headers: bearer(user.licenseKey),
-    });
+    const first = await callApi(app, 'GET', '/api/v1/agent/policy?group=api', bearer(user.licenseKey));
     expect(first.statusCode).toBe(200);
     expect(first.json()).toEqual({
       name: 'api',
@@ -43,12 +38,7 @@ describeBackends('agent routes', (backend) => {
     expect(cached.statusCode).toBe(304);
     expect(cached.body).toBe('');
 
-    await app.inject({
-      method: 'PUT',
-      url: '/api/v1/policy-groups/api',
-      headers: bearer(user.apiToken),
-      payload: { network: 'observe' },
-    });
+    await callApi(app, 'PUT', '/api/v1/policy-groups/api', bearer(user.apiToken), { network: 'observe' });
     const changed = await app.inject({
       method: 'GET',
       url: '/api/v1/agent/policy?group=api',
@@ -59,11 +49,12 @@ describeBackends('agent routes', (backend) => {
     expect(changed.headers['x-policy-version']).toBe('2');
     expect(changed.json().network).toBe('observe');
 
-    const publicGroup = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=observeAll.ability',
-      headers: bearer(user.licenseKey),
-    });
+    const publicGroup = await callApi(
+      app,
+      'GET',
+      '/api/v1/agent/policy?group=observeAll.ability',
+      bearer(user.licenseKey),
+    );
     expect(publicGroup.statusCode).toBe(200);
     expect(publicGroup.json()).toMatchObject({
       name: 'observeAll.ability',
@@ -72,17 +63,9 @@ describeBackends('agent routes', (backend) => {
       process: 'observe',
     });
 
-    const missing = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=nope',
-      headers: bearer(user.licenseKey),
-    });
+    const missing = await callApi(app, 'GET', '/api/v1/agent/policy?group=nope', bearer(user.licenseKey));
     expect(missing.statusCode).toBe(404);
-    const noGroup = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy',
-      headers: bearer(user.licenseKey),
-    });
+    const noGroup = await callApi(app, 'GET', '/api/v1/agent/policy', bearer(user.licenseKey));
     expect(noGroup.statusCode).toBe(400);
     expect(noGroup.json().error.details[0].field).toBe('querystring.group');
   });
@@ -135,54 +118,28 @@ describeBackends('agent routes', (backend) => {
     lookups.length = 0;
     const key = user.licenseKey;
     const typo = key.slice(0, 12) + (key[12] === 'x' ? 'y' : 'x') + key.slice(13);
-    const res = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=observeAll.ability',
-      headers: bearer(typo),
-    });
+    const res = await callApi(app, 'GET', '/api/v1/agent/policy?group=observeAll.ability', bearer(typo));
     expect(res.statusCode).toBe(401);
     expect(res.json().error.code).toBe('MALFORMED_CREDENTIAL');
     expect(lookups).toEqual([]);
-    await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=observeAll.ability',
-      headers: bearer(key),
-    });
+    await callApi(app, 'GET', '/api/v1/agent/policy?group=observeAll.ability', bearer(key));
     // The first use of a key is also recorded (later ones at most once a minute).
     expect(lookups).toEqual(['findLicenseKey', 'markLicenseKeyUsed']);
     lookups.length = 0;
-    await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=observeAll.ability',
-      headers: bearer(key),
-    });
+    await callApi(app, 'GET', '/api/v1/agent/policy?group=observeAll.ability', bearer(key));
     expect(lookups).toEqual(['findLicenseKey']);
   });
 
   it('limits temporary keys to observeAll.ability, while they may report functions and events', async () => {
     const app = await backend.app();
     const user = await signUp(app);
-    await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: bearer(user.apiToken),
-      payload: { name: 'mine' },
-    });
+    await callApi(app, 'POST', '/api/v1/policy-groups', bearer(user.apiToken), { name: 'mine' });
     const temp = (await app.inject({ method: 'POST', url: '/api/v1/temporary-keys' })).json()
       .licenseKey as string;
-    const other = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=mine',
-      headers: bearer(temp),
-    });
+    const other = await callApi(app, 'GET', '/api/v1/agent/policy?group=mine', bearer(temp));
     expect(other.statusCode).toBe(403);
     expect(other.json().error.code).toBe('TEMPORARY_KEY_LIMITED');
-    const fn = await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/functions',
-      headers: bearer(temp),
-      payload: { functionName: 'demo' },
-    });
+    const fn = await callApi(app, 'POST', '/api/v1/agent/functions', bearer(temp), { functionName: 'demo' });
     expect(fn.statusCode).toBe(200);
     const events = await postEvents(app, temp, [makeEvent()]);
     expect(events.json()).toMatchObject({ accepted: 1 });
@@ -191,11 +148,7 @@ describeBackends('agent routes', (backend) => {
       (await app.inject({ method: 'GET', url: '/api/v1/events', headers: bearer(temp) })).statusCode,
     ).toBe(403);
     // …and what it reported lands in its own anonymous tenant, not in anyone else's.
-    const userEvents = await app.inject({
-      method: 'GET',
-      url: '/api/v1/events',
-      headers: bearer(user.apiToken),
-    });
+    const userEvents = await callApi(app, 'GET', '/api/v1/events', bearer(user.apiToken));
     expect(userEvents.json().events).toEqual([]);
   });
 
@@ -216,12 +169,7 @@ describeBackends('agent routes', (backend) => {
       agentVersion: '0.1.0',
       coldStart: true,
     };
-    const first = await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/functions',
-      headers: bearer(user.licenseKey),
-      payload: report,
-    });
+    const first = await callApi(app, 'POST', '/api/v1/agent/functions', bearer(user.licenseKey), report);
     expect(first.statusCode).toBe(200);
     const { coldStart: _coldStart, ...reported } = report;
     expect(first.json().function).toMatchObject({
@@ -231,18 +179,17 @@ describeBackends('agent routes', (backend) => {
     });
     expect(first.json().function).not.toHaveProperty('coldStart');
     now += 60_000;
-    await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/functions',
-      headers: bearer(user.licenseKey),
-      payload: { ...report, runtime: 'nodejs22.x', functionVersion: '7' },
+    await callApi(app, 'POST', '/api/v1/agent/functions', bearer(user.licenseKey), {
+      ...report,
+      runtime: 'nodejs22.x',
+      functionVersion: '7',
     });
     now += 60_000;
-    const third = await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/functions',
-      headers: bearer(user.licenseKey),
-      payload: { ...report, runtime: 'nodejs22.x', functionVersion: '7', coldStart: false },
+    const third = await callApi(app, 'POST', '/api/v1/agent/functions', bearer(user.licenseKey), {
+      ...report,
+      runtime: 'nodejs22.x',
+      functionVersion: '7',
+      coldStart: false,
     });
     expect(third.json().function).toMatchObject({
       runtime: 'nodejs22.x',
@@ -251,28 +198,18 @@ describeBackends('agent routes', (backend) => {
       firstSeen: '2026-11-25T10:00:00.000Z',
       lastSeen: '2026-11-25T10:02:00.000Z',
     });
-    const list = await app.inject({
-      method: 'GET',
-      url: '/api/v1/functions',
-      headers: bearer(user.apiToken),
-    });
+    const list = await callApi(app, 'GET', '/api/v1/functions', bearer(user.apiToken));
     expect(list.json().functions).toHaveLength(1);
 
-    const bad = await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/functions',
-      headers: bearer(user.licenseKey),
-      payload: { functionName: 'x', memoryMb: 'lots', surprise: 1 },
+    const bad = await callApi(app, 'POST', '/api/v1/agent/functions', bearer(user.licenseKey), {
+      functionName: 'x',
+      memoryMb: 'lots',
+      surprise: 1,
     });
     expect(bad.statusCode).toBe(400);
     const fields = bad.json().error.details.map((d: { field: string }) => d.field);
     expect(fields).toEqual(expect.arrayContaining(['memoryMb', 'surprise']));
-    const noName = await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/functions',
-      headers: bearer(user.licenseKey),
-      payload: {},
-    });
+    const noName = await callApi(app, 'POST', '/api/v1/agent/functions', bearer(user.licenseKey), {});
     expect(noName.json().error.details[0].field).toBe('functionName');
   });
 
@@ -368,18 +305,11 @@ describeBackends('agent routes', (backend) => {
 
     const empty = await postEvents(app, user.licenseKey, []);
     expect(empty.statusCode).toBe(400);
-    const notArray = await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/events',
-      headers: bearer(user.licenseKey),
-      payload: { events: 'x' },
+    const notArray = await callApi(app, 'POST', '/api/v1/agent/events', bearer(user.licenseKey), {
+      events: 'x',
     });
     expect(notArray.statusCode).toBe(400);
-    const list = await app.inject({
-      method: 'GET',
-      url: '/api/v1/events?limit=1000',
-      headers: bearer(user.apiToken),
-    });
+    const list = await callApi(app, 'GET', '/api/v1/events?limit=1000', bearer(user.apiToken));
     expect(list.json().events).toHaveLength(20);
   });
 
@@ -406,26 +336,11 @@ describeBackends('agent routes', (backend) => {
     const app = await backend.app();
     const a = await signUp(app);
     const b = await signUp(app);
-    await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: bearer(a.apiToken),
-      payload: { name: 'a-secret' },
-    });
+    await callApi(app, 'POST', '/api/v1/policy-groups', bearer(a.apiToken), { name: 'a-secret' });
     expect(
-      (
-        await app.inject({
-          method: 'GET',
-          url: '/api/v1/agent/policy?group=a-secret',
-          headers: bearer(a.licenseKey),
-        })
-      ).statusCode,
+      (await callApi(app, 'GET', '/api/v1/agent/policy?group=a-secret', bearer(a.licenseKey))).statusCode,
     ).toBe(200);
-    const res = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=a-secret',
-      headers: bearer(b.licenseKey),
-    });
+    const res = await callApi(app, 'GET', '/api/v1/agent/policy?group=a-secret', bearer(b.licenseKey));
     expect(res.statusCode).toBe(404);
   });
 });

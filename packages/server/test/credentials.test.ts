@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { generateSecret } from '../src/index.js';
-import { bearer, describeBackends, signUp } from './helpers.js';
+import { bearer, callApi, describeBackends, signUp } from './helpers.js';
 
 const sameOrigin = { 'sec-fetch-site': 'same-origin' };
 
@@ -9,11 +9,7 @@ describeBackends('license keys and api tokens', (backend) => {
     const app = await backend.app();
     const user = await signUp(app);
 
-    const listed = await app.inject({
-      method: 'GET',
-      url: '/api/v1/license-keys',
-      headers: bearer(user.apiToken),
-    });
+    const listed = await callApi(app, 'GET', '/api/v1/license-keys', bearer(user.apiToken));
     expect(listed.statusCode).toBe(200);
     expect(listed.json()).toEqual({
       licenseKeys: [
@@ -29,11 +25,8 @@ describeBackends('license keys and api tokens', (backend) => {
     });
     expect(listed.body).not.toContain(user.licenseKey);
 
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/license-keys',
-      headers: bearer(user.apiToken),
-      payload: { label: '  ci pipeline ' },
+    const created = await callApi(app, 'POST', '/api/v1/license-keys', bearer(user.apiToken), {
+      label: '  ci pipeline ',
     });
     expect(created.statusCode).toBe(201);
     const { licenseKey, key } = created.json();
@@ -42,11 +35,7 @@ describeBackends('license keys and api tokens', (backend) => {
 
     // The new key works for agents, and its use is recorded.
     const fetchPolicy = () =>
-      app.inject({
-        method: 'GET',
-        url: '/api/v1/agent/policy?group=observeAll.ability',
-        headers: bearer(licenseKey),
-      });
+      callApi(app, 'GET', '/api/v1/agent/policy?group=observeAll.ability', bearer(licenseKey));
     expect((await fetchPolicy()).statusCode).toBe(200);
     const afterUse = (
       await app.inject({ method: 'GET', url: '/api/v1/license-keys', headers: bearer(user.apiToken) })
@@ -57,34 +46,22 @@ describeBackends('license keys and api tokens', (backend) => {
     // The secret is never listed again.
     expect(JSON.stringify(afterUse)).not.toContain(licenseKey);
 
-    const revoked = await app.inject({
-      method: 'DELETE',
-      url: `/api/v1/license-keys/${key.id}`,
-      headers: bearer(user.apiToken),
-    });
+    const revoked = await callApi(app, 'DELETE', `/api/v1/license-keys/${key.id}`, bearer(user.apiToken));
     expect(revoked.statusCode).toBe(204);
     const refused = await fetchPolicy();
     expect(refused.statusCode).toBe(401);
     expect(refused.json().error.code).toBe('UNKNOWN_CREDENTIAL');
-    const events = await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/events',
-      headers: bearer(licenseKey),
-      payload: { events: [] },
-    });
+    const events = await callApi(app, 'POST', '/api/v1/agent/events', bearer(licenseKey), { events: [] });
     expect(events.statusCode).toBe(401);
     // The other key still works; revoking again is 404.
-    const original = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=observeAll.ability',
-      headers: bearer(user.licenseKey),
-    });
+    const original = await callApi(
+      app,
+      'GET',
+      '/api/v1/agent/policy?group=observeAll.ability',
+      bearer(user.licenseKey),
+    );
     expect(original.statusCode).toBe(200);
-    const again = await app.inject({
-      method: 'DELETE',
-      url: `/api/v1/license-keys/${key.id}`,
-      headers: bearer(user.apiToken),
-    });
+    const again = await callApi(app, 'DELETE', `/api/v1/license-keys/${key.id}`, bearer(user.apiToken));
     expect(again.statusCode).toBe(404);
     expect(again.json().error.code).toBe('LICENSE_KEY_NOT_FOUND');
   });
@@ -94,11 +71,7 @@ describeBackends('license keys and api tokens', (backend) => {
     const app = await backend.app({ now: () => now });
     const user = await signUp(app);
     const fetchPolicy = () =>
-      app.inject({
-        method: 'GET',
-        url: '/api/v1/agent/policy?group=observeAll.ability',
-        headers: bearer(user.licenseKey),
-      });
+      callApi(app, 'GET', '/api/v1/agent/policy?group=observeAll.ability', bearer(user.licenseKey));
     const lastUsed = async () =>
       (
         await app.inject({ method: 'GET', url: '/api/v1/license-keys', headers: bearer(user.apiToken) })
@@ -131,11 +104,8 @@ describeBackends('license keys and api tokens', (backend) => {
       headers: { cookie: user.cookie },
     });
     expect(list.json()).toEqual({ licenseKeys: [] });
-    const agent = await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/functions',
-      headers: bearer(user.licenseKey),
-      payload: { functionName: 'orders-api' },
+    const agent = await callApi(app, 'POST', '/api/v1/agent/functions', bearer(user.licenseKey), {
+      functionName: 'orders-api',
     });
     expect(agent.statusCode).toBe(401);
     const created = await app.inject({
@@ -151,11 +121,8 @@ describeBackends('license keys and api tokens', (backend) => {
   it('lists, creates and revokes api tokens; a revoked token (even the caller’s own) gets 401 at once', async () => {
     const app = await backend.app();
     const user = await signUp(app);
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/api-tokens',
-      headers: bearer(user.apiToken),
-      payload: { name: 'deploy' },
+    const created = await callApi(app, 'POST', '/api/v1/api-tokens', bearer(user.apiToken), {
+      name: 'deploy',
     });
     expect(created.statusCode).toBe(201);
     const { apiToken, token } = created.json();
@@ -180,20 +147,12 @@ describeBackends('license keys and api tokens', (backend) => {
     expect(listed.body).not.toContain(user.apiToken);
 
     // A token revokes itself: the answer is 204 and the token is dead from the next call.
-    const self = await app.inject({
-      method: 'DELETE',
-      url: `/api/v1/api-tokens/${token.id}`,
-      headers: bearer(apiToken),
-    });
+    const self = await callApi(app, 'DELETE', `/api/v1/api-tokens/${token.id}`, bearer(apiToken));
     expect(self.statusCode).toBe(204);
     const dead = await app.inject({ method: 'GET', url: '/api/v1/me', headers: bearer(apiToken) });
     expect(dead.statusCode).toBe(401);
     expect(dead.json().error.code).toBe('UNKNOWN_CREDENTIAL');
-    const missing = await app.inject({
-      method: 'DELETE',
-      url: `/api/v1/api-tokens/${token.id}`,
-      headers: bearer(user.apiToken),
-    });
+    const missing = await callApi(app, 'DELETE', `/api/v1/api-tokens/${token.id}`, bearer(user.apiToken));
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('API_TOKEN_NOT_FOUND');
   });
@@ -206,50 +165,31 @@ describeBackends('license keys and api tokens', (backend) => {
         await app.inject({ method: 'GET', url: '/api/v1/license-keys', headers: bearer(user.apiToken) })
       ).json().licenseKeys.length;
 
-    const unknownField = await app.inject({
-      method: 'POST',
-      url: '/api/v1/license-keys',
-      headers: bearer(user.apiToken),
-      payload: { label: 'x', kind: 'temporary' },
+    const unknownField = await callApi(app, 'POST', '/api/v1/license-keys', bearer(user.apiToken), {
+      label: 'x',
+      kind: 'temporary',
     });
     expect(unknownField.statusCode).toBe(400);
     expect(unknownField.json().error.details).toContainEqual({
       field: 'kind',
       message: 'is not a known field',
     });
-    const longLabel = await app.inject({
-      method: 'POST',
-      url: '/api/v1/license-keys',
-      headers: bearer(user.apiToken),
-      payload: { label: 'x'.repeat(101) },
+    const longLabel = await callApi(app, 'POST', '/api/v1/license-keys', bearer(user.apiToken), {
+      label: 'x'.repeat(101),
     });
     expect(longLabel.statusCode).toBe(400);
     expect(longLabel.json().error.details[0].field).toBe('label');
-    const wrongType = await app.inject({
-      method: 'POST',
-      url: '/api/v1/api-tokens',
-      headers: bearer(user.apiToken),
-      payload: { name: 7 },
-    });
+    const wrongType = await callApi(app, 'POST', '/api/v1/api-tokens', bearer(user.apiToken), { name: 7 });
     expect(wrongType.statusCode).toBe(400);
     expect(wrongType.json().error.details[0].field).toBe('name');
 
-    const withLicenseKey = await app.inject({
-      method: 'GET',
-      url: '/api/v1/license-keys',
-      headers: bearer(user.licenseKey),
-    });
+    const withLicenseKey = await callApi(app, 'GET', '/api/v1/license-keys', bearer(user.licenseKey));
     expect(withLicenseKey.statusCode).toBe(403);
     expect(withLicenseKey.json().error.code).toBe('WRONG_CREDENTIAL');
     const anonymous = await app.inject({ method: 'POST', url: '/api/v1/license-keys', payload: {} });
     expect(anonymous.statusCode).toBe(401);
     const temporary = (await app.inject({ method: 'POST', url: '/api/v1/temporary-keys' })).json().licenseKey;
-    const withTemporary = await app.inject({
-      method: 'POST',
-      url: '/api/v1/license-keys',
-      headers: bearer(temporary),
-      payload: {},
-    });
+    const withTemporary = await callApi(app, 'POST', '/api/v1/license-keys', bearer(temporary), {});
     expect(withTemporary.statusCode).toBe(403);
 
     const [key] = (
@@ -270,17 +210,14 @@ describeBackends('license keys and api tokens', (backend) => {
       expect(noOrigin.statusCode).toBe(403);
     }
     expect(await count()).toBe(1);
-    const tokens = await app.inject({
-      method: 'GET',
-      url: '/api/v1/api-tokens',
-      headers: bearer(user.apiToken),
-    });
+    const tokens = await callApi(app, 'GET', '/api/v1/api-tokens', bearer(user.apiToken));
     expect(tokens.json().apiTokens).toHaveLength(1);
-    const stillWorks = await app.inject({
-      method: 'GET',
-      url: '/api/v1/agent/policy?group=observeAll.ability',
-      headers: bearer(user.licenseKey),
-    });
+    const stillWorks = await callApi(
+      app,
+      'GET',
+      '/api/v1/agent/policy?group=observeAll.ability',
+      bearer(user.licenseKey),
+    );
     expect(stillWorks.statusCode).toBe(200);
   });
 
@@ -306,11 +243,7 @@ describeBackends('license keys and api tokens', (backend) => {
     expect(bKeys[0].last4).toBe(b.licenseKey.slice(-4));
     expect(bTokens[0].id).not.toBe(aTokens[0].id);
 
-    const revokeKey = await app.inject({
-      method: 'DELETE',
-      url: `/api/v1/license-keys/${aKeys[0].id}`,
-      headers: bearer(b.apiToken),
-    });
+    const revokeKey = await callApi(app, 'DELETE', `/api/v1/license-keys/${aKeys[0].id}`, bearer(b.apiToken));
     expect(revokeKey.statusCode).toBe(404);
     const revokeToken = await app.inject({
       method: 'DELETE',
@@ -320,13 +253,8 @@ describeBackends('license keys and api tokens', (backend) => {
     expect(revokeToken.statusCode).toBe(404);
     // A's credentials are untouched.
     expect(
-      (
-        await app.inject({
-          method: 'GET',
-          url: '/api/v1/agent/policy?group=observeAll.ability',
-          headers: bearer(a.licenseKey),
-        })
-      ).statusCode,
+      (await callApi(app, 'GET', '/api/v1/agent/policy?group=observeAll.ability', bearer(a.licenseKey)))
+        .statusCode,
     ).toBe(200);
     expect(
       (await app.inject({ method: 'GET', url: '/api/v1/me', headers: bearer(a.apiToken) })).statusCode,

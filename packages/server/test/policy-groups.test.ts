@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { bearer, describeBackends, signUp } from './helpers.js';
+import { bearer, callApi, describeBackends, signUp } from './helpers.js';
 
 const strict = {
   name: 'payments-strict',
@@ -20,12 +20,7 @@ describeBackends('policy groups', (backend) => {
     const user = await signUp(app);
     const auth = bearer(user.apiToken);
 
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: auth,
-      payload: strict,
-    });
+    const created = await callApi(app, 'POST', '/api/v1/policy-groups', auth, strict);
     expect(created.statusCode).toBe(201);
     expect(created.json().policyGroup).toMatchObject({
       name: 'payments-strict',
@@ -49,48 +44,26 @@ describeBackends('policy groups', (backend) => {
       process: 'observe',
     });
 
-    const updated = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/policy-groups/payments-strict',
-      headers: auth,
-      payload: { ...strict, network: 'observe', allowedDomains: 'stripe, .example.org' },
+    const updated = await callApi(app, 'PUT', '/api/v1/policy-groups/payments-strict', auth, {
+      ...strict,
+      network: 'observe',
+      allowedDomains: 'stripe, .example.org',
     });
     expect(updated.statusCode).toBe(200);
     expect(updated.json().policyGroup).toMatchObject({ network: 'observe', version: 2 });
     expect(updated.json().policyGroup.allowedDomains).toHaveLength(2);
 
-    const read = await app.inject({
-      method: 'GET',
-      url: '/api/v1/policy-groups/payments-strict',
-      headers: auth,
-    });
+    const read = await callApi(app, 'GET', '/api/v1/policy-groups/payments-strict', auth);
     expect(read.json().policyGroup).toMatchObject({ version: 2, network: 'observe' });
 
-    const deleted = await app.inject({
-      method: 'DELETE',
-      url: '/api/v1/policy-groups/payments-strict',
-      headers: auth,
-    });
+    const deleted = await callApi(app, 'DELETE', '/api/v1/policy-groups/payments-strict', auth);
     expect(deleted.statusCode).toBe(204);
-    const gone = await app.inject({
-      method: 'GET',
-      url: '/api/v1/policy-groups/payments-strict',
-      headers: auth,
-    });
+    const gone = await callApi(app, 'GET', '/api/v1/policy-groups/payments-strict', auth);
     expect(gone.statusCode).toBe(404);
     expect(gone.json().error.code).toBe('POLICY_GROUP_NOT_FOUND');
-    const deleteAgain = await app.inject({
-      method: 'DELETE',
-      url: '/api/v1/policy-groups/payments-strict',
-      headers: auth,
-    });
+    const deleteAgain = await callApi(app, 'DELETE', '/api/v1/policy-groups/payments-strict', auth);
     expect(deleteAgain.statusCode).toBe(404);
-    const updateMissing = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/policy-groups/nope',
-      headers: auth,
-      payload: { network: 'deny' },
-    });
+    const updateMissing = await callApi(app, 'PUT', '/api/v1/policy-groups/nope', auth, { network: 'deny' });
     expect(updateMissing.statusCode).toBe(404);
   });
 
@@ -98,67 +71,32 @@ describeBackends('policy groups', (backend) => {
     const app = await backend.app();
     const a = await signUp(app);
     const b = await signUp(app);
-    expect(
-      (
-        await app.inject({
-          method: 'POST',
-          url: '/api/v1/policy-groups',
-          headers: bearer(a.apiToken),
-          payload: strict,
-        })
-      ).statusCode,
-    ).toBe(201);
-    const again = await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: bearer(a.apiToken),
-      payload: strict,
-    });
+    expect((await callApi(app, 'POST', '/api/v1/policy-groups', bearer(a.apiToken), strict)).statusCode).toBe(
+      201,
+    );
+    const again = await callApi(app, 'POST', '/api/v1/policy-groups', bearer(a.apiToken), strict);
     expect(again.statusCode).toBe(409);
     expect(again.json().error.code).toBe('POLICY_GROUP_EXISTS');
-    expect(
-      (
-        await app.inject({
-          method: 'POST',
-          url: '/api/v1/policy-groups',
-          headers: bearer(b.apiToken),
-          payload: strict,
-        })
-      ).statusCode,
-    ).toBe(201);
+    expect((await callApi(app, 'POST', '/api/v1/policy-groups', bearer(b.apiToken), strict)).statusCode).toBe(
+      201,
+    );
   });
 
   it('keeps observeAll.ability public and read-only', async () => {
     const app = await backend.app();
     const user = await signUp(app);
     const auth = bearer(user.apiToken);
-    const read = await app.inject({
-      method: 'GET',
-      url: '/api/v1/policy-groups/observeAll.ability',
-      headers: auth,
-    });
+    const read = await callApi(app, 'GET', '/api/v1/policy-groups/observeAll.ability', auth);
     expect(read.statusCode).toBe(200);
     expect(read.json().policyGroup).toMatchObject({ name: 'observeAll.ability', readOnly: true, version: 1 });
-    const put = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/policy-groups/observeAll.ability',
-      headers: auth,
-      payload: { network: 'deny' },
+    const put = await callApi(app, 'PUT', '/api/v1/policy-groups/observeAll.ability', auth, {
+      network: 'deny',
     });
     expect(put.statusCode).toBe(403);
     expect(put.json().error.code).toBe('READ_ONLY_POLICY_GROUP');
-    const del = await app.inject({
-      method: 'DELETE',
-      url: '/api/v1/policy-groups/observeAll.ability',
-      headers: auth,
-    });
+    const del = await callApi(app, 'DELETE', '/api/v1/policy-groups/observeAll.ability', auth);
     expect(del.statusCode).toBe(403);
-    const post = await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: auth,
-      payload: { name: 'observeAll.ability' },
-    });
+    const post = await callApi(app, 'POST', '/api/v1/policy-groups', auth, { name: 'observeAll.ability' });
     expect(post.statusCode).toBe(409);
   });
 
@@ -178,12 +116,7 @@ describeBackends('policy groups', (backend) => {
       [{ name: 'x', allowedDomains: ['exa mple.com'] }, 'allowedDomains[0]'],
     ];
     for (const [payload, field] of cases) {
-      const res = await app.inject({
-        method: 'POST',
-        url: '/api/v1/policy-groups',
-        headers: auth,
-        payload: payload as object,
-      });
+      const res = await callApi(app, 'POST', '/api/v1/policy-groups', auth, payload as object);
       expect(res.statusCode, JSON.stringify(payload)).toBe(400);
       const error = res.json().error;
       expect(error.code).toBe('VALIDATION_FAILED');
@@ -195,25 +128,13 @@ describeBackends('policy groups', (backend) => {
     const list = await app.inject({ method: 'GET', url: '/api/v1/policy-groups', headers: auth });
     expect(list.json().policyGroups).toHaveLength(1);
 
-    const array = await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: auth,
-      payload: [strict],
-    });
+    const array = await callApi(app, 'POST', '/api/v1/policy-groups', auth, [strict]);
     expect(array.statusCode).toBe(400);
-    const renamed = await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: auth,
-      payload: strict,
-    });
+    const renamed = await callApi(app, 'POST', '/api/v1/policy-groups', auth, strict);
     expect(renamed.statusCode).toBe(201);
-    const rename = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/policy-groups/payments-strict',
-      headers: auth,
-      payload: { ...strict, name: 'other' },
+    const rename = await callApi(app, 'PUT', '/api/v1/policy-groups/payments-strict', auth, {
+      ...strict,
+      name: 'other',
     });
     expect(rename.statusCode).toBe(400);
     expect(rename.json().error.details[0].field).toBe('name');
@@ -224,12 +145,7 @@ describeBackends('policy groups', (backend) => {
     const user = await signUp(app);
     const auth = bearer(user.apiToken);
     const cloud = { name: 'with-cloud', network: 'deny', allowCloudProviderTraffic: true };
-    const refused = await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: auth,
-      payload: cloud,
-    });
+    const refused = await callApi(app, 'POST', '/api/v1/policy-groups', auth, cloud);
     expect(refused.statusCode).toBe(402);
     expect(refused.json().error).toMatchObject({
       code: 'PAID_PLAN_REQUIRED',
@@ -238,30 +154,13 @@ describeBackends('policy groups', (backend) => {
     expect(await backend.storage.getPolicyGroup(user.accountId, 'with-cloud')).toBeUndefined();
 
     expect(
-      (
-        await app.inject({
-          method: 'POST',
-          url: '/api/v1/policy-groups',
-          headers: auth,
-          payload: { name: 'with-cloud' },
-        })
-      ).statusCode,
+      (await callApi(app, 'POST', '/api/v1/policy-groups', auth, { name: 'with-cloud' })).statusCode,
     ).toBe(201);
-    const refusedUpdate = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/policy-groups/with-cloud',
-      headers: auth,
-      payload: cloud,
-    });
+    const refusedUpdate = await callApi(app, 'PUT', '/api/v1/policy-groups/with-cloud', auth, cloud);
     expect(refusedUpdate.statusCode).toBe(402);
 
     await backend.storage.setAccountPlan(user.accountId, 'paid');
-    const allowed = await app.inject({
-      method: 'PUT',
-      url: '/api/v1/policy-groups/with-cloud',
-      headers: auth,
-      payload: cloud,
-    });
+    const allowed = await callApi(app, 'PUT', '/api/v1/policy-groups/with-cloud', auth, cloud);
     expect(allowed.statusCode).toBe(200);
     expect(allowed.json().policyGroup.allowCloudProviderTraffic).toBe(true);
     const me = await app.inject({ method: 'GET', url: '/api/v1/me', headers: auth });
@@ -276,46 +175,21 @@ describeBackends('policy groups', (backend) => {
     const app = await backend.app();
     const a = await signUp(app);
     const b = await signUp(app);
-    await app.inject({
-      method: 'POST',
-      url: '/api/v1/policy-groups',
-      headers: bearer(a.apiToken),
-      payload: { ...strict, name: 'a-only' },
-    });
-    const list = await app.inject({
-      method: 'GET',
-      url: '/api/v1/policy-groups',
-      headers: bearer(b.apiToken),
-    });
+    await callApi(app, 'POST', '/api/v1/policy-groups', bearer(a.apiToken), { ...strict, name: 'a-only' });
+    const list = await callApi(app, 'GET', '/api/v1/policy-groups', bearer(b.apiToken));
     expect(list.json().policyGroups.map((g: { name: string }) => g.name)).toEqual(['observeAll.ability']);
     expect(
       (await app.inject({ method: 'GET', url: '/api/v1/policy-groups/a-only', headers: bearer(b.apiToken) }))
         .statusCode,
     ).toBe(404);
     expect(
-      (
-        await app.inject({
-          method: 'PUT',
-          url: '/api/v1/policy-groups/a-only',
-          headers: bearer(b.apiToken),
-          payload: { network: 'grant' },
-        })
-      ).statusCode,
+      (await callApi(app, 'PUT', '/api/v1/policy-groups/a-only', bearer(b.apiToken), { network: 'grant' }))
+        .statusCode,
     ).toBe(404);
     expect(
-      (
-        await app.inject({
-          method: 'DELETE',
-          url: '/api/v1/policy-groups/a-only',
-          headers: bearer(b.apiToken),
-        })
-      ).statusCode,
+      (await callApi(app, 'DELETE', '/api/v1/policy-groups/a-only', bearer(b.apiToken))).statusCode,
     ).toBe(404);
-    const still = await app.inject({
-      method: 'GET',
-      url: '/api/v1/policy-groups/a-only',
-      headers: bearer(a.apiToken),
-    });
+    const still = await callApi(app, 'GET', '/api/v1/policy-groups/a-only', bearer(a.apiToken));
     expect(still.json().policyGroup).toMatchObject({ version: 1, network: 'deny' });
   });
 });

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { hashSecret } from '../src/index.js';
-import { bearer, describeBackends, makeEvent, postEvents, signUp } from './helpers.js';
+import { bearer, callApi, describeBackends, makeEvent, postEvents, signUp } from './helpers.js';
 
 const BASE = Date.parse('2026-11-25T12:00:00Z');
 const at = (minutesAgo: number) => new Date(BASE - minutesAgo * 60_000).toISOString();
@@ -43,11 +43,7 @@ describeBackends('queries', (backend) => {
     ];
     expect((await postEvents(app, user.licenseKey, events)).json().accepted).toBe(5);
     const get = async (query: string) => {
-      const res = await app.inject({
-        method: 'GET',
-        url: `/api/v1/events${query}`,
-        headers: bearer(user.apiToken),
-      });
+      const res = await callApi(app, 'GET', `/api/v1/events${query}`, bearer(user.apiToken));
       expect(res.statusCode, res.body).toBe(200);
       return res.json() as { events: Array<{ id: string }>; nextCursor: string | null };
     };
@@ -85,11 +81,12 @@ describeBackends('queries', (backend) => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await app.inject({
-        method: 'GET',
-        url: `/api/v1/events?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
-        headers: bearer(user.apiToken),
-      });
+      const res = await callApi(
+        app,
+        'GET',
+        `/api/v1/events?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+        bearer(user.apiToken),
+      );
       const body = res.json() as { events: Array<{ id: string }>; nextCursor: string | null };
       seen.push(...body.events.map((e) => e.id));
       cursor = body.nextCursor;
@@ -112,22 +109,14 @@ describeBackends('queries', (backend) => {
       ['?bogus=1', 'querystring.bogus'],
     ];
     for (const [query, field] of cases) {
-      const res = await app.inject({
-        method: 'GET',
-        url: `/api/v1/events${query}`,
-        headers: bearer(user.apiToken),
-      });
+      const res = await callApi(app, 'GET', `/api/v1/events${query}`, bearer(user.apiToken));
       expect(res.statusCode, query).toBe(400);
       expect(
         res.json().error.details.map((d: { field: string }) => d.field),
         query,
       ).toContain(field);
     }
-    const stats = await app.inject({
-      method: 'GET',
-      url: '/api/v1/events/stats?bucket=1m&since=0',
-      headers: bearer(user.apiToken),
-    });
+    const stats = await callApi(app, 'GET', '/api/v1/events/stats?bucket=1m&since=0', bearer(user.apiToken));
     expect(stats.statusCode).toBe(400);
     expect(stats.json().error.details[0].field).toBe('query.bucket');
   });
@@ -141,11 +130,12 @@ describeBackends('queries', (backend) => {
       makeEvent({ time: at(75), category: 'filesystem', action: 'observe', function: 'billing' }),
       makeEvent({ time: at(60 * 30), category: 'process', action: 'observe', function: 'billing' }),
     ]);
-    const res = await app.inject({
-      method: 'GET',
-      url: `/api/v1/events/stats?since=${encodeURIComponent(at(180))}&bucket=1h`,
-      headers: bearer(user.apiToken),
-    });
+    const res = await callApi(
+      app,
+      'GET',
+      `/api/v1/events/stats?since=${encodeURIComponent(at(180))}&bucket=1h`,
+      bearer(user.apiToken),
+    );
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({
@@ -165,11 +155,12 @@ describeBackends('queries', (backend) => {
       { start: at(120), total: 2, observe: 2, deny: 0 },
       { start: at(60), total: 1, observe: 0, deny: 1 },
     ]);
-    const defaults = await app.inject({
-      method: 'GET',
-      url: '/api/v1/events/stats?category=process',
-      headers: bearer(user.apiToken),
-    });
+    const defaults = await callApi(
+      app,
+      'GET',
+      '/api/v1/events/stats?category=process',
+      bearer(user.apiToken),
+    );
     expect(defaults.json()).toMatchObject({ total: 0, bucketMs: 900_000 });
     expect(defaults.json().timeline).toHaveLength(96);
   });
@@ -186,11 +177,7 @@ describeBackends('queries', (backend) => {
       details: { url: 'https://evil.example/x' },
     });
     await postEvents(app, a.licenseKey, [event, makeEvent({ time: at(1) })]);
-    const own = await app.inject({
-      method: 'GET',
-      url: `/api/v1/events/${event.id}`,
-      headers: bearer(a.apiToken),
-    });
+    const own = await callApi(app, 'GET', `/api/v1/events/${event.id}`, bearer(a.apiToken));
     expect(own.statusCode).toBe(200);
     expect(own.json()).toEqual({ event });
     const viaSession = await app.inject({
@@ -200,35 +187,19 @@ describeBackends('queries', (backend) => {
     });
     expect(viaSession.json().event.id).toBe(event.id);
 
-    const foreign = await app.inject({
-      method: 'GET',
-      url: `/api/v1/events/${event.id}`,
-      headers: bearer(b.apiToken),
-    });
+    const foreign = await callApi(app, 'GET', `/api/v1/events/${event.id}`, bearer(b.apiToken));
     expect(foreign.statusCode).toBe(404);
     expect(foreign.json().error.code).toBe('EVENT_NOT_FOUND');
     expect(foreign.body).not.toContain('evil.example');
-    const unknown = await app.inject({
-      method: 'GET',
-      url: `/api/v1/events/${makeEvent().id}`,
-      headers: bearer(a.apiToken),
-    });
+    const unknown = await callApi(app, 'GET', `/api/v1/events/${makeEvent().id}`, bearer(a.apiToken));
     expect(unknown.statusCode).toBe(404);
-    const malformed = await app.inject({
-      method: 'GET',
-      url: '/api/v1/events/not-an-id',
-      headers: bearer(a.apiToken),
-    });
+    const malformed = await callApi(app, 'GET', '/api/v1/events/not-an-id', bearer(a.apiToken));
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().error.details[0].field).toMatch(/id/);
     const anonymous = await app.inject({ method: 'GET', url: `/api/v1/events/${event.id}` });
     expect(anonymous.statusCode).toBe(401);
     // The static routes beside it still answer as before.
-    const stats = await app.inject({
-      method: 'GET',
-      url: '/api/v1/events/stats',
-      headers: bearer(a.apiToken),
-    });
+    const stats = await callApi(app, 'GET', '/api/v1/events/stats', bearer(a.apiToken));
     expect(stats.json().total).toBe(2);
   });
 
@@ -236,11 +207,11 @@ describeBackends('queries', (backend) => {
     const app = await backend.app({ now: () => BASE });
     const a = await signUp(app);
     const b = await signUp(app);
-    await app.inject({
-      method: 'POST',
-      url: '/api/v1/agent/functions',
-      headers: bearer(a.licenseKey),
-      payload: { functionName: 'orders', provider: 'aws', runtime: 'nodejs20.x', policyGroup: 'strict' },
+    await callApi(app, 'POST', '/api/v1/agent/functions', bearer(a.licenseKey), {
+      functionName: 'orders',
+      provider: 'aws',
+      runtime: 'nodejs20.x',
+      policyGroup: 'strict',
     });
     await postEvents(app, a.licenseKey, [
       makeEvent({ time: at(5), function: 'orders', action: 'deny' }),
@@ -262,11 +233,7 @@ describeBackends('queries', (backend) => {
     expect(other.json().functions).toEqual([]);
     const bEvents = await app.inject({ method: 'GET', url: '/api/v1/events', headers: bearer(b.apiToken) });
     expect(bEvents.json().events).toHaveLength(1);
-    const bStats = await app.inject({
-      method: 'GET',
-      url: '/api/v1/events/stats',
-      headers: bearer(b.apiToken),
-    });
+    const bStats = await callApi(app, 'GET', '/api/v1/events/stats', bearer(b.apiToken));
     expect(bStats.json().total).toBe(1);
   });
 

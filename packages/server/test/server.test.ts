@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, openStorage, type Storage, startServer } from '../src/index.js';
-import { bearer, makeEvent, signUp } from './helpers.js';
+import { bearer, callApi, makeEvent, signUp } from './helpers.js';
 import { connectSse } from './sse-client.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -152,11 +152,7 @@ describe('startServer over a real socket', () => {
     const reopened: Storage = await openStorage({ dataDir });
     try {
       const app = await buildApp({ storage: reopened, dashboardDir: null });
-      const list = await app.inject({
-        method: 'GET',
-        url: '/api/v1/events?limit=1000',
-        headers: bearer(user.apiToken),
-      });
+      const list = await callApi(app, 'GET', '/api/v1/events?limit=1000', bearer(user.apiToken));
       expect(list.json().events).toHaveLength(1000);
       await app.close();
     } finally {
