@@ -197,10 +197,9 @@ async function fetchGroup(api: ApiClient, name: string): Promise<ServerGroup | u
 
 /** The server's copy normalised like the local one, so formatting differences are no differences. */
 function normalizeRemote(group: ServerGroup): PolicyGroup {
-  const result = validatePolicyGroup(policyFields(group as unknown as Record<string, unknown>));
-  return result.ok
-    ? result.policy
-    : (policyFields(group as unknown as Record<string, unknown>) as unknown as PolicyGroup);
+  const fields = policyFields(group as unknown as Record<string, unknown>);
+  const result = validatePolicyGroup(fields);
+  return result.ok ? result.policy : (fields as unknown as PolicyGroup);
 }
 
 export interface FieldDifference {
