@@ -19,8 +19,19 @@ const REPLAY_PAGE = 500;
 /** Ids a stream remembers having sent, to drop repeats (replay and live overlap, late notices). */
 const MAX_REMEMBERED_IDS = LIMITS.maxStreamReplay + 10_000;
 
+/**
+ * The hub hands every stream of an account the same event objects, so each live event is
+ * serialised once however many dashboards are open, not once per stream.
+ */
+const frames = new WeakMap<StoredEvent, string>();
+
 function frame(stored: StoredEvent): string {
-  return `id: ${stored.event.id}\nevent: event\ndata: ${JSON.stringify(stored.event)}\n\n`;
+  let text = frames.get(stored);
+  if (text === undefined) {
+    text = `id: ${stored.event.id}\nevent: event\ndata: ${JSON.stringify(stored.event)}\n\n`;
+    frames.set(stored, text);
+  }
+  return text;
 }
 
 export function registerStreamRoutes(app: FastifyInstance, ctx: AppContext): void {
