@@ -15,6 +15,7 @@ import {
   issuesByField,
   type PolicyForm,
   splitDomains,
+  splitLines,
 } from '../lib/policy-form.js';
 import { navigate } from '../lib/router.js';
 import { type LiveValidation, validateLive } from '../lib/validate-live.js';
@@ -195,6 +196,44 @@ export function PolicyGroupEditorPage({ name }: { name: string | null }) {
     ]
       .filter(Boolean)
       .join(' ') || undefined;
+
+  /** The allowedPaths and allowedCommands fields: one entry a line, with their errors and warnings. */
+  const lineListField = (options: {
+    field: 'allowedPaths' | 'allowedCommands';
+    inputId: string;
+    label: string;
+    placeholder: string;
+    hint: string;
+  }) => {
+    const { field } = options;
+    return (
+      <div className="field">
+        <label htmlFor={options.inputId}>{options.label}</label>
+        <textarea
+          id={options.inputId}
+          className="mono"
+          rows={3}
+          spellCheck={false}
+          placeholder={options.placeholder}
+          value={form[field]}
+          onChange={(event) => update(field, event.target.value)}
+          aria-invalid={fieldErrors(field).length > 0 || undefined}
+          aria-describedby={describedBy(field)}
+        />
+        <p className="field-hint" id={`${id}-${field}-hint`}>
+          {options.hint}
+        </p>
+        <IssueList
+          id={`${id}-${field}-error`}
+          issues={fieldErrors(field)}
+          kind="error"
+          entries={splitLines(form[field])}
+        />
+        <IssueList id={`${id}-${field}-warning`} issues={fieldWarnings(field)} kind="warning" />
+      </div>
+    );
+  };
+
   const probe = probeHost.trim().toLowerCase();
   const probeMatches = probe ? domainEntries.filter((entry) => safeMatch(entry, probe)) : [];
 
@@ -408,68 +447,20 @@ export function PolicyGroupEditorPage({ name }: { name: string | null }) {
           </div>
 
           <div className="two-columns">
-            <div className="field">
-              <label htmlFor={`${id}-paths`}>Allowed paths</label>
-              <textarea
-                id={`${id}-paths`}
-                className="mono"
-                rows={3}
-                spellCheck={false}
-                placeholder="/tmp/cache/"
-                value={form.allowedPaths}
-                onChange={(event) => update('allowedPaths', event.target.value)}
-                aria-invalid={fieldErrors('allowedPaths').length > 0 || undefined}
-                aria-describedby={describedBy('allowedPaths')}
-              />
-              <p className="field-hint" id={`${id}-allowedPaths-hint`}>
-                Absolute path prefixes, one a line, granted whatever the filesystem mode.
-              </p>
-              <IssueList
-                id={`${id}-allowedPaths-error`}
-                issues={fieldErrors('allowedPaths')}
-                kind="error"
-                entries={form.allowedPaths
-                  .split('\n')
-                  .map((line) => line.trim())
-                  .filter(Boolean)}
-              />
-              <IssueList
-                id={`${id}-allowedPaths-warning`}
-                issues={fieldWarnings('allowedPaths')}
-                kind="warning"
-              />
-            </div>
-            <div className="field">
-              <label htmlFor={`${id}-commands`}>Allowed commands</label>
-              <textarea
-                id={`${id}-commands`}
-                className="mono"
-                rows={3}
-                spellCheck={false}
-                placeholder="/usr/bin/git"
-                value={form.allowedCommands}
-                onChange={(event) => update('allowedCommands', event.target.value)}
-                aria-invalid={fieldErrors('allowedCommands').length > 0 || undefined}
-                aria-describedby={describedBy('allowedCommands')}
-              />
-              <p className="field-hint" id={`${id}-allowedCommands-hint`}>
-                Executables, one a line: an absolute path matches exactly, a bare name any path ending in it.
-              </p>
-              <IssueList
-                id={`${id}-allowedCommands-error`}
-                issues={fieldErrors('allowedCommands')}
-                kind="error"
-                entries={form.allowedCommands
-                  .split('\n')
-                  .map((line) => line.trim())
-                  .filter(Boolean)}
-              />
-              <IssueList
-                id={`${id}-allowedCommands-warning`}
-                issues={fieldWarnings('allowedCommands')}
-                kind="warning"
-              />
-            </div>
+            {lineListField({
+              field: 'allowedPaths',
+              inputId: `${id}-paths`,
+              label: 'Allowed paths',
+              placeholder: '/tmp/cache/',
+              hint: 'Absolute path prefixes, one a line, granted whatever the filesystem mode.',
+            })}
+            {lineListField({
+              field: 'allowedCommands',
+              inputId: `${id}-commands`,
+              label: 'Allowed commands',
+              placeholder: '/usr/bin/git',
+              hint: 'Executables, one a line: an absolute path matches exactly, a bare name any path ending in it.',
+            })}
           </div>
         </fieldset>
         <ErrorAlert message={unplacedServerError} />
