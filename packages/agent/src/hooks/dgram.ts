@@ -10,9 +10,10 @@ import { normalizeHostname, type Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
-import type { AgentContext } from '../context.js';
+import { type AgentContext, getContext } from '../context.js';
 import { judge } from '../enforce.js';
 import { apply, numberIsInteger } from '../intrinsics.js';
+import { allowedNamesPending, whenAllowedNamesSettled } from '../network/address-learning.js';
 import { UV_EACCES } from '../network/errno.js';
 import { callJudged, intentOf, makeIntent, ownerOf, rememberIntent } from '../network/intents.js';
 import { networkOp } from '../network/operations.js';
@@ -75,11 +76,33 @@ function sendDestination(socket: unknown, args: unknown[]): { host: string; port
   return { host, port: portNumber };
 }
 
+/**
+ * An address (a literal, or dgram's default 127.0.0.1) that only the agent's first resolution of the
+ * allowed names can vouch for, while that resolution is out: the send waits for it and is judged
+ * then (as a TCP connect does), rather than being denied for coming early.
+ */
+function waitsForAllowedNames(operation: 'send' | 'connect', host: string, port: number): boolean {
+  if (!allowedNamesPending()) return false;
+  const normalized = normalizeHostname(host);
+  if (!normalized || !isIP(normalized)) return false; // a name: its own lookup teaches the table
+  const op = networkOp(operation, 'udp', undefined, normalized, port);
+  const context = getContext();
+  try {
+    return context !== undefined && context.decider.decide(op).verdict === 'deny';
+  } catch {
+    return false;
+  }
+}
+
 function wrapSend(original: AnyFunction): AnyFunction {
   return function send(this: unknown, ...args: unknown[]) {
     if (isAgentWork()) return apply(original, this, args);
     const destination = sendDestination(this, args);
     if (!destination) return apply(original, this, args);
+    if (waitsForAllowedNames('send', destination.host, destination.port)) {
+      whenAllowedNamesSettled(() => apply(send, this, args));
+      return undefined;
+    }
     const previous = intentOf(this as object);
     if (previous && previous.host === destination.host && previous.port === destination.port) {
       // the same flow as the last send (and dgram re-calls send itself once the socket is bound):

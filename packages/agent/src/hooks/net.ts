@@ -234,7 +234,8 @@ function wrapTcpConnect(original: AnyFunction): AnyFunction {
     const port = args[2];
     const owner = ownerOf(this);
     const intent = intentOf(owner);
-    if (allowedNamesPending() && wouldDeny(intent, address, port)) {
+    // only an address string can be vouched for by the agent's resolution of the allowed names
+    if (typeof address === 'string' && allowedNamesPending() && wouldDeny(intent, address, port)) {
       whenAllowedNamesSettled(() => dialOrFail(original, this, owner, intent, args));
       return 0;
     }

@@ -18,6 +18,9 @@ import { logOnce } from '../log.js';
 /** How long a learned mapping counts: long enough for connection reuse, short enough to follow DNS. */
 export const LEARNED_TTL_MS = 5 * 60_000;
 const REFRESH_MS = 4 * 60_000;
+// the first resolution now starts after the app ran (see resolveAllowedNames), which may have
+// replaced the global
+const setIntervalAtLoad = setInterval;
 
 // (name, address) pairs learned recently: learning them again would only bump the address's
 // generation in the table and make the decider revalidate its cached verdict on every connect
@@ -105,10 +108,11 @@ export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lo
       settle();
       if (!refreshing) {
         refreshing = true;
-        setInterval(resolveAll, REFRESH_MS).unref();
+        setIntervalAtLoad(resolveAll, REFRESH_MS).unref();
       }
     };
-    for (const name of names) {
+    for (let index = 0; index < names.length; index++) {
+      const name = names[index] as string;
       try {
         asAgentWork(() =>
           lookup(name, { all: true }, (error, addresses) => {
@@ -122,12 +126,21 @@ export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lo
       }
     }
   };
-  pendingUntil = Date.now() + MAX_FIRST_RESOLUTION_WAIT_MS;
-  // Not now: a process's first dns.lookup costs 10-20 ms of synchronous set-up (libuv's thread
-  // pool), which would land on the cold start; nor any timer (the timers' own set-up). Connections
-  // that need these answers wait for them (whenAllowedNamesSettled).
-  setImmediate(resolveAll).unref();
+  // Not at start, nor at the first turn of the event loop: a process's first lookup costs ~5 ms of
+  // CPU (glibc's resolver set-up, libuv's thread pool), and with an ES module entry (the Lambda
+  // runtime's) the loop turns before the application's first line, so it landed in every cold
+  // start. It starts with the first network operation that asks whether the answers are in
+  // (allowedNamesPending); an operation that would be denied without them waits for them
+  // (whenAllowedNamesSettled). Not knowing the answers yet can only deny more, never allow more.
+  startFirstResolution = (): void => {
+    startFirstResolution = undefined;
+    pendingUntil = dateNow() + MAX_FIRST_RESOLUTION_WAIT_MS;
+    resolveAll();
+  };
 }
+
+/** Starts the first resolution of the allowed names (see resolveAllowedNames) once. */
+let startFirstResolution: (() => void) | undefined;
 
 // The first resolution races the app's first connection: a connection to an address that would be
 // denied while the agent's own lookups are still out waits for them (bounded) and is judged again.
@@ -145,8 +158,12 @@ function settle(): void {
   for (const waiter of ready) waiter();
 }
 
-/** True while the agent's first resolution of the allowed names is still out (and not overdue). */
+/**
+ * True while the agent's first resolution of the allowed names is still out (and not overdue);
+ * starts it when it has not started yet.
+ */
 export function allowedNamesPending(): boolean {
+  if (startFirstResolution) startFirstResolution();
   return pendingUntil !== 0 && dateNow() < pendingUntil;
 }
 
