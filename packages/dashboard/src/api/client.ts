@@ -28,6 +28,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What to show for a failed call: the server's message for an API error, else the failure as text. */
+export function messageOf(cause: unknown): string {
+  return cause instanceof ApiError ? cause.message : String(cause);
+}
+
 const API = '/api/v1';
 
 /** Dispatched on `window` when the control plane answers 401 to a signed-in call. */

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, api, eventStreamUrl } from '../api/client.js';
+import { api, eventStreamUrl, messageOf } from '../api/client.js';
 import type { AppDefenderEvent } from '../api/types.js';
 import { type EventFilters, eventMatchesFilters, rangeStart } from './event-filters.js';
 import { mergeNewestFirst } from './merge-events.js';
@@ -138,7 +138,7 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
       })
       .catch((cause: unknown) => {
         setStreamFrom((current) => current ?? { lastEventId: undefined });
-        if (!controller.cancelled) setError(cause instanceof ApiError ? cause.message : String(cause));
+        if (!controller.cancelled) setError(messageOf(cause));
       })
       .finally(() => {
         if (!controller.cancelled) setLoading(false);
@@ -190,7 +190,7 @@ export function useEventFeed(filters: EventFilters, options: { live?: boolean } 
         setEvents((current) => mergeNewestFirst(current, fresh, MAX_EVENTS_IN_MEMORY));
         setNextCursor(page.nextCursor ?? null);
       })
-      .catch((cause: unknown) => setError(cause instanceof ApiError ? cause.message : String(cause)))
+      .catch((cause: unknown) => setError(messageOf(cause)))
       .finally(() => setLoading(false));
   }, [nextCursor, loading]);
 

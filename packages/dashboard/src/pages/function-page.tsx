@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { ApiError, api } from '../api/client.js';
+import { api, messageOf } from '../api/client.js';
 import type { FunctionRecord } from '../api/types.js';
 import { ErrorAlert } from '../components/error-alert.js';
 import { EventsView } from '../components/events-view.js';
@@ -17,7 +17,7 @@ export function FunctionPage({ name }: { name: string }) {
     api
       .functions()
       .then((result) => setRecords(result.functions.filter((fn) => fn.functionName === name)))
-      .catch((cause: unknown) => setError(cause instanceof ApiError ? cause.message : String(cause)));
+      .catch((cause: unknown) => setError(messageOf(cause)));
   }, [name]);
 
   return (

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { ApiError, api } from '../api/client.js';
+import { api, messageOf } from '../api/client.js';
 import type { FunctionRecord } from '../api/types.js';
 import { ErrorAlert } from '../components/error-alert.js';
 import { Link } from '../components/link.js';
@@ -23,7 +23,7 @@ export function FunctionsPage() {
           setError(null);
         })
         .catch((cause: unknown) => {
-          if (!cancelled) setError(cause instanceof ApiError ? cause.message : String(cause));
+          if (!cancelled) setError(messageOf(cause));
         });
     void load();
     const timer = setInterval(load, 15_000);

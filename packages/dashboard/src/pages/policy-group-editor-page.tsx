@@ -1,6 +1,6 @@
 import { matchDomain } from '@appdefender/policy';
 import { type FormEvent, useEffect, useId, useMemo, useState } from 'react';
-import { ApiError, api } from '../api/client.js';
+import { ApiError, api, messageOf } from '../api/client.js';
 import type { StoredPolicyGroup } from '../api/types.js';
 import { ErrorAlert } from '../components/error-alert.js';
 import { Link } from '../components/link.js';
@@ -96,7 +96,7 @@ export function PolicyGroupEditorPage({ name }: { name: string | null }) {
         setStored(group);
         setForm(formFromGroup(group));
       })
-      .catch((cause: unknown) => setLoadError(cause instanceof ApiError ? cause.message : String(cause)));
+      .catch((cause: unknown) => setLoadError(messageOf(cause)));
   }, [name, creating]);
 
   const readOnly = stored?.readOnly === true || name === 'observeAll.ability';

@@ -1,6 +1,6 @@
 import { OBSERVE_ALL } from '@appdefender/policy';
 import { useEffect, useState } from 'react';
-import { ApiError, api } from '../api/client.js';
+import { api, messageOf } from '../api/client.js';
 import type { StoredPolicyGroup } from '../api/types.js';
 import { ErrorAlert } from '../components/error-alert.js';
 import { Link } from '../components/link.js';
@@ -37,7 +37,7 @@ export function PolicyGroupsPage() {
           ),
         );
       })
-      .catch((cause: unknown) => setError(cause instanceof ApiError ? cause.message : String(cause)));
+      .catch((cause: unknown) => setError(messageOf(cause)));
   }, []);
 
   return (

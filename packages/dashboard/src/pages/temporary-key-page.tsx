@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { ApiError, api } from '../api/client.js';
+import { api, messageOf } from '../api/client.js';
 import type { TemporaryKey } from '../api/types.js';
 import { Logo } from '../components/app-shell.js';
 import { CopyButton } from '../components/copy-button.js';
@@ -21,7 +21,7 @@ export function TemporaryKeyPage({ signedIn }: { signedIn: boolean }) {
     try {
       setKey(await api.temporaryKey());
     } catch (cause) {
-      setError(cause instanceof ApiError ? cause.message : String(cause));
+      setError(messageOf(cause));
     } finally {
       setBusy(false);
     }
