@@ -6,7 +6,12 @@ import { POLICY_GROUP_FIELDS, POLICY_LIMITS } from '@appdefender/policy';
 import { LIMITS } from './limits.js';
 
 const modeSchema = { type: 'string', enum: ['grant', 'observe', 'deny'] } as const;
-const stringList = { type: 'array', items: { type: 'string', maxLength: 1024 }, maxItems: 1000 } as const;
+// Bounds come from the policy engine, so `appdefender policy validate` and the server agree.
+const stringList = {
+  type: 'array',
+  items: { type: 'string', maxLength: POLICY_LIMITS.pathMaxLength },
+  maxItems: POLICY_LIMITS.listMaxEntries,
+} as const;
 const isoTime = { type: 'string', format: 'date-time' } as const;
 
 export const errorSchema = {
@@ -44,7 +49,7 @@ export const policyGroupInputSchema = {
   type: 'object',
   properties: {
     name: { type: 'string', minLength: 1, maxLength: POLICY_LIMITS.nameMaxLength },
-    description: { type: 'string', maxLength: 4096 },
+    description: { type: 'string', maxLength: POLICY_LIMITS.descriptionMaxLength },
     network: modeSchema,
     filesystem: modeSchema,
     process: modeSchema,

@@ -1,3 +1,4 @@
+import { POLICY_LIMITS, validatePolicyGroup } from '@appdefender/policy';
 import { expect, it } from 'vitest';
 import { bearer, callApi, describeBackends, signUp } from './helpers.js';
 
@@ -138,6 +139,26 @@ describeBackends('policy groups', (backend) => {
     });
     expect(rename.statusCode).toBe(400);
     expect(rename.json().error.details[0].field).toBe('name');
+  });
+
+  it('applies the policy engine bounds, so a group that passes `policy validate` is accepted', async () => {
+    const app = await backend.app();
+    const auth = bearer((await signUp(app)).apiToken);
+    const longestPath = `/tmp/${'p'.repeat(POLICY_LIMITS.pathMaxLength - 5)}`;
+    const accepted = await callApi(app, 'POST', '/api/v1/policy-groups', auth, {
+      ...strict,
+      allowedPaths: [longestPath],
+    });
+    expect(validatePolicyGroup({ ...strict, allowedPaths: [longestPath] }).ok).toBe(true);
+    expect(accepted.statusCode).toBe(201);
+
+    const tooLong = await callApi(app, 'POST', '/api/v1/policy-groups', auth, {
+      ...strict,
+      name: 'too-long',
+      allowedPaths: [`${longestPath}p`],
+    });
+    expect(tooLong.statusCode).toBe(400);
+    expect(JSON.stringify(tooLong.json().error)).toContain('allowedPaths');
   });
 
   it('gates allowCloudProviderTraffic on the plan: 402 on free, allowed on paid', async () => {
