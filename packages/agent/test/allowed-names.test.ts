@@ -67,6 +67,21 @@ describe('first resolution of the allowed names', () => {
     expect(denied.events).toHaveLength(1);
   });
 
+  it('lets a dgram connect to the literal 127.0.0.1 (and the send after it) through when it is the first network operation', async () => {
+    const run = await runFixture({
+      policy: DENY,
+      source: firstOperation(
+        'udp',
+        '127.0.0.1',
+        `const socket = dgram.createSocket('udp4');
+         socket.on('error', (error) => done({ errorEvent: error.code }));
+         socket.connect(server.port, '127.0.0.1', () => socket.send('x', (error) => { socket.close(); done(error ? { error: error.code } : { sent: true }); }));`,
+      ),
+    });
+    expect(appResult(run)).toEqual({ sent: true, arrived: 1 });
+    expect(run.events).toEqual([]);
+  });
+
   it('lets a TCP connect to the literal 127.0.0.1 through when it is the first network operation', async () => {
     const run = await runFixture({
       policy: DENY,

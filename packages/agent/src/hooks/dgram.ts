@@ -141,6 +141,10 @@ function wrapConnect(original: AnyFunction): AnyFunction {
     const type = (this as { type?: unknown }).type;
     const host =
       typeof args[1] === 'string' && args[1] !== '' ? args[1] : type === 'udp6' ? '::1' : '127.0.0.1';
+    if (waitsForAllowedNames('connect', host, port)) {
+      whenAllowedNamesSettled(() => apply(connect, this, args));
+      return undefined;
+    }
     const { verdict, error } = judge(udpOperation('connect', host, port));
     if (error) {
       process.nextTick(() => (this as Emitter).emit('error', error));
