@@ -36,6 +36,10 @@ export interface ExtensionConfig {
   maxBatchBytes: number;
   /** Undelivered bytes kept in events.ndjson before the oldest are dropped (and counted). */
   maxSpoolBytes: number;
+  /** A fully delivered events.ndjson larger than this is rotated away (ES_SPOOL_ROTATE_BYTES, 0: never). */
+  rotateBytes: number;
+  /** How long a rotated spool file must stay unchanged before it is deleted (ES_SPOOL_ROTATE_GRACE_MS). */
+  rotateGraceMs: number;
   /** How long to wait for platform.runtimeDone after an INVOKE before flushing anyway. */
   runtimeDoneWaitMs: number;
 }
@@ -50,6 +54,19 @@ function positiveInteger(env: Env, name: string, fallback: number): number {
     throw new ExtensionError(
       'CONFIG_INVALID',
       `${name} must be a positive integer, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+function nonNegativeInteger(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ExtensionError(
+      'CONFIG_INVALID',
+      `${name} must be a non-negative integer, got ${JSON.stringify(raw)}`,
     );
   }
   return value;
@@ -99,6 +116,8 @@ export function readConfig(env: Env): ExtensionConfig {
     maxBatchBytes: positiveInteger(env, 'ES_BATCH_MAX_BYTES', 512 * 1024),
     maxSpoolBytes: positiveInteger(env, 'ES_SPOOL_MAX_BYTES', 32 * 1024 * 1024),
     runtimeDoneWaitMs: positiveInteger(env, 'ES_RUNTIME_DONE_WAIT_MS', 900_000),
+    rotateBytes: nonNegativeInteger(env, 'ES_SPOOL_ROTATE_BYTES', 1024 * 1024),
+    rotateGraceMs: positiveInteger(env, 'ES_SPOOL_ROTATE_GRACE_MS', 2000),
   };
   if (apiUrl) config.apiUrl = apiUrl;
   const optional = {

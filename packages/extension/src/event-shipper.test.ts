@@ -46,7 +46,13 @@ async function controlPlane(statuses: number[]) {
 function spoolWith(ids: string[]) {
   const files = runtimeFilesIn(fs.mkdtempSync(join(tmpdir(), 'shipper-')));
   fs.writeFileSync(files.events, ids.map((id) => `${JSON.stringify({ id })}\n`).join(''));
-  return new EventSpool(files, { maxBatchEvents: 2, maxBatchBytes: 4096, maxSpoolBytes: 1 << 20 });
+  return new EventSpool(files, {
+    maxBatchEvents: 2,
+    maxBatchBytes: 4096,
+    maxSpoolBytes: 1 << 20,
+    rotateBytes: 0,
+    rotateGraceMs: 1000,
+  });
 }
 
 describe('EventShipper', () => {
@@ -96,7 +102,13 @@ describe('EventShipper', () => {
     const plane = await controlPlane([]);
     const files = runtimeFilesIn(fs.mkdtempSync(join(tmpdir(), 'shipper-')));
     fs.writeFileSync(files.events, '');
-    const spool = new EventSpool(files, { maxBatchEvents: 2, maxBatchBytes: 4096, maxSpoolBytes: 1 << 20 });
+    const spool = new EventSpool(files, {
+      maxBatchEvents: 2,
+      maxBatchBytes: 4096,
+      maxSpoolBytes: 1 << 20,
+      rotateBytes: 0,
+      rotateGraceMs: 1000,
+    });
     const shipper = new EventShipper({
       apiUrl: plane.url,
       licenseKey: 'k',

@@ -66,7 +66,9 @@ export class EventShipper {
   drain(deadlineMs: number, options: { waitOutBackoff?: boolean } = {}): Promise<DrainResult> {
     // The end of most invocations: nothing spooled and nothing in flight. One stat, no timer, no
     // request, so the environment freezes as soon as possible.
-    if (this.draining === 0 && !this.options.spool.hasPending()) {
+    // A rotated file waiting out its grace period needs a read to be deleted.
+    const { spool } = this.options;
+    if (this.draining === 0 && !spool.hasPending() && !spool.rotationPending()) {
       this.reportDrops();
       return Promise.resolve('empty');
     }
@@ -106,7 +108,7 @@ export class EventShipper {
       if (timeLeft <= 20) return 'deadline';
       const result = await this.deliver(batch, Math.min(this.options.deliveryTimeoutMs, timeLeft));
       if (result.kind === 'delivered') {
-        this.options.spool.commit(batch.endOffset);
+        this.options.spool.commit(batch);
         this.delivered += batch.events.length - result.rejected;
         this.failures = 0;
         if (result.rejected > 0) {
@@ -117,7 +119,7 @@ export class EventShipper {
       }
       if (result.kind === 'refused') {
         // The server will never take this batch as it is: skip it (counted) rather than block the spool.
-        this.options.spool.commit(batch.endOffset);
+        this.options.spool.commit(batch);
         this.options.spool.dropped += batch.events.length;
         this.options.log(
           `the control plane refused a batch of ${batch.events.length} events: ${result.reason}`,

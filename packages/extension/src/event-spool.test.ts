@@ -5,7 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { EventSpool, parseEventLine } from './event-spool.js';
 import { runtimeFilesIn } from './runtime-dir.js';
 
-const limits = { maxBatchEvents: 3, maxBatchBytes: 4096, maxSpoolBytes: 1024 * 1024 };
+const limits = {
+  maxBatchEvents: 3,
+  maxBatchBytes: 4096,
+  maxSpoolBytes: 1024 * 1024,
+  rotateBytes: 0,
+  rotateGraceMs: 1000,
+};
 
 function freshFiles() {
   return runtimeFilesIn(fs.mkdtempSync(join(tmpdir(), 'spool-')));
@@ -23,11 +29,11 @@ describe('EventSpool', () => {
     expect(first?.events.map((event) => event.id)).toEqual(['a', 'b', 'c']);
     // not committed: the same batch again (a failed delivery is retried as it was)
     expect(spool.readBatch()?.events.map((event) => event.id)).toEqual(['a', 'b', 'c']);
-    spool.commit(first!.endOffset);
+    spool.commit(first!);
 
     const second = spool.readBatch();
     expect(second?.events.map((event) => event.id)).toEqual(['d']);
-    spool.commit(second!.endOffset);
+    spool.commit(second!);
     expect(spool.readBatch()).toBeUndefined();
 
     // the agent finishes its line
@@ -39,7 +45,7 @@ describe('EventSpool', () => {
     const files = freshFiles();
     fs.writeFileSync(files.events, `${line('a')}${line('b')}`);
     const spool = new EventSpool(files, limits);
-    spool.commit(spool.readBatch()!.endOffset);
+    spool.commit(spool.readBatch()!);
     fs.appendFileSync(files.events, line('c'));
 
     const restarted = new EventSpool(files, limits);
@@ -50,7 +56,7 @@ describe('EventSpool', () => {
     const files = freshFiles();
     fs.writeFileSync(files.events, `${line('a')}${line('b')}`);
     const spool = new EventSpool(files, limits);
-    spool.commit(spool.readBatch()!.endOffset);
+    spool.commit(spool.readBatch()!);
     fs.rmSync(files.events);
     fs.writeFileSync(files.events, line('new'));
     expect(spool.readBatch()?.events.map((event) => event.id)).toEqual(['new']);

@@ -250,20 +250,32 @@ function createDelivery(config: ExtensionConfig, files: RuntimeFiles, log: LogLi
   let watcher: fs.FSWatcher | undefined;
   let poller: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
+  let rotationCheck: NodeJS.Timeout | undefined;
   const drainSoon = () => {
     if (debounce) return;
     debounce = setTimeout(() => {
       debounce = undefined;
       // In the background: never wait out a backoff, the invocation's end flush decides.
-      void shipper.drain(Date.now() + config.deliveryTimeoutMs * 2, { waitOutBackoff: false });
+      void shipper
+        .drain(Date.now() + config.deliveryTimeoutMs * 2, { waitOutBackoff: false })
+        .then(checkRotationLater);
     }, WATCH_DEBOUNCE_MS);
+  };
+  // A rotated spool file is deleted by a read after its grace period: schedule one, since a quiet
+  // agent writes nothing that would wake the watcher. (Unref'd: a frozen environment just waits.)
+  const checkRotationLater = () => {
+    if (rotationCheck || !spool.rotationPending()) return;
+    rotationCheck = setTimeout(() => {
+      rotationCheck = undefined;
+      drainSoon();
+    }, config.rotateGraceMs + WATCH_DEBOUNCE_MS).unref();
   };
   return {
     start() {
       if (watcher || poller) return;
       try {
         watcher = fs.watch(files.dir, { persistent: false }, (_type, name) => {
-          if (name === null || name === 'events.ndjson') drainSoon();
+          if (name === null || name === 'events.ndjson' || name === 'events.ndjson.rotated') drainSoon();
         });
         watcher.on('error', () => {
           watcher?.close();
@@ -276,9 +288,11 @@ function createDelivery(config: ExtensionConfig, files: RuntimeFiles, log: LogLi
     },
     async flush(deadlineMs) {
       await shipper.drain(deadlineMs);
+      checkRotationLater();
     },
     stop() {
       watcher?.close();
+      if (rotationCheck) clearTimeout(rotationCheck);
       if (poller) clearInterval(poller);
       if (debounce) clearTimeout(debounce);
     },

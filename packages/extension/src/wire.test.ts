@@ -82,7 +82,10 @@ describe('readConfig', () => {
       policyGroup: 'g',
       memoryMb: 512,
       preRegistered: { extensionId: 'ext-1', responseBody: '{}' },
+      rotateBytes: 1024 * 1024,
+      rotateGraceMs: 2000,
     });
+    expect(readConfig({ ...base, ES_SPOOL_ROTATE_BYTES: '0' }).rotateBytes).toBe(0);
     expect(config.apiUrl?.href).toBe('https://plane.example/');
   });
 
@@ -91,6 +94,8 @@ describe('readConfig', () => {
     [{ ...base, ES_API_URL: 'not a url' }, /ES_API_URL is not a URL/],
     [{ ...base, ES_API_URL: 'ftp://x' }, /ES_API_URL must be http\(s\)/],
     [{ ...base, ES_FLUSH_BUDGET_MS: '-1' }, /ES_FLUSH_BUDGET_MS must be a positive integer/],
+    [{ ...base, ES_SPOOL_ROTATE_BYTES: '-1' }, /ES_SPOOL_ROTATE_BYTES must be a non-negative integer/],
+    [{ ...base, ES_SPOOL_ROTATE_GRACE_MS: '0' }, /ES_SPOOL_ROTATE_GRACE_MS must be a positive integer/],
   ])('refuses %j', (env, message) => {
     expect(() => readConfig(env)).toThrow(message);
   });

@@ -224,6 +224,31 @@ describe('extension launcher + extension.cjs', () => {
     expect(received).toEqual(expected);
   }, 60_000);
 
+  it('rotates the spool as it is delivered, still delivering every event exactly once', async () => {
+    const { lambda, plane, runtimeDir, env } = await setup();
+    const running = startLauncher({ ...env, ES_SPOOL_ROTATE_BYTES: '1500', ES_SPOOL_ROTATE_GRACE_MS: '30' });
+    await lambda.waitForNext(1);
+    const expected: string[] = [];
+    let rotatedSeen = 0;
+    for (let index = 0; index < 60; index++) {
+      await runInvocation(lambda, `req-${index}`, index + 2, () => {
+        expected.push(...appendEvents(runtimeDir, `i${index}`, (index % 3) + 1));
+      });
+      if (fs.existsSync(join(runtimeDir, 'events.ndjson.rotated'))) rotatedSeen++;
+      if (index % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 100)); // grace passes
+    }
+    lambda.shutdown();
+    expect(await running.exited).toBe(0);
+    expect(plane!.events.map((event) => event.id)).toEqual(expected);
+    expect(rotatedSeen).toBeGreaterThan(0);
+    // what is left in /tmp is far less than what was written: rotated files were deleted
+    const left = ['events.ndjson', 'events.ndjson.rotated']
+      .map((name) => join(runtimeDir, name))
+      .filter((path) => fs.existsSync(path))
+      .reduce((sum, path) => sum + fs.statSync(path).size, 0);
+    expect(left).toBeLessThan(4000);
+  }, 60_000);
+
   it('honours Retry-After and keeps events in the spool until the control plane takes them', async () => {
     const { lambda, plane, runtimeDir, env } = await setup();
     const running = startLauncher({ ...env, ES_FLUSH_BUDGET_MS: '3000' });
