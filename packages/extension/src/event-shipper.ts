@@ -17,6 +17,25 @@ export interface ShipperOptions {
   deliveryTimeoutMs: number;
   log: LogLine;
   now?: () => number;
+  /**
+   * The function the events come from, as its function report names it: drops are reported to the
+   * control plane against it (`droppedEvents` in the batch). Undefined (or without a function name):
+   * drops are only logged.
+   */
+  functionKey?: () => FunctionKey | undefined;
+}
+
+/** The key of the control plane's functions: what `droppedEvents` is counted on. */
+export interface FunctionKey {
+  provider: string;
+  region: string;
+  accountId: string;
+  functionName: string;
+}
+
+interface DropReport {
+  droppedEvents: number;
+  function: FunctionKey;
 }
 
 export type DrainResult = 'empty' | 'deadline' | 'backing-off';
@@ -49,6 +68,10 @@ export class EventShipper {
   private failures = 0;
   private backoffUntil = 0;
   private reportedDropped = 0;
+  /** Of spool.dropped, how many a batch the control plane accepted has carried. */
+  private droppedSent = 0;
+  /** Set when the control plane refused a batch carrying `droppedEvents` (a server before it). */
+  private dropReportsRefused = false;
   delivered = 0;
   private readonly eventsUrl: URL;
   private readonly now: () => number;
@@ -106,8 +129,23 @@ export class EventShipper {
       if (!batch) return 'empty';
       const timeLeft = deadlineMs - this.now();
       if (timeLeft <= 20) return 'deadline';
-      const result = await this.deliver(batch, Math.min(this.options.deliveryTimeoutMs, timeLeft));
+      const dropReport = this.dropReport(batch);
+      const result = await this.deliver(
+        batch,
+        dropReport,
+        Math.min(this.options.deliveryTimeoutMs, timeLeft),
+      );
+      if (result.kind === 'refused' && dropReport) {
+        // A control plane that predates droppedEvents refuses the field: send the batch again
+        // without it rather than lose the events; drops are then only logged.
+        this.dropReportsRefused = true;
+        this.options.log(
+          `the control plane refused droppedEvents (${result.reason}); dropped events are only logged from now on`,
+        );
+        continue;
+      }
       if (result.kind === 'delivered') {
+        this.droppedSent += dropReport?.droppedEvents ?? 0;
         this.options.spool.commit(batch);
         this.delivered += batch.events.length - result.rejected;
         this.failures = 0;
@@ -139,9 +177,25 @@ export class EventShipper {
     }
   }
 
-  private async deliver(batch: EventBatch, timeoutMs: number): Promise<DeliveryResult> {
-    // Drops are reported in the function log (reportDrops), not here: the batch schema is closed.
-    const body = { events: batch.events };
+  /**
+   * The drops no accepted batch has carried yet, the batch's own unreadable lines included (counted
+   * by the spool once the batch is committed), with the function to count them on.
+   */
+  private dropReport(batch: EventBatch): DropReport | undefined {
+    const droppedEvents = this.options.spool.dropped + batch.unreadable - this.droppedSent;
+    if (droppedEvents <= 0 || this.dropReportsRefused) return undefined;
+    const fn = this.options.functionKey?.();
+    if (!fn || fn.functionName === '') return undefined;
+    return { droppedEvents, function: fn };
+  }
+
+  private async deliver(
+    batch: EventBatch,
+    dropReport: DropReport | undefined,
+    timeoutMs: number,
+  ): Promise<DeliveryResult> {
+    // Drops are also logged (reportDrops), so they are seen without a control plane.
+    const body = dropReport ? { events: batch.events, ...dropReport } : { events: batch.events };
     let response: Awaited<ReturnType<typeof httpRequest>>;
     try {
       response = await httpRequest({

@@ -32,6 +32,8 @@ export interface EventBatch {
   file: SpoolFileKind;
   /** Offset just past the last line of the batch in `file`: committed once the batch was delivered. */
   endOffset: number;
+  /** Unreadable lines among the batch's: counted as dropped when it is committed, not at each read. */
+  unreadable: number;
 }
 
 /**
@@ -131,7 +133,8 @@ export class EventSpool {
   }
 
   /** Marks everything in the batch's file before its `endOffset` delivered; may rotate the live file. */
-  commit(batch: Pick<EventBatch, 'file' | 'endOffset'>): void {
+  commit(batch: Pick<EventBatch, 'file' | 'endOffset'> & { unreadable?: number }): void {
+    this.dropped += batch.unreadable ?? 0;
     if (batch.file === 'rotated') {
       if (this.rotated) this.rotated.offset = batch.endOffset;
     } else {
@@ -262,12 +265,13 @@ export class EventSpool {
       const buffer = Buffer.allocUnsafe(Math.min(this.limits.maxBatchBytes, Math.max(0, size - offset)));
       const bytesRead = fs.readSync(fd, buffer, 0, buffer.length, offset);
       let lineStart = 0;
+      let unreadable = 0;
       while (events.length < this.limits.maxBatchEvents) {
         const newline = buffer.indexOf(NEWLINE, lineStart);
         if (newline < 0 || newline >= bytesRead) break;
         const event = parseEventLine(buffer.subarray(lineStart, newline));
         if (event) events.push(event);
-        else if (newline > lineStart) this.dropped++;
+        else if (newline > lineStart) unreadable++;
         lineStart = newline + 1;
         scanned = lineStart;
       }
@@ -283,10 +287,10 @@ export class EventSpool {
       if (scanned === 0) return undefined;
       if (events.length === 0) {
         // only unreadable lines: nothing to send, move past them
-        this.commit({ file: kind, endOffset: offset });
+        this.commit({ file: kind, endOffset: offset, unreadable });
         return this.readBatch();
       }
-      return { events, file: kind, endOffset: offset };
+      return { events, file: kind, endOffset: offset, unreadable };
     } finally {
       fs.closeSync(fd);
     }

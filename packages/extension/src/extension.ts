@@ -88,7 +88,7 @@ export async function runExtension(options: RunOptions): Promise<void> {
     .catch((error: unknown) => ({ kind: 'failed', error: describeError(error) }) as const)
     .then((outcome) => logPolicyOutcome(outcome, log));
 
-  const delivery = createDelivery(config, files, log);
+  const delivery = createDelivery(config, registration, files, log);
   const reporter = delivery ? createReporter(config, registration, files, coldStart, log) : undefined;
 
   for (;;) {
@@ -234,7 +234,12 @@ interface Delivery {
   summary(): string;
 }
 
-function createDelivery(config: ExtensionConfig, files: RuntimeFiles, log: LogLine): Delivery | undefined {
+function createDelivery(
+  config: ExtensionConfig,
+  registration: RegisterInfo,
+  files: RuntimeFiles,
+  log: LogLine,
+): Delivery | undefined {
   if (!config.apiUrl || !config.licenseKey) {
     log('ES_API_URL or ES_LICENSE_KEY not set: events are only in the function log, not delivered');
     return undefined;
@@ -246,6 +251,12 @@ function createDelivery(config: ExtensionConfig, files: RuntimeFiles, log: LogLi
     spool,
     deliveryTimeoutMs: config.deliveryTimeoutMs,
     log,
+    functionKey: () => ({
+      provider: 'aws',
+      region: config.region ?? '',
+      accountId: registration.accountId ?? '',
+      functionName: registration.functionName ?? config.functionName ?? '',
+    }),
   });
   let watcher: fs.FSWatcher | undefined;
   let poller: NodeJS.Timeout | undefined;

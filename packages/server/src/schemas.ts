@@ -211,6 +211,11 @@ export const functionSchema = {
     firstSeen: isoTime,
     lastSeen: isoTime,
     coldStarts: { type: 'integer' },
+    droppedEvents: {
+      type: 'integer',
+      description:
+        'events the extension reported it had to drop (spool overflow, unreadable, refused), in total',
+    },
     events24h: {
       type: 'object',
       properties: { observe: { type: 'integer' }, deny: { type: 'integer' }, total: { type: 'integer' } },
@@ -245,6 +250,25 @@ export const eventBatchSchema = {
       // Each event is checked on its own by the policy engine, so one bad event is rejected
       // alone instead of failing the whole batch.
       items: { description: 'an event (contract §2); checked one by one' },
+    },
+    droppedEvents: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1_000_000_000,
+      description:
+        'events the sender had to drop since its last accepted batch (spool overflow, unreadable, refused); needs `function` when > 0',
+    },
+    function: {
+      type: 'object',
+      description: 'the function the dropped events belong to (the key of its function report)',
+      properties: {
+        provider: { type: 'string', maxLength: 32 },
+        region: { type: 'string', maxLength: 64 },
+        accountId: { type: 'string', maxLength: 64 },
+        functionName: { type: 'string', minLength: 1, maxLength: 256 },
+      },
+      required: ['functionName'],
+      additionalProperties: false,
     },
   },
   required: ['events'],

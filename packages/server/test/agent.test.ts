@@ -248,6 +248,63 @@ describeBackends('agent routes', (backend) => {
     expect((await postEvents(app, other.licenseKey, [a])).json().accepted).toBe(1);
   });
 
+  it('counts the dropped events a batch reports on its function, shown on GET /api/v1/functions', async () => {
+    const app = await backend.app();
+    const user = await signUp(app);
+    const fn = {
+      provider: 'aws',
+      region: 'eu-west-1',
+      accountId: '123456789012',
+      functionName: 'orders-api',
+    };
+    const post = (payload: unknown) =>
+      callApi(app, 'POST', '/api/v1/agent/events', bearer(user.licenseKey), payload);
+    const listed = async () =>
+      (await callApi(app, 'GET', '/api/v1/functions', bearer(user.apiToken))).json().functions as Array<
+        Record<string, unknown>
+      >;
+
+    // before the function's report: the count creates it, the report then fills in its details
+    expect((await post({ events: [makeEvent()], droppedEvents: 3, function: fn })).statusCode).toBe(200);
+    expect(await listed()).toEqual([expect.objectContaining({ ...fn, droppedEvents: 3, coldStarts: 0 })]);
+    await callApi(app, 'POST', '/api/v1/agent/functions', bearer(user.licenseKey), {
+      ...fn,
+      runtime: 'nodejs20.x',
+    });
+    expect((await post({ events: [makeEvent()], droppedEvents: 4, function: fn })).statusCode).toBe(200);
+    expect((await post({ events: [makeEvent()], droppedEvents: 0 })).statusCode).toBe(200);
+    expect((await post({ events: [makeEvent()] })).statusCode).toBe(200);
+    expect(await listed()).toEqual([
+      expect.objectContaining({ ...fn, runtime: 'nodejs20.x', droppedEvents: 7, coldStarts: 1 }),
+    ]);
+
+    // another function of the same name elsewhere keeps its own count
+    await post({ events: [makeEvent()], droppedEvents: 1, function: { ...fn, region: 'us-east-1' } });
+    const counts = (await listed()).map((row) => [row.region, row.droppedEvents]);
+    expect(counts).toEqual(
+      expect.arrayContaining([
+        ['eu-west-1', 7],
+        ['us-east-1', 1],
+      ]),
+    );
+
+    // bad counts and a count with nothing to count it on are refused, storing nothing
+    for (const body of [
+      { events: [makeEvent()], droppedEvents: -1, function: fn },
+      { events: [makeEvent()], droppedEvents: 1.5, function: fn },
+      { events: [makeEvent()], droppedEvents: 'many', function: fn },
+      { events: [makeEvent()], droppedEvents: 2 },
+      { events: [makeEvent()], droppedEvents: 2, function: { region: 'eu-west-1' } },
+    ]) {
+      const refused = await post(body);
+      expect(refused.statusCode, JSON.stringify(body)).toBe(400);
+      expect(refused.json().error.code).toBe('VALIDATION_FAILED');
+    }
+    const missing = await post({ events: [makeEvent()], droppedEvents: 2 });
+    expect(missing.json().error.details[0].field).toBe('function');
+    expect((await listed()).find((row) => row.region === 'eu-west-1')?.droppedEvents).toBe(7);
+  });
+
   it('accepts gzip bodies and refuses broken gzip, unknown encodings, oversize and overlong batches', async () => {
     const app = await backend.app();
     const user = await signUp(app);

@@ -19,7 +19,7 @@ describeBackends('storage', (backend) => {
     const rows = await sql<{
       version: number;
     }>`SELECT version FROM schema_migrations ORDER BY version`.execute(again.db);
-    expect(rows.rows.map((r) => Number(r.version))).toEqual([1, 2, 3]);
+    expect(rows.rows.map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
     expect(
       (await again.listPlans()).map((p) => [p.name, p.retentionDays, p.allowCloudProviderTraffic]),
     ).toEqual([
@@ -54,7 +54,7 @@ describeBackends('storage', (backend) => {
     expect(await storage.readBatch({ ...notices[0]!, accountId: 'someone-else' })).toEqual([]);
   });
 
-  it('gives keys and tokens made before migration 3 an id and a label, so they can be listed and revoked', async () => {
+  it('gives keys and tokens made before migration 3 an id and a label, so they can be listed and revoked; functions made before migration 4 count no dropped events', async () => {
     // A database as version 2 left it, with one account, its license key and its api token.
     let location: { dataDir?: string; databaseUrl?: string; schema?: string };
     let db: Kysely<Database>;
@@ -95,6 +95,11 @@ describeBackends('storage', (backend) => {
         VALUES ('key-hash-1', 'acc-1', 'live', 2, NULL)`.execute(db);
       await sql`INSERT INTO api_tokens (token_hash, account_id, name, created_at, last_used_at)
         VALUES ('token-hash-1', 'acc-1', 'default', 3, NULL)`.execute(db);
+      await sql`INSERT INTO functions (id, account_id, provider, region, cloud_account_id, function_name,
+        function_version, runtime, architecture, memory_mb, policy_group, agent_version, first_seen,
+        last_seen, cold_starts)
+        VALUES ('fn-1', 'acc-1', 'aws', 'eu-west-1', '1', 'old-fn', '1', 'nodejs20.x', 'arm64', 128,
+        'g', '0.1.0', 5, 6, 2)`.execute(db);
       await db.destroy();
 
       const storage = await openStorage(location);
@@ -117,6 +122,15 @@ describeBackends('storage', (backend) => {
         expect(await storage.findLicenseKey('key-hash-1')).toBeUndefined();
         expect(await storage.revokeApiToken('acc-1', token!.id)).toBe(true);
         expect(await storage.useApiToken('token-hash-1', 4)).toBeUndefined();
+        // migration 4: functions stored before it count no dropped events, and can count them now
+        expect(await storage.listFunctions('acc-1')).toEqual([
+          expect.objectContaining({ functionName: 'old-fn', coldStarts: 2, droppedEvents: 0 }),
+        ]);
+        const key1 = { provider: 'aws', region: 'eu-west-1', accountId: '1', functionName: 'old-fn' };
+        await storage.addDroppedEvents('acc-1', key1, 5, 7);
+        expect(await storage.listFunctions('acc-1')).toEqual([
+          expect.objectContaining({ id: 'fn-1', runtime: 'nodejs20.x', droppedEvents: 5, lastSeen: 7 }),
+        ]);
       } finally {
         await storage.close();
       }

@@ -9,11 +9,11 @@ import type { AgentEvent } from '@appdefender/policy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AgentPrincipal } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { ApiError, forbidden, notFound, tooManyRequests } from '../errors.js';
+import { ApiError, forbidden, notFound, tooManyRequests, validationFailed } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { checkEvent, PUBLIC_GROUP_NAME } from '../policy-validation.js';
 import { errorResponses, eventBatchSchema, functionReportSchema } from '../schemas.js';
-import type { FunctionReport } from '../storage/types.js';
+import type { FunctionKey, FunctionReport } from '../storage/types.js';
 import { functionJson, publicPolicyGroupJson, storedPolicyGroupJson } from '../wire.js';
 
 declare module 'fastify' {
@@ -167,7 +167,9 @@ export async function registerAgentRoutes(app: FastifyInstance, ctx: AppContext)
         return gunzip;
       });
 
-      eventsApp.post<{ Body: { events: unknown[] } }>(
+      eventsApp.post<{
+        Body: { events: unknown[]; droppedEvents?: number; function?: Partial<FunctionKey> };
+      }>(
         '/api/v1/agent/events',
         {
           bodyLimit: LIMITS.maxBatchBytes,
@@ -204,6 +206,17 @@ export async function registerAgentRoutes(app: FastifyInstance, ctx: AppContext)
         async (request) => {
           const agent = principal(request);
           const raw = request.body.events;
+          const dropped = request.body.droppedEvents ?? 0;
+          const droppedBy = request.body.function;
+          if (dropped > 0 && !droppedBy) {
+            throw validationFailed([
+              {
+                field: 'function',
+                message:
+                  'required when droppedEvents > 0: {provider, region, accountId, functionName} to count them on',
+              },
+            ]);
+          }
           takeTokens(ctx, agent, raw.length);
           const results: EventResult[] = new Array(raw.length);
           const fresh: AgentEvent[] = [];
@@ -229,6 +242,21 @@ export async function registerAgentRoutes(app: FastifyInstance, ctx: AppContext)
             fresh.push(check.event);
           });
           const inserted = await ctx.storage.insertEvents(agent.accountId, fresh, ctx.now());
+          // Counted once the events are stored: a batch retried after a failure is counted again,
+          // at most (a lost answer); the extension only forgets its count once a batch is accepted.
+          if (dropped > 0 && droppedBy) {
+            await ctx.storage.addDroppedEvents(
+              agent.accountId,
+              {
+                provider: droppedBy.provider ?? '',
+                region: droppedBy.region ?? '',
+                accountId: droppedBy.accountId ?? '',
+                functionName: droppedBy.functionName ?? '',
+              },
+              dropped,
+              ctx.now(),
+            );
+          }
           let accepted = 0;
           let duplicates = 0;
           for (const [id, index] of firstIndexOfId) {

@@ -5,7 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AgentEvent, PolicyGroup } from '@appdefender/policy';
-import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
+import {
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type Selectable,
+  type SqlBool,
+  sql,
+} from 'kysely';
 import { UniqueViolationError } from '../errors.js';
 import type { Database, EventRow } from './schema.js';
 import type {
@@ -17,6 +24,7 @@ import type {
   EventCursor,
   EventFilter,
   EventStatsRow,
+  FunctionKey,
   FunctionRecord,
   FunctionReport,
   LicenseKeyKind,
@@ -61,7 +69,7 @@ export interface KyselyStorageOptions {
 }
 
 type AccountRow = Database['accounts'];
-type FunctionRow = Database['functions'];
+type FunctionRow = Selectable<Database['functions']>;
 
 function toAccount(row: AccountRow): Account {
   return {
@@ -89,6 +97,7 @@ function toFunction(row: FunctionRow): FunctionRecord {
     firstSeen: Number(row.first_seen),
     lastSeen: Number(row.last_seen),
     coldStarts: Number(row.cold_starts),
+    droppedEvents: Number(row.dropped_events),
   };
 }
 
@@ -512,6 +521,38 @@ export class KyselyStorage implements Storage {
       .returningAll()
       .executeTakeFirstOrThrow();
     return toFunction(row);
+  }
+
+  async addDroppedEvents(accountId: string, fn: FunctionKey, count: number, now: number): Promise<void> {
+    await this.#db
+      .insertInto('functions')
+      .values({
+        id: randomUUID(),
+        account_id: accountId,
+        provider: fn.provider,
+        region: fn.region,
+        cloud_account_id: fn.accountId,
+        function_name: fn.functionName,
+        function_version: '',
+        runtime: '',
+        architecture: '',
+        memory_mb: null,
+        policy_group: '',
+        agent_version: '',
+        first_seen: now,
+        last_seen: now,
+        cold_starts: 0,
+        dropped_events: count,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['account_id', 'provider', 'region', 'cloud_account_id', 'function_name'])
+          .doUpdateSet((eb) => ({
+            dropped_events: eb('functions.dropped_events', '+', count),
+            last_seen: eb.ref('excluded.last_seen'),
+          })),
+      )
+      .execute();
   }
 
   async listFunctions(accountId: string): Promise<FunctionRecord[]> {

@@ -131,6 +131,11 @@ export const sqliteMigrations: Migration[] = [
       'CREATE UNIQUE INDEX api_tokens_id ON api_tokens(id)',
     ],
   },
+  {
+    version: 4,
+    name: "events each function's extension had to drop (reported with event batches)",
+    statements: ['ALTER TABLE functions ADD COLUMN dropped_events INTEGER NOT NULL DEFAULT 0'],
+  },
 ];
 
 export const postgresMigrations: Migration[] = [
@@ -244,5 +249,10 @@ export const postgresMigrations: Migration[] = [
       'UPDATE api_tokens SET id = gen_random_uuid()::text',
       'CREATE UNIQUE INDEX api_tokens_id ON api_tokens(id)',
     ],
+  },
+  {
+    version: 4,
+    name: "events each function's extension had to drop (reported with event batches)",
+    statements: ['ALTER TABLE functions ADD COLUMN dropped_events BIGINT NOT NULL DEFAULT 0'],
   },
 ];

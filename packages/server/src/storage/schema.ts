@@ -59,6 +59,8 @@ export interface Database {
     first_seen: number;
     last_seen: number;
     cold_starts: number;
+    /** Events the function's extension reported dropped (migration 4; 0 for existing rows). */
+    dropped_events: Generated<number>;
   };
   events: {
     seq: Generated<number>;

@@ -79,7 +79,12 @@ export interface FunctionRecord extends Omit<FunctionReport, 'coldStart'> {
   firstSeen: number;
   lastSeen: number;
   coldStarts: number;
+  /** Events the function's extension had to drop (spool overflow, unreadable, refused), in total. */
+  droppedEvents: number;
 }
+
+/** What identifies a function: the unique key of the functions table, as a function report names it. */
+export type FunctionKey = Pick<FunctionReport, 'provider' | 'region' | 'accountId' | 'functionName'>;
 
 export interface EventFilter {
   category?: string;
@@ -216,6 +221,11 @@ export interface Storage {
   /** Insert or update by (provider, region, cloud account, function name). */
   upsertFunction(accountId: string, report: FunctionReport, now: number): Promise<FunctionRecord>;
   listFunctions(accountId: string): Promise<FunctionRecord[]>;
+  /**
+   * Adds to the function's dropped-events count; a function not reported yet is created with
+   * empty details (its report fills them in, as an update).
+   */
+  addDroppedEvents(accountId: string, fn: FunctionKey, count: number, now: number): Promise<void>;
   /** Event counts per function name and action since `sinceMs`. */
   countEventsByFunction(
     accountId: string,
