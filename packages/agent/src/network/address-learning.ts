@@ -29,9 +29,9 @@ const RELEARN_AFTER_MS = LEARNED_TTL_MS / 2;
 const MAX_RECENT_NAMES = 1024;
 
 export function learnAddresses(context: AgentContext, name: string, addresses: unknown): void {
-  if (!calledByTheResolver()) return;
   // indexed loops and captured Map methods: this runs after the app may have tampered with the
-  // array iterator or Map.prototype, and what it learns grants addresses (see intrinsics.ts)
+  // array iterator or Map.prototype, and what it learns grants addresses (see intrinsics.ts). The
+  // answer is copied once, so what is checked below is what is learned.
   const list: string[] = [];
   if (typeof addresses === 'string') list[0] = addresses;
   else if (isArray(addresses)) {
@@ -43,20 +43,33 @@ export function learnAddresses(context: AgentContext, name: string, addresses: u
       }
     }
   }
-  let learned = mapGet(recentlyLearned, name);
-  if (!learned) {
-    if (mapSize(recentlyLearned) >= MAX_RECENT_NAMES) mapClear(recentlyLearned);
-    learned = new Map();
-    mapSet(recentlyLearned, name, learned);
-  }
   const now = dateNow();
+  const learned = mapGet(recentlyLearned, name);
+  // Nothing new (every connect by name looks its name up again): learning nothing needs no proof
+  // of who called, and the stack capture that proves it was most of the agent's cost per connect.
+  if (learned && !hasNewAddress(learned, list, now)) return;
+  if (!calledByTheResolver()) return;
+  let recent = learned;
+  if (!recent) {
+    if (mapSize(recentlyLearned) >= MAX_RECENT_NAMES) mapClear(recentlyLearned);
+    recent = new Map();
+    mapSet(recentlyLearned, name, recent);
+  }
   for (let i = 0; i < list.length; i++) {
     const address = list[i]!;
-    const learnedAt = mapGet(learned, address);
+    const learnedAt = mapGet(recent, address);
     if (learnedAt !== undefined && now - learnedAt < RELEARN_AFTER_MS) continue;
-    mapSet(learned, address, now);
+    mapSet(recent, address, now);
     context.ipNames.learn(address, [name], LEARNED_TTL_MS);
   }
+}
+
+function hasNewAddress(learned: Map<string, number>, list: string[], now: number): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const learnedAt = mapGet(learned, list[i]!);
+    if (learnedAt === undefined || now - learnedAt >= RELEARN_AFTER_MS) return true;
+  }
+  return false;
 }
 
 /**
