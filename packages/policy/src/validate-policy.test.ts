@@ -278,6 +278,20 @@ describe('parsePolicyGroup', () => {
   });
 });
 
+describe('mode suggestions', () => {
+  it('suggests a mode for a known synonym but never an Object.prototype member', () => {
+    for (const mode of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const result = validatePolicyGroup({ name: 'p', network: mode });
+      expect(result.ok).toBe(false);
+      const issue = result.ok ? undefined : result.errors.find((e) => e.field === 'network');
+      expect(issue?.message).toContain('unknown mode');
+      expect(issue?.suggestion).toBeUndefined();
+    }
+    const typo = validatePolicyGroup({ name: 'p', network: 'Observe' });
+    expect(typo.ok ? undefined : typo.errors[0]?.suggestion).toBe('observe');
+  });
+});
+
 describe('OBSERVE_ALL', () => {
   it('is the valid, frozen public group that observes all three categories', () => {
     expect(OBSERVE_ALL.name).toBe('observeAll.ability');

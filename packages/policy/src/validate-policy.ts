@@ -185,7 +185,12 @@ function validateMode(
     return 'observe';
   }
   const lower = value.trim().toLowerCase();
-  const suggestion = (MODES as readonly string[]).includes(lower) ? lower : MODE_SYNONYMS[lower];
+  // own properties only: "constructor" or "__proto__" must not pick up Object.prototype members
+  const suggestion = (MODES as readonly string[]).includes(lower)
+    ? lower
+    : Object.hasOwn(MODE_SYNONYMS, lower)
+      ? MODE_SYNONYMS[lower]
+      : undefined;
   issues.errors.push({
     field,
     message: `unknown mode ${JSON.stringify(value.slice(0, 64))}; must be one of "grant", "observe", "deny"`,
