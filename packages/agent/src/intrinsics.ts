@@ -17,10 +17,16 @@ export const dateNow: typeof Date.now = Date.now;
 export const jsonStringify: typeof JSON.stringify = JSON.stringify;
 
 type Method<T, A extends unknown[], R> = (this: T, ...args: A) => R;
-const uncurry =
-  <T, A extends unknown[], R>(method: Method<T, A, R>) =>
-  (self: T, ...args: A): R =>
-    apply(method, self, args);
+// `call` bound to the method at load: neither a later Function.prototype.call/bind nor Reflect.apply
+// is consulted, and unlike a rest-args wrapper around apply it allocates no argument array per call
+// (these run several times per connect)
+const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call) as <
+  T,
+  A extends unknown[],
+  R,
+>(
+  method: Method<T, A, R>,
+) => (self: T, ...args: A) => R;
 
 export const weakMapGet = uncurry(WeakMap.prototype.get) as <K extends object, V>(
   map: WeakMap<K, V>,

@@ -123,9 +123,11 @@ type QueryOf = (args: unknown[]) => Operation | undefined;
 function lookupQuery(args: unknown[]): Operation | undefined {
   // by index, not destructuring: destructuring asks the (replaceable) array iterator
   const hostname = args[0];
-  // no query for an IP literal or an empty name; Node answers those itself
-  if (typeof hostname !== 'string' || hostname === '' || isIP(hostname)) return undefined;
-  if (isJudgedHost(hostname)) return undefined;
+  // no query for an IP literal or an empty name; Node answers those itself. The name a connect was
+  // just judged for is checked first: it is the common case, and isIP runs two regular expressions
+  if (typeof hostname !== 'string' || hostname === '' || isJudgedHost(hostname) || isIP(hostname)) {
+    return undefined;
+  }
   return dnsOp(hostname, undefined);
 }
 

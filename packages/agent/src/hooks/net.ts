@@ -114,13 +114,16 @@ function toPort(value: unknown): number | undefined {
  * so we read them here instead of loading and patching http, https and http2 at start-up.
  */
 function requestDetails(options: Record<string, unknown>): EventDetails | undefined {
-  const details: EventDetails = {};
-  if (typeof options.href === 'string') details.url = redactUrl(options.href);
-  if (typeof options.method === 'string') details.method = options.method.toUpperCase();
-  else if (options._agentKey !== undefined) details.method = 'GET';
+  // no object until there is something to say: a plain net.connect has none of these
+  let details: EventDetails | undefined;
+  const href = options.href;
+  if (typeof href === 'string') details = { url: redactUrl(href) };
+  const method = options.method;
+  if (typeof method === 'string') (details ??= {}).method = method.toUpperCase();
+  else if (options._agentKey !== undefined) (details ??= {}).method = 'GET';
   const alpn = options.ALPNProtocols;
-  if (Array.isArray(alpn) && alpn.includes('h2')) details.protocol = 'h2';
-  return Object.keys(details).length > 0 ? details : undefined;
+  if (Array.isArray(alpn) && alpn.includes('h2')) (details ??= {}).protocol = 'h2';
+  return details;
 }
 
 /** Drops credentials from a URL before it goes into an event (events end up in logs). */
