@@ -1,6 +1,6 @@
 // The Lambda layer's cost, measured in the local Lambda (testing/lambda-sim, real aws-lambda-ric):
 //   - cold start: Init duration with the layer (wrapper + agent + extension) vs. the bare function,
-//     the policy served by a loopback control plane stub (its round trip is ~1 ms and is included,
+//     the policy served by a loopback stand-in control plane (its round trip is ~1 ms and is included,
 //     so the figure is an upper bound of what the layer adds beyond the fetch);
 //   - warm invocation: response time (what the caller waits for) with vs. without the layer, and the
 //     time until the environment freezes (the extension flushes after platform.runtimeDone);
@@ -98,14 +98,14 @@ EXT_ID="$id" exec node "${nullLayerDir}/loop.cjs"
 );
 chmodSync(join(nullLayerDir, 'extensions', 'null-extension'), 0o755);
 
-// Control plane stub: the policy at once, and 200 for function reports and event batches.
+// A stand-in control plane that answers at once, so the measurement excludes server work: the policy at once, and 200 for function reports and event batches.
 const policy = JSON.stringify({
   name: 'bench',
   network: 'observe',
   filesystem: 'observe',
   process: 'observe',
 });
-const stub = http.createServer((req, res) => {
+const fakeControlPlane = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
     if (req.url?.startsWith('/api/v1/agent/policy'))
@@ -116,8 +116,8 @@ const stub = http.createServer((req, res) => {
         .end('{"accepted":0,"duplicates":0,"rejected":0,"results":[]}');
   });
 });
-await new Promise((resolve) => stub.listen(0, '127.0.0.1', resolve));
-const apiUrl = `http://127.0.0.1:${stub.address().port}`;
+await new Promise((resolve) => fakeControlPlane.listen(0, '127.0.0.1', resolve));
+const apiUrl = `http://127.0.0.1:${fakeControlPlane.address().port}`;
 const policyFile = join(root, 'policy.json');
 writeFileSync(policyFile, policy);
 
@@ -225,7 +225,7 @@ const warm = Object.fromEntries(
 const ourMemory = memoryOf(lambdas.layer, 'extension:appdefender');
 const nullMemory = memoryOf(lambdas.nullExtension, 'extension:null-extension');
 for (const lambda of Object.values(lambdas)) await lambda.shutdown();
-stub.close();
+fakeControlPlane.close();
 
 const fmt = (value, digits = 1) => value.toFixed(digits);
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
