@@ -98,7 +98,7 @@ EXT_ID="$id" exec node "${nullLayerDir}/loop.cjs"
 );
 chmodSync(join(nullLayerDir, 'extensions', 'null-extension'), 0o755);
 
-// A stand-in control plane that answers at once, so the measurement excludes server work: the policy at once, and 200 for function reports and event batches.
+// A stand-in control plane: it serves the policy and answers function reports and event batches at once.
 const policy = JSON.stringify({
   name: 'bench',
   network: 'observe',
