@@ -115,14 +115,22 @@ function toPort(value: unknown): number | undefined {
  */
 function requestDetails(options: Record<string, unknown>): EventDetails | undefined {
   // no object until there is something to say: a plain net.connect has none of these
-  let details: EventDetails | undefined;
   const href = options.href;
-  if (typeof href === 'string') details = { url: redactUrl(href) };
-  const method = options.method;
-  if (typeof method === 'string') (details ??= {}).method = method.toUpperCase();
-  else if (options._agentKey !== undefined) (details ??= {}).method = 'GET';
+  const url = typeof href === 'string' ? redactUrl(href) : undefined;
+  const rawMethod = options.method;
+  const method =
+    typeof rawMethod === 'string'
+      ? rawMethod.toUpperCase()
+      : options._agentKey !== undefined
+        ? 'GET'
+        : undefined;
   const alpn = options.ALPNProtocols;
-  if (Array.isArray(alpn) && alpn.includes('h2')) (details ??= {}).protocol = 'h2';
+  const protocol = Array.isArray(alpn) && alpn.includes('h2') ? 'h2' : undefined;
+  if (url === undefined && method === undefined && protocol === undefined) return undefined;
+  const details: EventDetails = {};
+  if (url !== undefined) details.url = url;
+  if (method !== undefined) details.method = method;
+  if (protocol !== undefined) details.protocol = protocol;
   return details;
 }
 
