@@ -274,3 +274,14 @@ export function appResult<T = Record<string, unknown>>(result: RunResult): T {
     throw new Error(`expected one result, got ${results.length}: ${JSON.stringify(results)}`);
   return results[0]!;
 }
+
+/** Writes the fixture app into `dir`, its application directory, so loading the app itself is never in question. */
+export function appIn(
+  dir: string,
+  source: string,
+  type: 'cjs' | 'esm' = 'cjs',
+): { file: string; cwd: string } {
+  const file = join(dir, type === 'esm' ? 'app.mjs' : 'app.cjs');
+  writeFileSync(file, source);
+  return { file, cwd: dir };
+}

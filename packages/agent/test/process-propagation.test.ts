@@ -4,14 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appResult, cleanup, fixturePath, policy, type RunResult, runFixture } from './harness.js';
-
-/** Writes the fixture app into `dir`, its application directory, so loading the app itself is never in question. */
-function appIn(dir: string, source: string, type: 'cjs' | 'esm' = 'cjs'): { file: string; cwd: string } {
-  const file = join(dir, type === 'esm' ? 'app.mjs' : 'app.cjs');
-  writeFileSync(file, source);
-  return { file, cwd: dir };
-}
+import { appIn, appResult, cleanup, fixturePath, policy, type RunResult, runFixture } from './harness.js';
 
 const dirs: string[] = [];
 const runs: RunResult[] = [];
