@@ -61,6 +61,45 @@ export function getOriginalProcessBinding(): ((name: string) => unknown) | undef
 
 const patched = new WeakSet<object>();
 
+/** One replaced property and what it was before, so a speculative install can be undone. */
+export interface PatchRecord {
+  target: object;
+  key: PropertyKey;
+  previous: PropertyDescriptor | undefined;
+}
+let journal: PatchRecord[] | undefined;
+
+/**
+ * Runs `install`, adding to `records` every property it replaces through `patchMethod` or
+ * `replaceProperty` (also when it throws half-way), for `undoPatches`. Used while the agent waits for its policy: hooks are installed during the wait
+ * (their cost hides in it) and the ones of categories the policy grants are taken out again before
+ * any application code runs, so a granted category still ends with no hooks at all.
+ */
+export function recordPatches(records: PatchRecord[], install: () => void): void {
+  const outer = journal;
+  journal = records;
+  try {
+    install();
+  } finally {
+    journal = outer;
+  }
+}
+
+/** Puts back what `recordPatches` saw replaced, newest first. */
+export function undoPatches(records: readonly PatchRecord[]): void {
+  for (let index = records.length - 1; index >= 0; index--) {
+    const { target, key, previous } = records[index] as PatchRecord;
+    if (previous) Object.defineProperty(target, key, previous);
+    else delete (target as Record<PropertyKey, unknown>)[key];
+  }
+}
+
+/** `Object.defineProperty`, remembered for `undoPatches` when a speculative install is recording. */
+export function replaceProperty(target: object, key: PropertyKey, descriptor: PropertyDescriptor): void {
+  journal?.push({ target, key, previous: Object.getOwnPropertyDescriptor(target, key) });
+  Object.defineProperty(target, key, descriptor);
+}
+
 /**
  * Replaces `target[key]` with `makeWrapper(original)`, in place, keeping the original only in the
  * wrapper's closure (nothing on the wrapper leads back to it) and the original's name and length,
@@ -80,7 +119,7 @@ export function patchMethod<F extends AnyFunction>(
   const wrapper = makeWrapper(original as F);
   copyFunctionShape(original as F, wrapper);
   patched.add(wrapper);
-  Object.defineProperty(target, key, {
+  replaceProperty(target, key, {
     value: wrapper,
     writable: descriptor ? descriptor.writable !== false : true,
     enumerable: descriptor ? descriptor.enumerable === true : true,

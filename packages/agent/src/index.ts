@@ -14,9 +14,9 @@ import { protectStackCapture } from './attribution.js';
 import { builtin } from './builtins.js';
 import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
 import { EventSink, spoolFileIn } from './event-sink.js';
-import { installHooks } from './hooks/registry.js';
+import { installHooks, installHooksBeforePolicy } from './hooks/registry.js';
 import { describeError, logLine } from './log.js';
-import { loadPolicy } from './policy-source.js';
+import { loadPolicy, policyHandOffPending } from './policy-source.js';
 import { flushPendingEvents, initReporter } from './report.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
@@ -37,6 +37,16 @@ function start(): void {
   const inLambda = Boolean(env.AWS_LAMBDA_RUNTIME_API || env.AWS_LAMBDA_FUNCTION_NAME);
   const failMode = failModeFromEnv(env);
   if (failMode.problem) logLine(failMode.problem);
+  const appDirs = [env.LAMBDA_TASK_ROOT || process.cwd()];
+  // Filled in below and set (setContext) only once complete: hooks let everything through until then.
+  const context = { appDirs, runtimeDir } as AgentContext;
+
+  // In Lambda the extension may still be fetching the policy when the runtime starts. Installing the
+  // hooks is most of the agent's start-up work and needs no policy, so it is done first and its cost
+  // hides in the wait; the hooks of the categories the policy grants come out again below.
+  const installedEarly = policyHandOffPending(env, runtimeDir)
+    ? installHooksBeforePolicy(context)
+    : undefined;
 
   const loaded = loadPolicy({ env, runtimeDir, failMode: failMode.mode, inLambda });
   const { policy } = loaded;
@@ -47,7 +57,6 @@ function start(): void {
   }
 
   const provider = detectCloudProvider(env);
-  const appDirs = [env.LAMBDA_TASK_ROOT || process.cwd()];
   const ipNames = new IpNameTable();
   const alwaysAllowedHosts = env.AWS_LAMBDA_RUNTIME_API ? [env.AWS_LAMBDA_RUNTIME_API] : [];
   const decider = createDecider(policy, {
@@ -60,18 +69,16 @@ function start(): void {
     // filesystem deny it cannot forge events in the spool or plant a policy.json for a child
     // (test/redteam-integrity.test.ts).
   });
-  const context: AgentContext = {
+  Object.assign(context, {
     policy,
     decider,
     policySource: loaded.source,
     failMode: failMode.mode,
-    appDirs,
-    runtimeDir,
     spoolEvents: inLambda || Boolean(env.ES_RUNTIME_DIR),
     ipNames,
     alwaysAllowedHosts,
     metadata: metadataFromEnv(env, provider),
-  };
+  } satisfies Omit<AgentContext, 'appDirs' | 'runtimeDir'>);
   if (loaded.reason && loaded.source === 'fail-mode') context.failReason = loaded.reason;
   setContext(context);
 
@@ -85,11 +92,10 @@ function start(): void {
   });
   const governsSomething =
     policy.network !== 'grant' || policy.filesystem !== 'grant' || policy.process !== 'grant';
-  if (governsSomething) {
-    protectStackCapture();
-    installHooks(context);
-    process.on('exit', flushPendingEvents);
-  }
+  if (governsSomething) protectStackCapture();
+  if (installedEarly) installedEarly.keepFor(policy);
+  else if (governsSomething) installHooks(context);
+  if (governsSomething) process.on('exit', flushPendingEvents);
   if (context.spoolEvents) writeRuntimeFile(context);
 }
 

@@ -35,7 +35,7 @@ export interface PolicySourceOptions {
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 // docs/architecture.md: every poll step missed adds to the function's Init time
-const POLL_MS = 5;
+const POLL_MS = 1;
 
 export function loadPolicy(options: PolicySourceOptions): LoadedPolicy {
   const { env } = options;
@@ -67,6 +67,19 @@ export function loadPolicy(options: PolicySourceOptions): LoadedPolicy {
     return { policy: OBSERVE_ALL, source: 'file', reason: 'built-in public group' };
   if (!groupName) reasons.push('neither ES_POLICY_FILE nor ES_POLICY_GROUP_NAME is set');
   return failMode(options, groupName, reasons.join('; ') || 'no policy source available');
+}
+
+/**
+ * True when the extension is still fetching the policy (its `policy.pending` marker is there and
+ * `policy.json` is not yet): `loadPolicy` will wait, and the agent can do its policy-independent
+ * work first.
+ */
+export function policyHandOffPending(env: NodeJS.ProcessEnv, runtimeDir: string): boolean {
+  return (
+    !env.ES_POLICY_FILE &&
+    !fs.existsSync(join(runtimeDir, 'policy.json')) &&
+    fs.existsSync(join(runtimeDir, 'policy.pending'))
+  );
 }
 
 function readPolicyFile(path: string): PolicyGroup {

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appResult, ensureAgentBuilt, fixturePath, runFixture } from './harness.js';
+import { appResult, appResults, ensureAgentBuilt, fixturePath, runFixture } from './harness.js';
 
 const helpers = JSON.stringify(fixturePath('net-helpers.cjs'));
 // connects to an IP literal (no DNS query ever leaves) on a loopback server of its own
@@ -110,6 +110,50 @@ describe('the extension hand-off', () => {
     handOff(runtime, { 'policy.json': { policy: DENY_GROUP, source: 'cache' } });
     const run = await running;
     expect(appResult(run)).toEqual({ error: 'ERR_ACCESS_DENIED' });
+  });
+
+  // The hooks are installed while the agent waits (their cost hides in the wait); those of the
+  // categories the policy grants must come out again, exactly as Node had them, before the app runs.
+  it('installs hooks during the wait, then takes out those of granted categories', async () => {
+    const FINGERPRINT = `
+      const fn = (f) => (typeof f === 'function' ? Function.prototype.toString.call(f).slice(0, 80) : String(f));
+      const fs = require('node:fs');
+      const net = require('node:net');
+      const childProcess = require('node:child_process');
+      const wasi = Object.getOwnPropertyDescriptor(require('node:wasi').WASI.prototype, 'constructor');
+      const fsBinding = process.binding('fs');
+      console.log(JSON.stringify({ result: {
+        filesystem: [fn(fs.readFileSync), fn(fs.promises.opendir), fn(fsBinding.open), fn(wasi.value), wasi.writable, fn(process.binding)],
+        network: [fn(net.Socket.prototype.connect), fn(require('node:dns').lookup), fn(process.binding('tcp_wrap').TCP.prototype.connect)],
+        process: [fn(childProcess.ChildProcess.prototype.spawn), fn(process.dlopen)],
+      } }));
+    `;
+    const bare = appResult<Record<string, unknown[]>>(
+      await runFixture({ agent: false, policy: null, source: FINGERPRINT, env: { NODE_NO_WARNINGS: '1' } }),
+    );
+    let runtime = '';
+    const running = runFixture({
+      policy: null,
+      env: { ES_POLICY_WAIT_MS: '5000', NODE_NO_WARNINGS: '1' },
+      setup: ({ runtimeDir }) => {
+        runtime = runtimeDir;
+        handOff(runtimeDir, { 'policy.pending': {} });
+      },
+      source: `${FINGERPRINT}\n${PROBE}`,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    handOff(runtime, {
+      'policy.json': {
+        policy: { ...DENY_GROUP, filesystem: 'grant', process: 'grant' },
+        source: 'control-plane',
+      },
+    });
+    const run = await running;
+    const [withAgent, probe] = appResults<Record<string, unknown[]>>(run);
+    expect(withAgent?.filesystem).toEqual(bare.filesystem);
+    expect(withAgent?.process).toEqual(bare.process);
+    expect(withAgent?.network).not.toEqual(bare.network);
+    expect(probe).toEqual({ error: 'ERR_ACCESS_DENIED' });
   });
 
   it('stops waiting after ES_POLICY_WAIT_MS and says why', async () => {

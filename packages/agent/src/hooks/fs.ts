@@ -6,7 +6,7 @@
  */
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
-import { patchMethod } from '../bindings.js';
+import { patchMethod, replaceProperty } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
 import { privateBytes } from './fs-binding.js';
@@ -198,7 +198,7 @@ function wrapWasi(original: AnyFunction): AnyFunction {
     return ReflectConstruct(Original, args, new.target);
   } as unknown as AnyFunction & { prototype: object };
   WASI.prototype = Original.prototype;
-  Object.defineProperty(Original.prototype, 'constructor', {
+  replaceProperty(Original.prototype, 'constructor', {
     value: WASI,
     writable: true,
     configurable: true,

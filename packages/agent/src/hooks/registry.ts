@@ -4,7 +4,8 @@
  * granted category costs nothing at all. test/structure.test.ts checks that every hook file is
  * registered and every registered hook has its file.
  */
-import type { Category } from '@appdefender/policy';
+import type { Category, PolicyGroup } from '@appdefender/policy';
+import { type PatchRecord, recordPatches, undoPatches } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
 import { describeError, logLine } from '../log.js';
@@ -43,15 +44,58 @@ export const HOOKS: readonly HookDescriptor[] = [
 
 /** Installs the hooks the policy needs; a hook that fails to install is logged and skipped. */
 export function installHooks(context: AgentContext): string[] {
+  return installEach(context, (hook) => context.policy[hook.category] !== 'grant');
+}
+
+/**
+ * Installs every hook before the policy is known (the agent is waiting for the extension to hand
+ * it over: the install's cost hides in that wait). Until the context is set the hooks let everything
+ * through, and nothing but the agent runs during the wait. `keepFor(policy)` then takes out, exactly
+ * as they were, the hooks of the categories the policy grants: a granted category ends with no hooks.
+ */
+export function installHooksBeforePolicy(context: Pick<AgentContext, 'appDirs'>): {
+  keepFor(policy: PolicyGroup): string[];
+} {
+  const patchesByHook = new Map<HookDescriptor, PatchRecord[]>();
+  const installed = installEach(
+    context as AgentContext,
+    () => true,
+    (hook, install) => {
+      const records: PatchRecord[] = [];
+      patchesByHook.set(hook, records);
+      recordPatches(records, install);
+    },
+  );
+  return {
+    keepFor(policy) {
+      const kept: string[] = [];
+      // newest first, as the hooks were installed in order on top of each other
+      for (let index = HOOKS.length - 1; index >= 0; index--) {
+        const hook = HOOKS[index] as HookDescriptor;
+        // a hook that failed half-way is taken out too when granted, and kept as far as it got if not
+        if (policy[hook.category] === 'grant') undoPatches(patchesByHook.get(hook) ?? []);
+        else if (installed.includes(hook.name)) kept.unshift(hook.name);
+      }
+      syncEsmNamespaces();
+      return kept;
+    },
+  };
+}
+
+function installEach(
+  context: AgentContext,
+  wanted: (hook: HookDescriptor) => boolean,
+  run: (hook: HookDescriptor, install: () => void) => void = (_hook, install) => install(),
+): string[] {
   const installed: string[] = [];
   // ES_AGENT_DEBUG=timing: one stderr line with each hook's install time (cold-start work)
   const timing = process.env.ES_AGENT_DEBUG === 'timing';
   const times: string[] = [];
   for (const hook of HOOKS) {
-    if (context.policy[hook.category] === 'grant') continue;
+    if (!wanted(hook)) continue;
     const started = timing ? process.hrtime.bigint() : 0n;
     try {
-      hook.install(context);
+      run(hook, () => hook.install(context));
       installed.push(hook.name);
     } catch (error) {
       logLine(`hook ${hook.name} could not be installed: ${describeError(error)}`);
@@ -59,8 +103,14 @@ export function installHooks(context: AgentContext): string[] {
     if (timing) times.push(`${hook.name} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(2)} ms`);
   }
   if (timing) logLine(`hook install times: ${times.join(', ')}`);
-  // ESM named imports of node:* builtins (`import { connect } from 'node:net'`) are live bindings
-  // that only follow our patches of the CommonJS exports after this call.
-  if (installed.length > 0) builtin<typeof import('node:module')>('node:module').syncBuiltinESMExports();
+  if (installed.length > 0) syncEsmNamespaces();
   return installed;
+}
+
+/**
+ * ESM named imports of node:* builtins (`import { connect } from 'node:net'`) are live bindings
+ * that only follow our patches of the CommonJS exports after this call.
+ */
+function syncEsmNamespaces(): void {
+  builtin<typeof import('node:module')>('node:module').syncBuiltinESMExports();
 }

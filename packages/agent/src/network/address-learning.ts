@@ -111,8 +111,8 @@ export function resolvableAllowedNames(allowedDomains: readonly string[]): strin
  * report them.
  */
 export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lookup): void {
-  const names = resolvableAllowedNames(context.policy.allowedDomains);
-  if (names.length === 0) return;
+  // read when the resolution starts, not now: the hooks may be installed before the policy is known
+  let names: string[] = [];
   let refreshing = false;
   const resolveAll = (): void => {
     let outstanding = names.length;
@@ -147,6 +147,8 @@ export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lo
   // (whenAllowedNamesSettled). Not knowing the answers yet can only deny more, never allow more.
   startFirstResolution = (): void => {
     startFirstResolution = undefined;
+    names = resolvableAllowedNames(context.policy.allowedDomains);
+    if (names.length === 0) return;
     pendingUntil = dateNow() + MAX_FIRST_RESOLUTION_WAIT_MS;
     resolveAll();
   };
