@@ -24,9 +24,17 @@ const resolvePolicyFromSource = {
 
 /**
  * Bundles `entry` of the package in `packageDir` to `outfile`. `versionDefine` names the global the
- * package's version is compiled into; `inject` lists modules esbuild injects into every module.
+ * package's version is compiled into; `inject` lists modules esbuild injects into every module;
+ * `minifyIdentifiers` also shortens local names (stack frames inside the bundle get short names).
  */
-export async function bundleForFunction({ packageDir, entry, outfile, versionDefine, inject = [] }) {
+export async function bundleForFunction({
+  packageDir,
+  entry,
+  outfile,
+  versionDefine,
+  inject = [],
+  minifyIdentifiers = false,
+}) {
   const { version } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
   const temporary = `${outfile}.${process.pid}.tmp`;
   await esbuild.build({
@@ -36,9 +44,10 @@ export async function bundleForFunction({ packageDir, entry, outfile, versionDef
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    // small (it is read at every cold start) but without mangled names, so errors stay legible
+    // small: it is read and compiled at every cold start (V8 compiles about 40 KB/ms here)
     minifySyntax: true,
     minifyWhitespace: true,
+    minifyIdentifiers,
     legalComments: 'none',
     define: { [versionDefine]: JSON.stringify(version) },
     inject,

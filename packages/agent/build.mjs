@@ -21,6 +21,9 @@ export function buildAgent({ outfile = agentBundlePath } = {}) {
     // trusted Map/Set/WeakMap/WeakSet/Reflect/JSON for every module of the bundle, policy engine
     // included, captured before the app runs (see src/trusted-globals.ts)
     inject: [join(packageDir, 'src', 'trusted-globals.ts')],
+    // a third less to compile at every cold start (~0.5 ms); the agent's own frames never reach
+    // the app's errors by name (wrappers carry the originals' names) and attribution skips them
+    minifyIdentifiers: true,
   });
 }
 

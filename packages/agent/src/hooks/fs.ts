@@ -66,7 +66,7 @@ export const hook: HookDescriptor = {
     patchMethod<AnyFunction>(process, 'loadEnvFile', (original) =>
       syncJudged('process.loadEnvFile', 'read', original, './.env'),
     );
-    patchMethod<AnyFunction>(process.report, 'writeReport', (original) => writeReportJudged(original));
+    patchReportWhenLoaded();
     patchMethod<AnyFunction>(loadQuietly('node:wasi'), 'WASI', (original) => wrapWasi(original));
     const v8 = builtin<typeof import('node:v8')>('node:v8');
     patchMethod<AnyFunction>(v8, 'writeHeapSnapshot', (original) =>
@@ -123,6 +123,29 @@ function promiseJudged(call: string, access: 'read' | 'write', original: AnyFunc
     if (denied) return PromiseReject(denied);
     return ReflectApply(original, this, args);
   };
+}
+
+/**
+ * `process.report` is a getter that loads Node's report module on first use (about 0.3 ms of cold
+ * start): ours patches `writeReport` on the object it returns instead of loading it now. The report
+ * object is only reachable through this getter.
+ */
+function patchReportWhenLoaded(): void {
+  const descriptor = Object.getOwnPropertyDescriptor(process, 'report');
+  const originalGet = descriptor?.get;
+  if (!descriptor || !originalGet || !descriptor.configurable) {
+    patchMethod<AnyFunction>(process.report, 'writeReport', (original) => writeReportJudged(original));
+    return;
+  }
+  replaceProperty(process, 'report', {
+    enumerable: descriptor.enumerable === true,
+    configurable: true,
+    get: function get(this: unknown) {
+      const report = ReflectApply(originalGet, this, []) as object | undefined;
+      patchMethod<AnyFunction>(report, 'writeReport', (original) => writeReportJudged(original));
+      return report;
+    },
+  });
 }
 
 /** writeReport([filename][, err]): a relative name lands in `process.report.directory`, else the cwd. */
