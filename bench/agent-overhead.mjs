@@ -9,8 +9,8 @@
 //
 //   node packages/agent/build.mjs && node bench/agent-overhead.mjs [--rounds 15] [--connects 1500]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,12 +64,16 @@ writeFileSync(
 );
 // What the Lambda Node.js runtime client (aws-lambda-ric) itself loads before the handler: the
 // agent's share of a real cold start is what it adds on top of that, not on top of an empty node.
-// An ES module, as the runtime's entry (/var/runtime/index.mjs) is: Node's ESM loader (which loads
+// The builtins are read from the ric's own entry (the same code as /var/runtime/index.mjs), and
+// imported from an ES module, as the runtime's entry is one: Node's ESM loader (which loads
 // fs/promises) is part of every Lambda cold start.
+const runtimeBuiltins = builtinsImportedBy(
+  createRequire(join(root, 'package.json')).resolve('aws-lambda-ric'),
+);
 const runtimeLikeApp = join(work, 'runtime-like.mjs');
 writeFileSync(
   runtimeLikeApp,
-  `${['node:net', 'node:http', 'node:os', 'node:module', 'node:path', 'node:fs'].map((id) => `import '${id}';`).join('\n')}\nconst cpu = process.cpuUsage();\nprocess.stdout.write(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000 }));\n`,
+  `${runtimeBuiltins.map((id) => `import '${id}';`).join('\n')}\nconst cpu = process.cpuUsage();\nprocess.stdout.write(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000 }));\n`,
 );
 const connectApp = join(work, 'connect.cjs');
 writeFileSync(
@@ -166,6 +170,17 @@ for (let round = 0; round < connectRounds; round++) {
     samples.get(variant.name).connectCpu.push(cpuUsPerConnect);
   }
 }
+// Instructions executed up to the runtime-like app's first line, counted by valgrind's callgrind:
+// the same count on every run whatever the neighbours do (V8 single-threaded and with fixed seeds),
+// so the agent's share is read without the machine's noise. Converted to milliseconds at bare
+// node's own rate (its median CPU time over its instruction count), as an estimate.
+const valgrind = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
+const instructionCounts = new Map();
+if (valgrind.status === 0) {
+  for (const variant of variants.filter(({ name }) => name === 'bare node' || name.startsWith('agent'))) {
+    instructionCounts.set(variant.name, countInstructions(variant, runtimeLikeApp));
+  }
+}
 rmSync(work, { recursive: true, force: true });
 
 const bare = samples.get('bare node');
@@ -221,6 +236,21 @@ const worstRss = Math.max(...agentRows.map((row) => Number(row['RSS +MB'])));
 const governed = agentRows.filter((row) => !row.variant.includes('grant'));
 const worstConnect = Math.max(...governed.map((row) => Number(row['connect CPU x'])));
 const grantConnect = Number(agentRows.find((row) => row.variant.includes('grant'))['connect CPU x']);
+if (instructionCounts.size > 0) {
+  const bareInstructions = instructionCounts.get('bare node');
+  const msPerInstruction = median(bare.runtimeCpuMs) / bareInstructions;
+  console.table(
+    [...instructionCounts].map(([variant, count]) => ({
+      variant,
+      'instructions (M)': (count / 1e6).toFixed(1),
+      '+M': ((count - bareInstructions) / 1e6).toFixed(1),
+      x: (count / bareInstructions).toFixed(3),
+      '≈ +ms at bare rate': ((count - bareInstructions) * msPerInstruction).toFixed(1),
+    })),
+  );
+} else {
+  console.log('valgrind not found: no instruction counts (apt-get install valgrind)');
+}
 console.log(
   [
     // CPU time, not wall time: on a shared machine the wall clock mostly measures the neighbours
@@ -231,3 +261,42 @@ console.log(
     `net.connect CPU grant-only: ${grantConnect.toFixed(3)}x (target <= 1.02) ${grantConnect <= 1.02 ? 'OK' : 'OVER'}`,
   ].join('\n'),
 );
+
+/** The `node:` builtins (and bare builtin names) a bundled ES module imports, statically or not. */
+function builtinsImportedBy(file) {
+  const source = readFileSync(file, 'utf8');
+  const found = new Set();
+  for (const match of source.matchAll(
+    /(?:\bfrom\s*|\bimport\s*\(\s*|[rR]equire\s*\(\s*)["']([a-z_:/]+)["']/g,
+  )) {
+    const id = match[1].startsWith('node:') ? match[1] : `node:${match[1]}`;
+    if (isBuiltin(id)) found.add(id);
+  }
+  if (found.size === 0) throw new Error(`found no builtin imports in ${file}`);
+  return [...found].sort();
+}
+
+/** Instructions executed by `variant` running `app`, under callgrind (see above). */
+function countInstructions(variant, app) {
+  const result = spawnSync(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--callgrind-out-file=/dev/null',
+      process.execPath,
+      '--single-threaded',
+      '--hash-seed=1',
+      '--random-seed=1',
+      ...variant.args,
+      app,
+    ],
+    { env: { ...baseEnv, ...variant.env }, encoding: 'utf8', timeout: 600_000 },
+  );
+  const collected = /Collected : (\d+)/.exec(result.stderr ?? '');
+  if (result.status !== 0 || !collected) {
+    throw new Error(
+      `${variant.name} under valgrind failed (${result.status}): ${result.stderr?.slice(-500)}`,
+    );
+  }
+  return Number(collected[1]);
+}
