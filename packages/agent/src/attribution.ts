@@ -40,21 +40,46 @@ export function agentFileName(): string {
 /**
  * Installs the accessor described above. Called once at start; safe to call again.
  * When the app already made it unconfigurable (it ran before us), we capture without it.
+ *
+ * `provisional`: installed before the policy is known (hooks go in during the policy wait, and
+ * telling the agent's own work from the app's reads stacks), still configurable so that
+ * `withdrawStackCapture` can take it out when the policy grants everything; a later plain call
+ * makes it final.
  */
-export function protectStackCapture(): void {
+export function protectStackCapture(provisional = false): void {
   const descriptor = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
-  if (descriptor && (!descriptor.configurable || descriptor.get)) return;
+  if (descriptor && (!descriptor.configurable || descriptor.get)) {
+    if (!provisional) settleProvisional?.(true);
+    return;
+  }
   let appValue: unknown = descriptor?.value;
-  Object.defineProperty(Error, 'prepareStackTrace', {
-    configurable: false,
+  const accessor = {
     enumerable: descriptor?.enumerable ?? false,
     get: () => (capturing ? privatePrepare : appValue),
     set: (value: unknown) => {
       appValue = value;
     },
-  });
+  };
+  Object.defineProperty(Error, 'prepareStackTrace', { ...accessor, configurable: provisional });
+  if (provisional) {
+    settleProvisional = (keep) => {
+      settleProvisional = undefined;
+      if (keep) Object.defineProperty(Error, 'prepareStackTrace', { ...accessor, configurable: false });
+      else if (descriptor)
+        Object.defineProperty(Error, 'prepareStackTrace', { ...descriptor, value: appValue });
+      else if (appValue === undefined) delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+      else Error.prepareStackTrace = appValue as PrepareStackTrace;
+    };
+  }
   // needs the private formatter above to hand out structured call sites
   captureCallSiteMethods();
+}
+
+let settleProvisional: ((keep: boolean) => void) | undefined;
+
+/** Takes out a provisional accessor (see protectStackCapture) as if it had never been there. */
+export function withdrawStackCapture(): void {
+  settleProvisional?.(false);
 }
 
 function captureCallSiteMethods(): void {

@@ -10,7 +10,7 @@
 
 import { createDecider, detectCloudProvider, IpNameTable } from '@appdefender/policy';
 import { asAgentWork } from './agent-work.js';
-import { protectStackCapture } from './attribution.js';
+import { protectStackCapture, withdrawStackCapture } from './attribution.js';
 import { builtin } from './builtins.js';
 import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
 import { EventSink, spoolFileIn } from './event-sink.js';
@@ -44,11 +44,16 @@ function start(): void {
   // In Lambda the extension may still be fetching the policy when the runtime starts. Installing the
   // hooks is most of the agent's start-up work and needs no policy, so it is done first and its cost
   // hides in the wait; the hooks of the categories the policy grants come out again below.
-  const installedEarly = policyHandOffPending(env, runtimeDir)
-    ? installHooksBeforePolicy(context)
-    : undefined;
+  // (Stack capture first: hooks tell the agent's own work from the app's by its stack.)
+  let installedEarly: ReturnType<typeof installHooksBeforePolicy> | undefined;
+  if (policyHandOffPending(env, runtimeDir)) {
+    protectStackCapture(true);
+    installedEarly = installHooksBeforePolicy(context);
+  }
 
-  const loaded = loadPolicy({ env, runtimeDir, failMode: failMode.mode, inLambda });
+  // the agent's own reads: once hooks are in, they must not count as the app's (e.g. a content read
+  // of a file under /tmp would end the exemption of the runtime's handler resolution)
+  const loaded = asAgentWork(() => loadPolicy({ env, runtimeDir, failMode: failMode.mode, inLambda }));
   const { policy } = loaded;
   if (loaded.source === 'fail-mode') {
     logLine(`no policy could be had (${loaded.reason}); enforcing ES_FAIL_MODE=${failMode.mode}`);
@@ -93,6 +98,7 @@ function start(): void {
   const governsSomething =
     policy.network !== 'grant' || policy.filesystem !== 'grant' || policy.process !== 'grant';
   if (governsSomething) protectStackCapture();
+  else withdrawStackCapture();
   if (installedEarly) installedEarly.keepFor(policy);
   else if (governsSomething) installHooks(context);
   if (governsSomething) process.on('exit', flushPendingEvents);

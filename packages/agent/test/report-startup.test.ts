@@ -114,23 +114,22 @@ describe('the extension hand-off', () => {
 
   // The hooks are installed while the agent waits (their cost hides in the wait); those of the
   // categories the policy grants must come out again, exactly as Node had them, before the app runs.
-  it('installs hooks during the wait, then takes out those of granted categories', async () => {
-    const FINGERPRINT = `
-      const fn = (f) => (typeof f === 'function' ? Function.prototype.toString.call(f).slice(0, 80) : String(f));
-      const fs = require('node:fs');
-      const net = require('node:net');
-      const childProcess = require('node:child_process');
-      const wasi = Object.getOwnPropertyDescriptor(require('node:wasi').WASI.prototype, 'constructor');
-      const fsBinding = process.binding('fs');
-      console.log(JSON.stringify({ result: {
-        filesystem: [fn(fs.readFileSync), fn(fs.promises.opendir), fn(fsBinding.open), fn(wasi.value), wasi.writable, fn(process.binding)],
-        network: [fn(net.Socket.prototype.connect), fn(require('node:dns').lookup), fn(process.binding('tcp_wrap').TCP.prototype.connect)],
-        process: [fn(childProcess.ChildProcess.prototype.spawn), fn(process.dlopen)],
-      } }));
-    `;
-    const bare = appResult<Record<string, unknown[]>>(
-      await runFixture({ agent: false, policy: null, source: FINGERPRINT, env: { NODE_NO_WARNINGS: '1' } }),
-    );
+  const FINGERPRINT = `
+    const fn = (f) => (typeof f === 'function' ? Function.prototype.toString.call(f).slice(0, 80) : String(f));
+    const fs = require('node:fs');
+    const net = require('node:net');
+    const childProcess = require('node:child_process');
+    const wasi = Object.getOwnPropertyDescriptor(require('node:wasi').WASI.prototype, 'constructor');
+    const fsBinding = process.binding('fs');
+    const prepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
+    console.log(JSON.stringify({ result: {
+      filesystem: [fn(fs.readFileSync), fn(fs.promises.opendir), fn(fsBinding.open), fn(wasi.value), wasi.writable, fn(process.binding)],
+      network: [fn(net.Socket.prototype.connect), fn(require('node:dns').lookup), fn(process.binding('tcp_wrap').TCP.prototype.connect)],
+      process: [fn(childProcess.ChildProcess.prototype.spawn), fn(process.dlopen)],
+      stackCapture: prepare ? [fn(prepare.get), prepare.configurable] : null,
+    } }));
+  `;
+  const fingerprintWithPolicyDuringWait = async (policy: Record<string, unknown>, source: string) => {
     let runtime = '';
     const running = runFixture({
       policy: null,
@@ -139,21 +138,37 @@ describe('the extension hand-off', () => {
         runtime = runtimeDir;
         handOff(runtimeDir, { 'policy.pending': {} });
       },
-      source: `${FINGERPRINT}\n${PROBE}`,
+      source: `${FINGERPRINT}\n${source}`,
     });
     await new Promise((resolve) => setTimeout(resolve, 400));
-    handOff(runtime, {
-      'policy.json': {
-        policy: { ...DENY_GROUP, filesystem: 'grant', process: 'grant' },
-        source: 'control-plane',
-      },
-    });
-    const run = await running;
-    const [withAgent, probe] = appResults<Record<string, unknown[]>>(run);
+    handOff(runtime, { 'policy.json': { policy, source: 'control-plane' } });
+    return appResults<Record<string, unknown>>(await running);
+  };
+
+  it('installs hooks during the wait, then takes out those of granted categories', async () => {
+    const bare = appResult<Record<string, unknown>>(
+      await runFixture({ agent: false, policy: null, source: FINGERPRINT, env: { NODE_NO_WARNINGS: '1' } }),
+    );
+    const [withAgent, probe] = await fingerprintWithPolicyDuringWait(
+      { ...DENY_GROUP, filesystem: 'grant', process: 'grant' },
+      PROBE,
+    );
     expect(withAgent?.filesystem).toEqual(bare.filesystem);
     expect(withAgent?.process).toEqual(bare.process);
     expect(withAgent?.network).not.toEqual(bare.network);
+    expect(withAgent?.stackCapture).toEqual([expect.any(String), false]);
     expect(probe).toEqual({ error: 'ERR_ACCESS_DENIED' });
+  });
+
+  it('leaves Node exactly as it was when the policy that lands grants everything', async () => {
+    const bare = appResult<Record<string, unknown>>(
+      await runFixture({ agent: false, policy: null, source: FINGERPRINT, env: { NODE_NO_WARNINGS: '1' } }),
+    );
+    const [withAgent] = await fingerprintWithPolicyDuringWait(
+      { name: 'all-granted', network: 'grant', filesystem: 'grant', process: 'grant' },
+      '',
+    );
+    expect(withAgent).toEqual(bare);
   });
 
   it('stops waiting after ES_POLICY_WAIT_MS and says why', async () => {
