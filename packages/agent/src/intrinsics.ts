@@ -64,6 +64,28 @@ export const symbolDescription = uncurry(
 export const stringTrim = uncurry(String.prototype.trim) as (text: string) => string;
 export const numberIsInteger: typeof Number.isInteger = Number.isInteger;
 export const arrayPush = uncurry(Array.prototype.push) as <T>(array: T[], ...items: T[]) => number;
+export const stringStartsWith = uncurry(
+  String.prototype.startsWith as (this: string, search: string) => boolean,
+) as (text: string, search: string) => boolean;
+export const stringCharCodeAt = uncurry(String.prototype.charCodeAt) as (
+  text: string,
+  index: number,
+) => number;
+export const stringLastIndexOf = uncurry(
+  String.prototype.lastIndexOf as (this: string, search: string) => number,
+) as (text: string, search: string) => number;
+const stringIndexOf = uncurry(String.prototype.indexOf as (this: string, search: string) => number);
+
+/**
+ * The string a system call sees: Node's bindings hand paths, commands and addon names to libc as C
+ * strings, which end at the first NUL. Node's public APIs refuse a NUL; raw binding calls
+ * (`process.binding('fs').open('/tmp/x\0anything')`, `spawn_sync` with `'/bin/sh\0/../../usr/bin/git'`)
+ * do not, so what is judged must be what libc will use.
+ */
+export function cString(text: string): string {
+  const nul = stringIndexOf(text, '\0');
+  return nul === -1 ? text : stringSlice(text, 0, nul);
+}
 
 /** `regExp.test(text)` without asking the (replaceable) `RegExp.prototype.exec` or `test`. */
 export function matches(regExp: RegExp, text: string): boolean {

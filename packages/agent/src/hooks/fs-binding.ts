@@ -18,10 +18,12 @@ import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
 import { getContext } from '../context.js';
 import { enforce } from '../enforce.js';
+import { stringCharCodeAt, stringLastIndexOf, stringSlice } from '../intrinsics.js';
 import { logLine } from '../log.js';
 import type { HookDescriptor } from './registry.js';
 import { installLoaderExemption, isEsmLoaderCall, isLoaderActive } from './support/fs-loader.js';
 import {
+  absolutePathOf,
   type FdEntry,
   fdEntry,
   forgetFd,
@@ -32,6 +34,7 @@ import {
   isCertainlyUngoverned,
   isWriteFlags,
   loaderMayRead,
+  pathText,
   rememberFd,
   resolveGoverned,
   resolvePath,
@@ -148,6 +151,7 @@ export const LOADER_ONLY_METHODS: Record<string, MethodSpec> = {
 };
 
 const ReflectApply = Reflect.apply;
+const mathMax = Math.max;
 /**
  * Calls that read a file's content. The module loader's other reads (stat, lstat, realpath while
  * resolving, also of /tmp itself when an application lives under it) are never judged; its content
@@ -165,6 +169,11 @@ const typedArrayGetter = (name: string) =>
 const viewBuffer = typedArrayGetter('buffer') as (view: unknown) => ArrayBufferLike;
 const viewByteOffset = typedArrayGetter('byteOffset') as (view: unknown) => number;
 const viewByteLength = typedArrayGetter('byteLength') as (view: unknown) => number;
+const dataViewGetter = (name: string) =>
+  uncurryThis(Object.getOwnPropertyDescriptor(DataView.prototype, name)!.get as () => unknown);
+const dataViewBuffer = dataViewGetter('buffer') as (view: unknown) => ArrayBufferLike;
+const dataViewByteOffset = dataViewGetter('byteOffset') as (view: unknown) => number;
+const dataViewByteLength = dataViewGetter('byteLength') as (view: unknown) => number;
 const typedArraySet = uncurryThis((TypedArrayPrototype as { set: (...args: never[]) => void }).set) as (
   target: Uint8Array,
   source: Uint8Array,
@@ -184,7 +193,12 @@ export function privateBytes(value: unknown): unknown {
     // the raw bytes are copied, as the binding reads them, whatever the element type
     bytes = new PrivateBytes(viewBuffer(value), viewByteOffset(value), viewByteLength(value));
   } catch {
-    return value;
+    // a DataView is a path to the binding too (any ArrayBufferView)
+    try {
+      bytes = new PrivateBytes(dataViewBuffer(value), dataViewByteOffset(value), dataViewByteLength(value));
+    } catch {
+      return value;
+    }
   }
   const copy = new PrivateBytes(viewByteLength(bytes));
   typedArraySet(copy, bytes);
@@ -339,26 +353,21 @@ function judgeSymlinkTarget(
   call: string,
   hookFn: AnyFunction,
 ): Error | null {
-  const link = governedCandidate(linkPath) ?? absoluteOf(linkPath);
+  // wherever the link is made (a Buffer or relative path outside the governed directories too: a
+  // link there is never resolved later, so its target is judged now or never)
+  const link = absolutePathOf(linkPath);
   if (link === null) return null;
-  const linkDir = resolvePath(link.slice(0, Math.max(1, link.lastIndexOf('/'))), true);
-  const targetText =
-    typeof target === 'string'
-      ? target
-      : target instanceof Uint8Array
-        ? Buffer.from(target).toString('utf8')
-        : null;
+  const linkDir = resolvePath(stringSlice(link, 0, mathMax(1, stringLastIndexOf(link, '/'))), true);
+  // as the system call will read it (bytes of any view, cut at a NUL); not `instanceof`, which the
+  // app can answer through Uint8Array[Symbol.hasInstance]; captured string methods only
+  const targetText = pathText(target);
   if (targetText === null) return null;
   const candidate = governedCandidate(
-    targetText.charCodeAt(0) === 0x2f ? targetText : `${linkDir}/${targetText}`,
+    stringCharCodeAt(targetText, 0) === 0x2f ? targetText : `${linkDir}/${targetText}`,
   );
   if (candidate === null) return null;
   const real = resolveGoverned(candidate, true);
   return real === null ? null : judge('write', real, call, hookFn);
-}
-
-function absoluteOf(path: unknown): string | null {
-  return typeof path === 'string' && path.charCodeAt(0) === 0x2f ? path : null;
 }
 
 function callAndRemember(

@@ -16,7 +16,9 @@
  * nearest frame outside `node:fs` code is one of those loader files. That is a slow path taken only by
  * module loading on non-granted paths.
  */
+import { callerFiles } from '../../attribution.js';
 import { builtin } from '../../builtins.js';
+import { stringStartsWith } from '../../intrinsics.js';
 
 type AnyFunction = (...args: unknown[]) => unknown;
 interface ModuleClass {
@@ -28,7 +30,6 @@ interface ModuleClass {
 }
 
 const ReflectApply = Reflect.apply;
-const captureStackTrace = Error.captureStackTrace;
 const LOADER_EXTENSIONS = ['.js', '.json', '.cjs', '.mjs'];
 const ESM_LOADER_FILE = 'node:internal/modules/esm/';
 const FS_FRAME_FILES = ['node:fs', 'node:internal/fs/'];
@@ -99,36 +100,31 @@ function wrapExtension(Module: ModuleClass, original: AnyFunction): AnyFunction 
   return wrapped;
 }
 
-interface CallSiteLike {
-  getFileName(): string | null | undefined;
-}
-
 /**
  * Is the current call a read by Node's ES module loader? Call only on the slow path.
  * @param skip the hook function; frames above it (the agent) are not looked at
+ *
+ * The frames are read with the CallSite method captured at start (callerFiles: fails closed on a
+ * tampered `Error.stackTraceLimit`) and compared with captured string methods in an index loop: an app
+ * that made `String.prototype.startsWith` answer yes for the loader's prefix (or replaced
+ * `Array.prototype.some` or the array iterator) had every stat, readdir and .js read of /tmp counted
+ * as the loader's (test/redteam-round2.test.ts).
  */
 export function isEsmLoaderCall(skip: AnyFunction): boolean {
-  const holder: { stack?: unknown } = {};
-  const errorCtor = Error as unknown as { prepareStackTrace?: unknown; stackTraceLimit?: unknown };
-  const savedPrepare = errorCtor.prepareStackTrace;
-  const savedLimit = errorCtor.stackTraceLimit;
-  let sites: unknown;
-  try {
-    errorCtor.prepareStackTrace = (_error: unknown, callSites: unknown) => callSites;
-    errorCtor.stackTraceLimit = STACK_DEPTH;
-    captureStackTrace(holder, skip);
-    sites = holder.stack;
-  } catch {
-    return false;
-  } finally {
-    errorCtor.prepareStackTrace = savedPrepare;
-    errorCtor.stackTraceLimit = savedLimit;
+  const files = callerFiles(skip, STACK_DEPTH);
+  if (files === null) return false;
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i] as string;
+    if (isFsFrame(file)) continue;
+    return stringStartsWith(file, ESM_LOADER_FILE);
   }
-  if (!Array.isArray(sites)) return false;
-  for (const site of sites as CallSiteLike[]) {
-    const file = typeof site?.getFileName === 'function' ? (site.getFileName() ?? '') : '';
-    if (FS_FRAME_FILES.some((prefix) => file === prefix || file.startsWith(prefix))) continue;
-    return file.startsWith(ESM_LOADER_FILE);
+  return false;
+}
+
+function isFsFrame(file: string): boolean {
+  for (let i = 0; i < FS_FRAME_FILES.length; i++) {
+    const prefix = FS_FRAME_FILES[i] as string;
+    if (file === prefix || stringStartsWith(file, prefix)) return true;
   }
   return false;
 }

@@ -14,6 +14,7 @@
  * `forgetFd` on close. An fd we never saw opened (stdio, sockets, pipes) is not a governed file.
  */
 import { isUnderDirectory, normalizeAbsolutePath, toAbsolutePath } from '@appdefender/policy';
+import { cString, stringLastIndexOf, stringSlice } from '../../intrinsics.js';
 
 type Realpath = (path: string, encoding: string) => string;
 type Readlink = (path: string, encoding: string) => string;
@@ -33,6 +34,11 @@ const includes = uncurry(String.prototype.includes);
 const endsWith = uncurry(String.prototype.endsWith);
 const charCodeAt = uncurry(String.prototype.charCodeAt);
 const originalCwd = process.cwd;
+// brand checks, not `instanceof`: an app can give Uint8Array an own Symbol.hasInstance that answers
+// false, and any ArrayBufferView (Uint16Array, DataView...) is a path to the fs binding
+const isView = ArrayBuffer.isView;
+// the bundle's TextDecoder is the private copy of trusted-globals.ts
+const pathDecoder = new TextDecoder();
 
 /** Directories whose entries are links to arbitrary files (`/proc/self/fd/3`, `/proc/self/root/tmp/x`). */
 const MAGIC_LINK_DIRS = ['/proc', '/dev/fd'];
@@ -109,7 +115,8 @@ function computeCertainlyUngoverned(path: string): boolean {
     if (startsWith(path, dir) && (path.length === dir.length || charCodeAt(path, dir.length) === 0x2f))
       return false;
   }
-  return !includes(path, '/.') && !includes(path, '//');
+  // a NUL ends the path the system call sees ('/tmp\0' is /tmp): never certain
+  return !includes(path, '/.') && !includes(path, '//') && !includes(path, '\0');
 }
 
 /**
@@ -142,27 +149,49 @@ function isGovernedOrMagic(abs: string): boolean {
  * then goes straight to the original). Unknown input types are null: Node's own validation rejects them.
  */
 export function governedCandidate(input: unknown): string | null {
+  const abs = absolutePathOf(input);
+  if (abs === null || !isGovernedOrMagic(abs)) return null;
+  return abs;
+}
+
+/**
+ * The absolute, lexically normalised path of a string, byte or URL path (relative ones against the
+ * real working directory), governed or not; null when the input is no path.
+ */
+export function absolutePathOf(input: unknown): string | null {
   let abs: string | null;
-  if (typeof input === 'string') {
-    if (charCodeAt(input, 0) === 0x2f /* / */) {
+  if (typeof input === 'string' || isView(input)) {
+    const text = pathText(input);
+    if (text === null) return null;
+    if (charCodeAt(text, 0) === 0x2f /* / */) {
       abs =
-        includes(input, '/.') || includes(input, '//') || endsWith(input, '/')
-          ? normalizeAbsolutePath(input)
-          : input;
-      if (includes(input, '\0')) return null;
+        includes(text, '/.') || includes(text, '//') || endsWith(text, '/')
+          ? normalizeAbsolutePath(text)
+          : text;
     } else {
-      abs = toAbsolutePath(input, currentCwd());
+      abs = toAbsolutePath(text, currentCwd());
     }
-  } else if (
-    input instanceof Uint8Array ||
-    (typeof input === 'object' && input !== null && 'href' in input)
-  ) {
-    abs = toAbsolutePath(input as Uint8Array | URL, currentCwd());
+  } else if (typeof input === 'object' && input !== null && 'href' in input) {
+    abs = toAbsolutePath(input as URL, currentCwd());
   } else {
     return null;
   }
-  if (abs === null || !isGovernedOrMagic(abs)) return null;
   return abs;
+}
+
+/**
+ * The path the system call will use for a string or byte path (any ArrayBufferView: the binding
+ * reads the raw bytes of a Uint16Array or DataView too), cut at the first NUL as libc reads it: the
+ * fs binding does not refuse a NUL the way the public API does. Null for anything else.
+ */
+export function pathText(input: unknown): string | null {
+  if (typeof input === 'string') return cString(input);
+  if (!isView(input)) return null;
+  try {
+    return cString(pathDecoder.decode(input as Uint8Array));
+  } catch {
+    return null;
+  }
 }
 
 function currentCwd(): string {
@@ -211,7 +240,7 @@ export function stopCachingResolutions(): void {
  * (the common case: the same literal path used again and again) until the next invalidation.
  */
 export function governedRealPath(input: unknown, followFinal: boolean): string | null {
-  if (typeof input !== 'string' || input.charCodeAt(0) !== 0x2f || !cachingResolutions) {
+  if (typeof input !== 'string' || charCodeAt(input, 0) !== 0x2f || !cachingResolutions) {
     const candidate = governedCandidate(input);
     return candidate === null ? null : resolveGoverned(candidate, followFinal);
   }
@@ -238,7 +267,11 @@ export function invalidateResolutions(): void {
   if (literalNotFollowing.size > 0) literalNotFollowing.clear();
 }
 
-/** Physical path of `abs` (see the module comment); lexical when the bindings are unavailable. */
+/**
+ * Physical path of `abs` (see the module comment); lexical when the bindings are unavailable. Captured
+ * string methods only: a `String.prototype.slice` answering another parent directory made a new file
+ * under /tmp resolve to one outside it (test/redteam-round2.test.ts).
+ */
 export function resolvePath(abs: string, followFinal: boolean): string {
   if (!realpathNative) return abs;
   let path = abs;
@@ -248,16 +281,16 @@ export function resolvePath(abs: string, followFinal: boolean): string {
       if (real !== null) return real;
     }
     if (path === '/') return path;
-    const slash = path.lastIndexOf('/');
-    const parent = slash <= 0 ? '/' : path.slice(0, slash);
-    const name = path.slice(slash + 1);
+    const slash = stringLastIndexOf(path, '/');
+    const parent = slash <= 0 ? '/' : stringSlice(path, 0, slash);
+    const name = stringSlice(path, slash + 1);
     const realParent = resolveExistingAncestor(parent);
     const joined = realParent === '/' ? `/${name}` : `${realParent}/${name}`;
     if (!followFinal) return joined;
     // The final component is missing or a dangling link: follow the link, as open(O_CREAT) would.
     const target = tryReadlink(joined);
     if (target === null) return joined;
-    path = normalizeAbsolutePath(target.charCodeAt(0) === 0x2f ? target : `${realParent}/${target}`);
+    path = normalizeAbsolutePath(charCodeAt(target, 0) === 0x2f ? target : `${realParent}/${target}`);
   }
   return path;
 }
@@ -270,9 +303,9 @@ function resolveExistingAncestor(dir: string): string {
     const real = tryRealpath(head);
     if (real !== null) return tail ? normalizeAbsolutePath(`${real}/${tail}`) : real;
     if (head === '/') break;
-    const slash = head.lastIndexOf('/');
-    tail = tail ? `${head.slice(slash + 1)}/${tail}` : head.slice(slash + 1);
-    head = slash <= 0 ? '/' : head.slice(0, slash);
+    const slash = stringLastIndexOf(head, '/');
+    tail = tail ? `${stringSlice(head, slash + 1)}/${tail}` : stringSlice(head, slash + 1);
+    head = slash <= 0 ? '/' : stringSlice(head, 0, slash);
   }
   return dir;
 }

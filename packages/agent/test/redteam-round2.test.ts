@@ -1,0 +1,158 @@
+// Red team, round 2: a hostile dependency that has read the agent's source attacks the places where
+// what the agent judges and what the system call uses could differ: C strings that end at a NUL,
+// byte paths the agent did not recognise, option objects of an unexpected type, duplicated
+// environment entries, and built-in methods the agent still called on its decision path. The
+// observers live in the test process (files that must not exist, a loopback server on 127.0.0.2
+// that must see no connection); every attack got through before its fix (see the commit messages).
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentPath, appResults, cleanup, ensureAgentBuilt, policy, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, forbiddenServer, type Observer, targetDir } from './redteam-support.js';
+
+let server: Observer;
+beforeAll(async () => {
+  await ensureAgentBuilt();
+  server = await forbiddenServer();
+}, 120_000);
+afterAll(() => server.close());
+
+/** A scratch directory outside every governed directory (/dev/shm: not /tmp, not the app dir). */
+function outsideDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync('/dev/shm/redteam2-outside-');
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const PREFIX = `const path = require('node:path'); const DIR = process.env.RT_TARGET_DIR; const OUTSIDE = process.env.RT_OUTSIDE;
+const NAME = path.basename(TARGET); const O_CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT;`;
+
+interface Outcome {
+  results: Record<string, unknown>[];
+  created: string[];
+  accepted: number;
+}
+
+/** Runs an attack with a fresh target directory under /tmp (with `secret.js` planted) and /dev/shm scratch. */
+async function attack(body: string, group: Record<string, unknown> = DENY_ALL): Promise<Outcome> {
+  const target = targetDir();
+  const outside = outsideDir();
+  writeFileSync(join(target.dir, 'secret.js'), 'module.exports = "s3cr3t";\n');
+  try {
+    const before = server.accepted();
+    const run = await runFixture({
+      policy: group,
+      source: attackSource(`${PREFIX}\n${body}`),
+      env: {
+        RT_PORT: String(server.port),
+        RT_TARGET: join(target.dir, 'written'),
+        RT_TARGET_DIR: target.dir,
+        RT_OUTSIDE: outside.dir,
+        RT_NODE: process.execPath,
+        RT_AGENT: agentPath,
+      },
+      timeoutMs: 20_000,
+    });
+    const results = appResults(run);
+    cleanup(run);
+    return {
+      results,
+      created: readdirSync(target.dir).filter((name) => name !== 'secret.js'),
+      accepted: server.accepted() - before,
+    };
+  } finally {
+    target.remove();
+    outside.remove();
+  }
+}
+
+// Node's public fs API refuses a NUL and takes Buffers; the fs binding (process.binding('fs'), a copy
+// of the patched binding) takes any string or ArrayBufferView and hands libc a C string.
+const BYTE_AND_NUL_PATHS: Record<string, string> = {
+  "raw binding open('<target>\\0anything'): libc stops at the NUL": `
+    report(attempt(() => process.binding('fs').open(TARGET + '\\0.ignored', O_CREATE, 0o666)));`,
+  'raw binding open(Buffer with a NUL)': `
+    report(attempt(() => process.binding('fs').open(Buffer.from(TARGET + '\\0.ignored'), O_CREATE, 0o666)));`,
+  'raw binding open(Uint16Array): any typed array is a path to the binding': `
+    const bytes = Buffer.from(TARGET + (TARGET.length % 2 ? '\\0' : '\\0\\0'));
+    report(attempt(() => process.binding('fs').open(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), O_CREATE, 0o666)));`,
+  'raw binding open(DataView)': `
+    report(attempt(() => process.binding('fs').open(new DataView(new Uint8Array(Buffer.from(TARGET)).buffer), O_CREATE, 0o666)));`,
+  'Uint8Array[Symbol.hasInstance] answering false, then fs.writeFileSync(Buffer)': `
+    Object.defineProperty(Uint8Array, Symbol.hasInstance, { value: () => false, configurable: true });
+    report(attempt(() => fs.writeFileSync(Buffer.from(TARGET), 'x')));`,
+  'symlink() with a Buffer link path outside the governed directories, then a write through it': `
+    const link = OUTSIDE + '/link';
+    const made = attempt(() => fs.symlinkSync(TARGET, Buffer.from(link)));
+    attempt(() => fs.writeFileSync(link, 'x'));
+    report(made);`,
+  'symlink() with a relative link path after chdir outside, then a write through it': `
+    process.chdir(OUTSIDE);
+    const made = attempt(() => fs.symlinkSync(TARGET, 'link'));
+    attempt(() => fs.writeFileSync(OUTSIDE + '/link', 'x'));
+    report(made);`,
+  'symlink() whose relative target String.prototype.charCodeAt makes look absolute': `
+    fs.mkdirSync(OUTSIDE + '/a/b/c/d/e/f/g', { recursive: true });
+    process.chdir(OUTSIDE + '/a/b/c/d/e/f/g');
+    // from the link's directory this reaches the target; from the working directory, a place under OUTSIDE
+    const relative = '../'.repeat(OUTSIDE.split('/').length - 1) + TARGET.slice(1);
+    const charCodeAt = String.prototype.charCodeAt;
+    String.prototype.charCodeAt = function (index) { return String(this) === relative && index === 0 ? 0x2f : charCodeAt.call(this, index); };
+    const made = attempt(() => fs.symlinkSync(relative, OUTSIDE + '/link'));
+    String.prototype.charCodeAt = charCodeAt;
+    attempt(() => fs.writeFileSync(OUTSIDE + '/link', 'x'));
+    report(made);`,
+  'String.prototype.slice answering another parent directory for a new file': `
+    const slice = String.prototype.slice;
+    String.prototype.slice = function (...args) { const value = slice.apply(this, args); return value === DIR ? OUTSIDE : value; };
+    const outcome = attempt(() => fs.writeFileSync(TARGET, 'x'));
+    String.prototype.slice = slice;
+    report(outcome);`,
+};
+
+const READS: Record<string, string> = {
+  "raw binding readdir('<dir>\\0')": `
+    report(attempt(() => process.binding('fs').readdir(DIR + '\\0', 'utf8', false)));`,
+  'String.prototype.startsWith answering yes for the ES module loader prefix: readdirSync': `
+    const startsWith = String.prototype.startsWith;
+    String.prototype.startsWith = function (prefix, ...rest) { return prefix === 'node:internal/modules/esm/' || startsWith.call(this, prefix, ...rest); };
+    const outcome = attempt(() => fs.readdirSync(DIR));
+    String.prototype.startsWith = startsWith;
+    report(outcome);`,
+  'String.prototype.startsWith answering yes for the ES module loader prefix: readFileSync of a .js file': `
+    const startsWith = String.prototype.startsWith;
+    String.prototype.startsWith = function (prefix, ...rest) { return prefix === 'node:internal/modules/esm/' || startsWith.call(this, prefix, ...rest); };
+    const outcome = attempt(() => fs.readFileSync(DIR + '/secret.js', 'utf8'));
+    String.prototype.startsWith = startsWith;
+    report(outcome);`,
+};
+
+describe('red team 2: writes that reached libc as another path than the one judged (filesystem deny)', () => {
+  for (const [name, body] of Object.entries(BYTE_AND_NUL_PATHS)) {
+    it(`blocks ${name}`, async () => {
+      const { results, created } = await attack(body);
+      expect(created, JSON.stringify(results)).toEqual([]);
+      expect(results[0], JSON.stringify(results)).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
+    });
+  }
+});
+
+describe('red team 2: reads of a governed directory (filesystem deny)', () => {
+  for (const [name, body] of Object.entries(READS)) {
+    it(`blocks ${name}`, async () => {
+      const { results } = await attack(body);
+      expect(JSON.stringify(results)).not.toContain('secret');
+      expect(results[0]).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
+    });
+  }
+});
+
+describe('red team 2: controls (the same attacks where the policy allows them)', () => {
+  it('a raw binding open of a NUL-suffixed path creates the file under filesystem grant', async () => {
+    const { results, created } = await attack(
+      `report(attempt(() => typeof process.binding('fs').open(TARGET + '\\0.ignored', O_CREATE, 0o666)));`,
+      policy({ name: 'redteam2-grant', filesystem: 'grant' }),
+    );
+    expect(results[0]).toEqual({ ok: 'number' });
+    expect(created).toEqual(['written']);
+  });
+});
