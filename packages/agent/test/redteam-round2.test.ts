@@ -146,6 +146,112 @@ describe('red team 2: reads of a governed directory (filesystem deny)', () => {
   }
 });
 
+const SH_TOUCH = `['/bin/sh', '-c', 'echo > "$0"', TARGET]`;
+const SPAWNS: Record<string, string> = {
+  "raw spawn_sync with a function as options (V8's IsObject is true for functions)": `
+    const options = function () {};
+    Object.assign(options, { file: '/bin/sh', args: ${SH_TOUCH}, envPairs: [], stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }] });
+    report(attempt(() => process.binding('spawn_sync').spawn(options).status));`,
+  'raw process_wrap with a function as options': `
+    const { Process } = process.binding('process_wrap');
+    const child = new Process();
+    const exited = new Promise((resolve) => { child.onexit = resolve; setTimeout(resolve, 1000).unref(); });
+    const options = function () {};
+    Object.assign(options, { file: '/bin/sh', args: ${SH_TOUCH}, envPairs: [], stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }] });
+    const status = child.spawn(options);
+    if (status === 0) await exited;
+    report(status === 0 ? { spawned: true } : { error: 'ERR_ACCESS_DENIED', status });`,
+  "raw spawn_sync of '/bin/sh\\0/../../usr/bin/git' (normalises to the allowed /usr/bin/git)": `
+    const file = '/bin/sh\\0/../../usr/bin/git';
+    report(attempt(() => process.binding('spawn_sync').spawn({ file, args: [file, '-c', 'echo > "$0"', TARGET], envPairs: [], stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }] }).status));`,
+  "raw spawn_sync of '/bin/sh\\0/convert' (basename of the allowed convert)": `
+    const file = '/bin/sh\\0/convert';
+    report(attempt(() => process.binding('spawn_sync').spawn({ file, args: ['sh', '-c', 'echo > "$0"', TARGET], envPairs: [], stdio: [{ type: 'ignore' }, { type: 'ignore' }, { type: 'ignore' }] }).status));`,
+  "process.dlopen('<addon>\\0/convert')": `
+    const outcome = attempt(() => process.dlopen({ exports: {} }, OUTSIDE + '/evil.node\\0/convert'));
+    // a granted load reaches dlopen, which fails on the missing file with ERR_DLOPEN_FAILED
+    report(outcome);`,
+};
+
+describe('red team 2: starting programs under process deny (allowedCommands /usr/bin/git, convert)', () => {
+  for (const [name, body] of Object.entries(SPAWNS)) {
+    it(`blocks ${name}`, async () => {
+      const { results, created } = await attack(body, {
+        ...DENY_ALL,
+        allowedCommands: ['/usr/bin/git', 'convert'],
+      });
+      expect(created, JSON.stringify(results)).toEqual([]);
+      expect(results[0], JSON.stringify(results)).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
+    });
+  }
+});
+
+/** Node children and workers may start (observed), network is denied: each must carry the agent. */
+const CHILDREN_OBSERVED = policy({
+  name: 'redteam2-children',
+  network: 'deny',
+  filesystem: 'observe',
+  process: 'observe',
+  allowedDomains: ['localhost'],
+});
+const CONNECT = `"const s = require('net').connect({ host: '127.0.0.2', port: " + PORT + " }); const say = (m) => { try { require('worker_threads').parentPort.postMessage(m); } catch {} console.log('CHILD ' + m); }; s.on('connect', () => { say('connected'); s.destroy(); }); s.on('error', (e) => say(e.code));"`;
+const workerOutcome = `(worker) => new Promise((resolve) => {
+  worker.on('message', (m) => resolve({ child: m }));
+  worker.on('error', (e) => resolve({ error: e.code || String(e) }));
+  worker.on('exit', () => resolve({ exited: true }));
+})`;
+const CHILDREN: Record<string, string> = {
+  "raw spawn_sync with envPairs ['NODE_OPTIONS=', 'NODE_OPTIONS=...'] (getenv answers the first)": `
+    const run = process.binding('spawn_sync').spawn({
+      file: process.env.RT_NODE, args: [process.env.RT_NODE, '-e', ${CONNECT}],
+      envPairs: ['NODE_OPTIONS=', 'NODE_OPTIONS=--title=x', 'PATH=' + process.env.PATH],
+      stdio: [{ type: 'ignore' }, { type: 'pipe', readable: true, writable: true }, { type: 'ignore' }],
+    });
+    const out = String(run.output && run.output[1]);
+    report({ child: out.split('\\n').filter((l) => l.startsWith('CHILD')).map((l) => l.slice(6)).join() });`,
+  'a Worker whose options are a function with env: {} and execArgv: []': `
+    const { Worker } = require('node:worker_threads');
+    const options = function () {};
+    Object.assign(options, { eval: true, env: {}, execArgv: [] });
+    let worker;
+    try { worker = new Worker(${CONNECT}, options); } catch (error) { report({ error: error.code }); return; }
+    report(await (${workerOutcome})(worker));`,
+  'a Worker with options true and Boolean.prototype.eval/env/execArgv': `
+    const { Worker } = require('node:worker_threads');
+    process.env.NODE_OPTIONS = '';
+    const file = OUTSIDE + '/worker.cjs';
+    fs.writeFileSync(file, ${CONNECT});
+    Object.assign(Boolean.prototype, { env: {}, execArgv: [] });
+    let worker;
+    try { worker = new Worker(file, true); } catch (error) { report({ error: error.code || String(error) }); return; }
+    report(await (${workerOutcome})(worker));`,
+};
+
+describe('red team 2: Node children and workers keep the agent (process observe, network deny)', () => {
+  for (const [name, body] of Object.entries(CHILDREN)) {
+    it(`${name}: the child is still denied`, async () => {
+      const { results, accepted } = await attack(body, CHILDREN_OBSERVED);
+      expect(accepted, JSON.stringify(results)).toBe(0);
+      expect(results[0]).toEqual({ child: 'ERR_ACCESS_DENIED' });
+    });
+  }
+
+  it('a Worker whose options are a function with execArgv [--expose-internals] is judged (process deny)', async () => {
+    const { results } = await attack(
+      `
+      const { Worker } = require('node:worker_threads');
+      const options = function () {};
+      Object.assign(options, { eval: true, execArgv: ['--expose-internals'] });
+      let worker;
+      try { worker = new Worker("require('worker_threads').parentPort.postMessage(typeof require('internal/test/binding').internalBinding)", options); }
+      catch (error) { report({ error: error.code || String(error) }); return; }
+      report(await (${workerOutcome})(worker));`,
+      DENY_ALL,
+    );
+    expect(results[0]).toEqual({ error: 'ERR_ACCESS_DENIED' });
+  });
+});
+
 describe('red team 2: controls (the same attacks where the policy allows them)', () => {
   it('a raw binding open of a NUL-suffixed path creates the file under filesystem grant', async () => {
     const { results, created } = await attack(
@@ -154,5 +260,34 @@ describe('red team 2: controls (the same attacks where the policy allows them)',
     );
     expect(results[0]).toEqual({ ok: 'number' });
     expect(created).toEqual(['written']);
+  });
+
+  it('an observed worker with function options still starts and runs', async () => {
+    const { results } = await attack(
+      `
+      const { Worker } = require('node:worker_threads');
+      const options = function () {};
+      Object.assign(options, { eval: true, env: {}, execArgv: [], workerData: 41 });
+      const worker = new Worker("const { parentPort, workerData } = require('worker_threads'); parentPort.postMessage(workerData + 1)", options);
+      report(await (${workerOutcome})(worker));`,
+      CHILDREN_OBSERVED,
+    );
+    expect(results[0]).toEqual({ child: 42 });
+  });
+
+  it('spawnSync of a real command with duplicated NODE_OPTIONS keeps one, with the agent first', async () => {
+    const { results } = await attack(
+      `
+      const run = process.binding('spawn_sync').spawn({
+        file: '/bin/sh', args: ['/bin/sh', '-c', 'env | grep -c ^NODE_OPTIONS=; printenv NODE_OPTIONS'],
+        envPairs: ['NODE_OPTIONS=--max-old-space-size=64', 'NODE_OPTIONS=--title=x', 'PATH=' + process.env.PATH],
+        stdio: [{ type: 'ignore' }, { type: 'pipe', readable: true, writable: true }, { type: 'ignore' }],
+      });
+      report({ out: String(run.output && run.output[1]).trim().split('\\n') });`,
+      CHILDREN_OBSERVED,
+    );
+    const [count, value] = (results[0]?.out as string[]) ?? [];
+    expect(count).toBe('1');
+    expect(value).toMatch(/^--require \S*agent\.cjs --max-old-space-size=64$/);
   });
 });

@@ -16,6 +16,7 @@ import type { Operation } from '@appdefender/policy';
 import { getBinding, patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
+import { cString } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
 import type { HookDescriptor } from './registry.js';
 import { fixEnvPairs, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
@@ -112,8 +113,11 @@ export const hook: HookDescriptor = {
 
 /** The ERR_ACCESS_DENIED error for spawning `file args...`, or null when allowed. */
 export function judgeSpawn(file: unknown, args: unknown, call: string): Error | null {
-  const command = typeof file === 'string' ? file : String(file);
-  const argv = Array.isArray(args) ? args.slice(1).map(String) : [];
+  // what exec will use: libc reads C strings, which end at a NUL the spawn bindings do not refuse
+  // ('/bin/sh\0/../../usr/bin/git' is /bin/sh, though it normalises to an allowed /usr/bin/git)
+  const command = cString(typeof file === 'string' ? file : toText(file));
+  const argv: string[] = [];
+  if (isArray(args)) for (let i = 1; i < args.length; i++) argv[i - 1] = cString(toText(args[i]));
   const op: Operation = { category: 'process', operation: 'spawn', command, args: argv };
   const denied = enforce(op, { call });
   if (denied) deniedErrors.add(denied);
@@ -181,10 +185,18 @@ function replaceNextSpawnError(child: unknown, denied: Error): void {
   });
 }
 
+/**
+ * Options the spawn bindings accept: any object, functions included (V8's IsObject). A function with
+ * `file`/`args`/`envPairs` properties once went past `typeof options === 'object'` unjudged.
+ */
+function isOptionsObject(options: unknown): options is object {
+  return options !== null && (typeof options === 'object' || typeof options === 'function');
+}
+
 function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
   return function spawn(this: unknown, ...args: unknown[]) {
     const options = args[0] as SpawnOptions | undefined;
-    if (!options || typeof options !== 'object') return ReflectApply(original, this, args);
+    if (!isOptionsObject(options)) return ReflectApply(original, this, args);
     const snapshot = snapshotOptions(options);
     const judged = judgedOptions.get(options);
     judgedOptions.delete(options);
@@ -209,7 +221,7 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
 function wrapSpawnSyncBinding(original: AnyFunction): AnyFunction {
   return function spawn(this: unknown, ...args: unknown[]) {
     const options = args[0] as SpawnOptions | undefined;
-    if (!options || typeof options !== 'object') return ReflectApply(original, this, args);
+    if (!isOptionsObject(options)) return ReflectApply(original, this, args);
     const snapshot = snapshotOptions(options);
     const denied = judgeSpawn(snapshot.file, snapshot.args, 'child_process.spawnSync');
     if (denied) throw denied;

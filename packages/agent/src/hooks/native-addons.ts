@@ -8,6 +8,7 @@
 import type { Operation } from '@appdefender/policy';
 import { patchMethod } from '../bindings.js';
 import { enforce } from '../enforce.js';
+import { cString } from '../intrinsics.js';
 import type { HookDescriptor } from './registry.js';
 import { stopCachingResolutions } from './support/fs-paths.js';
 import { initRuntimeOwnWork, isRuntimeAddon } from './support/runtime-own-work.js';
@@ -29,11 +30,12 @@ export const hook: HookDescriptor = {
         function dlopen(this: unknown, ...args: unknown[]) {
           const filename = args[1];
           // the runtime's own code: no judgement, and it creates no links, so resolution caching stays
-          if (typeof filename === 'string' && isRuntimeAddon(filename))
+          if (typeof filename === 'string' && isRuntimeAddon(cString(filename)))
             return ReflectApply(original, this, args);
           // turned into a string once, and that string is what dlopen gets: an object whose toString
           // answers an allowed addon first and another one next must not load the other one
-          const command = typeof filename === 'string' ? filename : toText(filename);
+          // and cut at a NUL, as dlopen reads it ('/tmp/evil.node\0/convert' must not pass for `convert`)
+          const command = cString(typeof filename === 'string' ? filename : toText(filename));
           const op: Operation = { category: 'process', operation: 'load', command };
           const denied = enforce(op, { call: 'process.dlopen' });
           if (denied) throw denied;

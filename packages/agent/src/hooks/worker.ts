@@ -56,13 +56,16 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
   const Worker = function Worker(this: unknown, ...args: unknown[]) {
     if (!new.target) throw new TypeError("Class constructor Worker cannot be invoked without 'new'");
     const options = args[1];
-    if (options && typeof options === 'object') {
-      // judged and used: one copy (see snapshotOptions)
+    if (options !== null && (typeof options === 'object' || typeof options === 'function')) {
+      // judged and used: one copy (see snapshotOptions). A function is an options object to Worker
+      // too (it reads `options.env`, `options.execArgv`...), and once went past unjudged and uncorrected
       const snapshot = snapshotOptions(options);
       const denied = judgeEscapingFlags(snapshot.execArgv);
       if (denied) throw denied;
       args[1] = withAgentEnv(snapshot);
-    } else if (options === undefined || options === null) {
+    } else {
+      // nothing, or a primitive: Worker would read every option through the primitive's prototype
+      // (`Boolean.prototype.execArgv = ['--expose-internals']`, `.env = {}`), which the app can fill in
       args[1] = { env: fixedEnv(process.env) };
     }
     return ReflectConstruct(Original, args, new.target);

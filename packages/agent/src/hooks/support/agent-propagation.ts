@@ -88,13 +88,17 @@ export function withAgentRequire(nodeOptions: string | undefined): string {
 export function fixEnvPairs(envPairs: unknown): void {
   if (!agentFile || !isArray(envPairs)) return;
   const pairs = envPairs as unknown[];
+  // Exactly one NODE_OPTIONS is left: the child's getenv() answers the FIRST of several, so correcting
+  // only one of `['NODE_OPTIONS=', 'NODE_OPTIONS=x']` (raw spawn bindings take any array) left the
+  // child without the agent. The first is the one the child would have used; later ones go.
   let nodeOptionsIndex = -1;
   for (let i = pairs.length - 1; i >= 0; i--) {
     const pair = pairs[i];
     if (typeof pair !== 'string') continue;
     const key = stringSlice(pair, 0, stringIndexOf(pair, '='));
     if (key === 'NODE_OPTIONS') {
-      if (nodeOptionsIndex === -1) nodeOptionsIndex = i;
+      if (nodeOptionsIndex !== -1) arraySplice(pairs, nodeOptionsIndex, 1);
+      nodeOptionsIndex = i;
     } else if (configValues.has(key) && (isConfigKey(key) || configValues.get(key) !== undefined)) {
       arraySplice(pairs, i, 1);
       if (nodeOptionsIndex > i) nodeOptionsIndex--;
