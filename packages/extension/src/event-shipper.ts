@@ -5,6 +5,7 @@
  * than the flush budget it was given.
  */
 import type * as zlib from 'node:zlib';
+import { builtin } from './builtin.js';
 import { describeError } from './errors.js';
 import type { EventBatch, EventSpool } from './event-spool.js';
 import { httpRequest, retryAfterMs } from './http-client.js';
@@ -53,8 +54,8 @@ const AUTH_BACKOFF_MS = 60_000;
 let zlibModule: typeof zlib | undefined;
 
 /** zlib is loaded at the first batch, not at start: every millisecond of boot is cold start. */
-async function gzipAsync(text: string): Promise<Buffer> {
-  zlibModule ??= await import('node:zlib');
+function gzipAsync(text: string): Promise<Buffer> {
+  zlibModule ??= builtin<typeof zlib>('node:zlib');
   const { gzip } = zlibModule;
   return new Promise((resolve, reject) =>
     gzip(text, (error, result) => (error ? reject(error) : resolve(result))),

@@ -33,6 +33,11 @@ export interface RunOptions {
   telemetryListenHost?: string;
   /** Called instead of process.exit after SHUTDOWN (tests run the lifecycle in-process). */
   exit?: (code: number) => void;
+  /**
+   * The policy hand-off, when the caller started it already (main.ts starts it before this module
+   * and node:http are even loaded); otherwise it starts here.
+   */
+  policy?: Promise<PolicyOutcome>;
 }
 
 /** Margin kept before SHUTDOWN's deadline so our exit is not cut by SIGKILL. */
@@ -57,10 +62,11 @@ export async function runExtension(options: RunOptions): Promise<void> {
   // With early registration the runtime is already starting: fetch the policy while it boots (the
   // agent waits on policy.pending). Otherwise the policy is handed over before we register, so the
   // runtime (which starts only once we registered) finds it in place. Either way the policy request
-  // goes out first: starting the telemetry listener (Node's HTTP server) takes 3-15 ms of a cold
-  // start, which would otherwise delay the policy the agent is waiting for. setImmediate runs after
-  // every microtask, so after the fetch's request is on the wire (its module loads are microtasks).
-  const policy = providePolicy(config, files);
+  // goes out first (main.ts sends it before this module is even evaluated): starting the telemetry
+  // listener (Node's HTTP server) takes milliseconds of a cold start, which would otherwise delay
+  // the policy the agent is waiting for. setImmediate runs after every microtask, so after the
+  // fetch's request is on the wire when the fetch starts here.
+  const policy = options.policy ?? providePolicy(config, files);
   const telemetry = new Promise<void>((resolve) => setImmediate(resolve))
     .then(() =>
       startTelemetryListener(

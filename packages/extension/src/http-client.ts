@@ -5,6 +5,7 @@
  */
 import * as http from 'node:http';
 import type * as https from 'node:https';
+import { builtin } from './builtin.js';
 import { ExtensionError } from './errors.js';
 
 export interface HttpRequest {
@@ -27,10 +28,10 @@ let httpsModule: typeof https | undefined;
 const keepAliveHttp = new http.Agent({ keepAlive: true, maxSockets: 4 });
 let keepAliveHttps: https.Agent | undefined;
 
-async function transportFor(url: URL): Promise<{ request: typeof http.request; agent: http.Agent }> {
+function transportFor(url: URL): { request: typeof http.request; agent: http.Agent } {
   if (url.protocol === 'https:') {
     // Loaded on first use only: TLS setup is costly at cold start and plain http needs none of it.
-    httpsModule ??= await import('node:https');
+    httpsModule ??= builtin<typeof https>('node:https');
     keepAliveHttps ??= new httpsModule.Agent({ keepAlive: true, maxSockets: 4 });
     return { request: httpsModule.request, agent: keepAliveHttps };
   }
@@ -58,7 +59,7 @@ export async function httpRequest(
 }
 
 async function requestOnce(request: HttpRequest, options: { keepAlive?: boolean }): Promise<HttpResponse> {
-  const transport = await transportFor(request.url);
+  const transport = transportFor(request.url);
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...request.headers };
     if (request.body !== undefined) headers['content-length'] = String(Buffer.byteLength(request.body));

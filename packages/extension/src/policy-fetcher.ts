@@ -5,11 +5,11 @@
  * be reached the cached copy is handed over instead (source "cache"); with neither, policy.error.json
  * tells the agent why, and it applies ES_FAIL_MODE.
  */
-import { createHash } from 'node:crypto';
 import { type PolicyGroup, parsePolicyGroup } from '@appdefender/policy';
+import { builtin } from './builtin.js';
 import type { ExtensionConfig } from './config.js';
 import { describeError } from './errors.js';
-import { httpRequest } from './http-client.js';
+import { getOnce, type PlainResponse } from './policy-request.js';
 import {
   ensureRuntimeDir,
   type RuntimeFiles,
@@ -32,18 +32,23 @@ interface CachedPolicy {
 
 const RETRY_PAUSE_MS = 100;
 
-/** Ties a cache to the api URL, group and key, so a changed configuration never reads another's policy. */
+/**
+ * Ties a cache to the api URL, group and key, so a changed configuration never reads another's policy.
+ * node:crypto is loaded here, when there is a cache to compare or one to write, not at start: a
+ * fresh environment has no cache, and its fetch should not wait for crypto (~2 ms).
+ */
 function cacheKeyFor(apiUrl: URL, group: string, licenseKey: string): string {
+  const { createHash } = builtin<typeof import('node:crypto')>('node:crypto');
   return createHash('sha256').update(`${apiUrl.href}\n${group}\n${licenseKey}`).digest('hex');
 }
 
 function readCache(
   files: RuntimeFiles,
-  cacheKey: string,
+  cacheKey: () => string,
 ): { policy: PolicyGroup; etag?: string; fetchedAt: string } | undefined {
   try {
     const cached = readJsonIfPresent(files.policyCache) as CachedPolicy | undefined;
-    if (!cached || cached.cacheKey !== cacheKey) return undefined;
+    if (!cached || cached.cacheKey !== cacheKey()) return undefined;
     const result: { policy: PolicyGroup; etag?: string; fetchedAt: string } = {
       policy: parsePolicyGroup(cached.policy),
       fetchedAt: String(cached.fetchedAt),
@@ -72,9 +77,9 @@ async function attemptFetch(
     accept: 'application/json',
   };
   if (etag) headers['if-none-match'] = etag;
-  let response: Awaited<ReturnType<typeof httpRequest>>;
+  let response: PlainResponse;
   try {
-    response = await httpRequest({ method: 'GET', url, headers, timeoutMs });
+    response = await getOnce(url, headers, timeoutMs);
   } catch (error) {
     return { kind: 'retryable', reason: describeError(error) };
   }
@@ -83,7 +88,7 @@ async function attemptFetch(
     try {
       const policy = parsePolicyGroup(JSON.parse(response.body));
       const header = response.headers.etag;
-      return typeof header === 'string' ? { kind: 'fresh', policy, etag: header } : { kind: 'fresh', policy };
+      return header ? { kind: 'fresh', policy, etag: header } : { kind: 'fresh', policy };
     } catch (error) {
       return {
         kind: 'final',
@@ -183,21 +188,30 @@ async function providePolicyUnguarded(config: ExtensionConfig, files: RuntimeFil
     licenseKey: config.licenseKey,
     policyGroup: config.policyGroup,
   };
-  const cacheKey = cacheKeyFor(config.apiUrl, config.policyGroup, config.licenseKey);
+  let key: string | undefined;
+  const cacheKey = () => {
+    key ??= cacheKeyFor(complete.apiUrl, complete.policyGroup, complete.licenseKey);
+    return key;
+  };
   const cached = readCache(files, cacheKey);
   const result = await fetchWithinBudget(complete, cached?.etag);
   const now = new Date().toISOString();
 
   if (result.kind === 'fresh') {
     handOver(files, result.policy, 'control-plane', now, result.etag);
-    try {
-      const entry: CachedPolicy = { cacheKey, policy: result.policy, fetchedAt: now };
-      if (result.etag) entry.etag = result.etag;
-      writeFileAtomic(files.policyCache, JSON.stringify(entry));
-    } catch {
-      // the cache only helps a later start; this one has its policy
-    }
-    return { kind: 'handed-over', source: 'control-plane', policy: result.policy };
+    // The cache only helps a later start of this environment: it is written after what this start
+    // still has to do right away (its key needs node:crypto, which plain http has not loaded).
+    const { policy, etag } = result;
+    setImmediate(() => {
+      try {
+        const entry: CachedPolicy = { cacheKey: cacheKey(), policy, fetchedAt: now };
+        if (etag) entry.etag = etag;
+        writeFileAtomic(files.policyCache, JSON.stringify(entry));
+      } catch {
+        // this start has its policy; a later one fetches again
+      }
+    });
+    return { kind: 'handed-over', source: 'control-plane', policy };
   }
   if (result.kind === 'not-modified' && cached) {
     handOver(files, cached.policy, 'control-plane', now, cached.etag);

@@ -3,7 +3,7 @@
  * the bundled extension.cjs, against loopback fakes of the Extensions/Telemetry APIs and of the
  * control plane. Each test gets a fresh layer dir and runtime dir.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,12 +62,16 @@ function startLauncher(
   return { child, output: () => output, exited };
 }
 
-async function setup(options: { controlPlane?: boolean } = {}) {
+async function setup(options: { controlPlane?: boolean; tls?: { key: string; cert: string } } = {}) {
   const lambda = await startFakeLambdaApi();
   cleanups.push(() => lambda.close());
   let plane: FakeControlPlane | undefined;
   if (options.controlPlane !== false) {
-    plane = await startFakeControlPlane({ licenseKey: LICENSE_KEY, policy: POLICY });
+    plane = await startFakeControlPlane({
+      licenseKey: LICENSE_KEY,
+      policy: POLICY,
+      ...(options.tls ? { tls: options.tls } : {}),
+    });
     cleanups.push(() => plane!.close());
   }
   const runtimeDir = fs.mkdtempSync(join(tmpdir(), 'appdefender-rt-'));
@@ -83,6 +87,40 @@ async function setup(options: { controlPlane?: boolean } = {}) {
     ES_TELEMETRY_LISTEN_HOST: '127.0.0.1',
   };
   return { lambda, plane, runtimeDir, env };
+}
+
+/** A key and self-signed certificate for 127.0.0.1 (openssl), the certificate also in a file. */
+function selfSignedCertificate(): { key: string; cert: string; certFile: string } {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'appdefender-tls-'));
+  const result = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`openssl failed: ${result.error?.message ?? result.stderr}`);
+  return {
+    key: fs.readFileSync(join(dir, 'key.pem'), 'utf8'),
+    cert: fs.readFileSync(join(dir, 'cert.pem'), 'utf8'),
+    certFile: join(dir, 'cert.pem'),
+  };
 }
 
 function appendEvents(runtimeDir: string, prefix: string, count: number): string[] {
@@ -338,6 +376,73 @@ describe('extension launcher + extension.cjs', () => {
     );
     lambda.shutdown();
     expect(await running.exited).toBe(0);
+  });
+
+  it('revalidates its cached copy with If-None-Match: a 304 hands the cached group over, a changed group replaces it', async () => {
+    // Prepare: a first start fetches the group and caches it with its ETag
+    const first = await setup();
+    const restart = async () => {
+      const lambda = await startFakeLambdaApi();
+      cleanups.push(() => lambda.close());
+      const running = startLauncher({ ...first.env, AWS_LAMBDA_RUNTIME_API: lambda.address });
+      await lambda.waitForNext(1);
+      await handOffDone(first.runtimeDir);
+      lambda.shutdown();
+      expect(await running.exited).toBe(0);
+      return JSON.parse(fs.readFileSync(join(first.runtimeDir, 'policy.json'), 'utf8'));
+    };
+    const fetched = await restart();
+    expect(fetched).toMatchObject({ source: 'control-plane', policy: POLICY, etag: expect.any(String) });
+
+    // Act: a restart while the group is unchanged, then one after it changed
+    const unchanged = await restart();
+    first.plane!.policy = { ...POLICY, network: 'observe' };
+    const changed = await restart();
+
+    // Assess: each restart asked with the ETag it had; the 304 handed the cached copy over
+    expect(first.plane!.policyIfNoneMatch).toEqual([undefined, fetched.etag, fetched.etag]);
+    expect(unchanged).toMatchObject({ source: 'control-plane', policy: POLICY, etag: fetched.etag });
+    expect(changed).toMatchObject({ source: 'control-plane', policy: { ...POLICY, network: 'observe' } });
+    expect(changed.etag).not.toBe(fetched.etag);
+  });
+
+  it('fetches the policy and delivers events over HTTPS, verifying the certificate (NODE_EXTRA_CA_CERTS)', async () => {
+    // Prepare: a control plane with a self-signed certificate for 127.0.0.1
+    const certificate = selfSignedCertificate();
+    const { lambda, plane, runtimeDir, env } = await setup({ tls: certificate });
+    expect(plane!.url).toMatch(/^https:/);
+    const running = startLauncher({ ...env, NODE_EXTRA_CA_CERTS: certificate.certFile });
+
+    // Act
+    await lambda.waitForNext(1);
+    await handOffDone(runtimeDir);
+    let ids: string[] = [];
+    await runInvocation(lambda, 'req-1', 2, () => {
+      ids = appendEvents(runtimeDir, 'tls', 3);
+    });
+    lambda.shutdown();
+
+    // Assess
+    expect(await running.exited).toBe(0);
+    expect(JSON.parse(fs.readFileSync(join(runtimeDir, 'policy.json'), 'utf8'))).toMatchObject({
+      source: 'control-plane',
+      policy: POLICY,
+    });
+    expect(plane!.events.map((event) => event.id)).toEqual(ids);
+    expect(plane!.functions.length).toBe(1);
+
+    // Act: the same without trusting the certificate
+    const untrusted = await setup({ tls: certificate });
+    const refused = startLauncher({ ...untrusted.env, ES_POLICY_FETCH_BUDGET_MS: '300' });
+    await untrusted.lambda.waitForNext(1);
+    await handOffDone(untrusted.runtimeDir);
+    untrusted.lambda.shutdown();
+    expect(await refused.exited).toBe(0);
+
+    // Assess: no policy from a control plane it cannot verify, and the agent is told why
+    const failure = JSON.parse(fs.readFileSync(join(untrusted.runtimeDir, 'policy.error.json'), 'utf8'));
+    expect(failure.error).toMatch(/certificate/i);
+    expect(untrusted.plane!.policyRequests).toBe(0);
   });
 
   it('without early registration, hands the policy over before it registers itself from Node', async () => {

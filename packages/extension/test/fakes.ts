@@ -3,11 +3,13 @@
  * them to drive one extension through init, invocations and shutdown) and the control plane's agent
  * routes. Real HTTP servers on port 0; what they receive is recorded for the assertions.
  */
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
-async function listen(server: http.Server): Promise<string> {
+async function listen(server: http.Server | https.Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
@@ -171,6 +173,8 @@ export interface FakeControlPlane {
   events: Array<Record<string, unknown>>;
   functions: Array<Record<string, unknown>>;
   policyRequests: number;
+  /** If-None-Match of each policy request (undefined when absent). */
+  policyIfNoneMatch: Array<string | undefined>;
   eventRequests: number;
   /** Set to make the next requests answer with this status (and Retry-After seconds). */
   failEvents: { status: number; retryAfterSeconds?: number; times: number } | undefined;
@@ -181,16 +185,19 @@ export interface FakeControlPlane {
 export async function startFakeControlPlane(options: {
   licenseKey: string;
   policy: Record<string, unknown>;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
 }): Promise<FakeControlPlane> {
   const plane = {
     events: [] as Array<Record<string, unknown>>,
     functions: [] as Array<Record<string, unknown>>,
     policyRequests: 0,
+    policyIfNoneMatch: [] as Array<string | undefined>,
     eventRequests: 0,
     failEvents: undefined as FakeControlPlane['failEvents'],
     policy: options.policy,
   };
-  const server = http.createServer(async (req, res) => {
+  const handler: http.RequestListener = async (req, res) => {
     const raw = await readBody(req);
     if (req.headers.authorization !== `Bearer ${options.licenseKey}`) {
       res
@@ -207,9 +214,16 @@ export async function startFakeControlPlane(options: {
           .end('{"error":{"code":"NOT_FOUND","message":"no such group"}}');
         return;
       }
-      res
-        .writeHead(200, { 'content-type': 'application/json', etag: '"v1"' })
-        .end(JSON.stringify(plane.policy));
+      // the real control plane's ETag changes with the group's content; so does this one's
+      const body = JSON.stringify(plane.policy);
+      const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
+      const ifNoneMatch = req.headers['if-none-match'];
+      plane.policyIfNoneMatch.push(ifNoneMatch);
+      if (ifNoneMatch === etag) {
+        res.writeHead(304, { etag }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', etag }).end(body);
       return;
     }
     const body = JSON.parse(
@@ -239,10 +253,11 @@ export async function startFakeControlPlane(options: {
       return;
     }
     res.writeHead(404).end();
-  });
+  };
+  const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
   const address = await listen(server);
   return Object.assign(plane, {
-    url: `http://${address}`,
+    url: `${options.tls ? 'https' : 'http'}://${address}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
