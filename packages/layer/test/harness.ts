@@ -56,6 +56,10 @@ export interface ControlPlane {
   accountWithGroup(group: Record<string, unknown>): Promise<string>;
   storedEvents(licenseKey: string): Promise<Array<Record<string, unknown>>>;
   functions(licenseKey: string): Promise<Array<Record<string, unknown>>>;
+  /** Takes the control plane off the network (its port refuses connections) until `up()`. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -123,7 +127,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
     });
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const proxyPort = (proxy.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${proxyPort}`;
 
   const accountOf = async (licenseKey: string) => {
     const record = await storage.findLicenseKey(hashSecret(licenseKey));
@@ -157,9 +162,22 @@ export async function startControlPlane(): Promise<ControlPlane> {
         Record<string, unknown>
       >;
     },
-    async close() {
+    async down() {
       proxy.closeAllConnections();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    },
+    async up() {
+      await new Promise<void>((resolve, reject) => {
+        proxy.once('error', reject);
+        proxy.listen(proxyPort, '127.0.0.1', () => {
+          proxy.off('error', reject);
+          resolve();
+        });
+      });
+    },
+    async close() {
+      proxy.closeAllConnections();
+      if (proxy.listening) await new Promise<void>((resolve) => proxy.close(() => resolve()));
       await app.close();
       await storage.close();
     },
