@@ -4,7 +4,12 @@
 //     so the figure is an upper bound of what the layer adds beyond the fetch);
 //   - warm invocation: response time (what the caller waits for) with vs. without the layer, and the
 //     time until the environment freezes (the extension flushes after platform.runtimeDone);
-//   - the extension's memory: RSS (includes Node's shared code pages) and its private memory.
+//   - the extension's memory, after Init (and one invocation) and after the warm invocations: RSS
+//     (counts the node binary's code pages, which every Node process maps and the runtime's node
+//     shares), PSS (shared pages divided among the processes using them), private (pages only this
+//     process uses) and anonymous (heap, stacks: what the extension itself allocates);
+//   - the extension's CPU time until Init ends (all its threads), a figure the machine's load
+//     disturbs less than wall-clock time.
 // More configurations attribute the cost: "agent only" (the wrapper with a local policy file,
 // no extension) and "null extension" (a do-nothing Node extension registered from bash, i.e. what
 // any Node extension costs in this sim, e.g. the sim's own event handling and Node's memory),
@@ -17,7 +22,17 @@
 // Targets: < 30 ms added to Init, warm response <= 1.05x, extension RSS < 40 MB.
 // Run: npx tsc -b testing/lambda-sim && node bench/layer-cold-start.mjs [--cold N] [--warm N]
 //   [--agent-bundle FILE]   a prebuilt agent.cjs instead of building packages/agent from its sources
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+//   [--policy-delay-ms N]   the stand-in answers the policy after N ms, as a control plane further
+//                           away would (the figures then include that wait)
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import * as http from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,8 +51,10 @@ const { values } = parseArgs({
     cold: { type: 'string', default: '8' },
     warm: { type: 'string', default: '200' },
     'agent-bundle': { type: 'string' },
+    'policy-delay-ms': { type: 'string', default: '0' },
   },
 });
+const policyDelayMs = Number(values['policy-delay-ms']);
 const coldRuns = Number(values.cold);
 const warmRuns = Number(values.warm);
 
@@ -108,9 +125,11 @@ const policy = JSON.stringify({
 const fakeControlPlane = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
-    if (req.url?.startsWith('/api/v1/agent/policy'))
-      res.writeHead(200, { 'content-type': 'application/json' }).end(policy);
-    else
+    if (req.url?.startsWith('/api/v1/agent/policy')) {
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(policy);
+      if (policyDelayMs > 0) setTimeout(answer, policyDelayMs);
+      else answer();
+    } else
       res
         .writeHead(200, { 'content-type': 'application/json' })
         .end('{"accepted":0,"duplicates":0,"rejected":0,"results":[]}');
@@ -168,15 +187,38 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
+const EXTENSION_SOURCES = { layer: 'extension:appdefender', nullExtension: 'extension:null-extension' };
+
+/** The extension's memory in MB from /proc/<pid>/smaps_rollup (Linux), or undefined. */
 function memoryOf(lambda, source) {
   const entry = lambda.memoryUsage().find((process) => process.source === source);
   if (!entry) return undefined;
   try {
     const rollup = readFileSync(`/proc/${entry.pid}/smaps_rollup`, 'utf8');
-    const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? Number.NaN);
-    return { rssKb: entry.rssKb, pssKb: field('Pss'), anonymousKb: field('Anonymous') };
+    const mb = (name) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? Number.NaN) / 1024;
+    return {
+      rss: mb('Rss'),
+      pss: mb('Pss'),
+      private: mb('Private_Clean') + mb('Private_Dirty'),
+      anonymous: mb('Anonymous'),
+    };
   } catch {
-    return { rssKb: entry.rssKb, pssKb: Number.NaN, anonymousKb: Number.NaN };
+    return undefined;
+  }
+}
+
+/** CPU time (ms) the extension's process has used so far, all threads (/proc/<pid>/task/<tid>/schedstat). */
+function cpuMsOf(lambda, source) {
+  const entry = lambda.memoryUsage().find((process) => process.source === source);
+  if (!entry) return undefined;
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${entry.pid}/task`))
+      ns += Number(readFileSync(`/proc/${entry.pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return undefined;
   }
 }
 
@@ -189,11 +231,17 @@ const cold = {
   layerPolicyInPlace: [],
   layerLateRegistration: [],
 };
+const initCpu = { layer: [], nullExtension: [] };
+const afterInit = { layer: [], nullExtension: [] };
 for (let run = 0; run < coldRuns; run++) {
   for (const kind of Object.keys(cold)) {
     const lambda = await startLambda(options(kind));
     cold[kind].push(lambda.initDurationMs);
+    const cpu = kind in initCpu ? cpuMsOf(lambda, EXTENSION_SOURCES[kind]) : undefined;
+    if (cpu !== undefined) initCpu[kind].push(cpu);
     await lambda.invoke({ n: 0 });
+    const memory = kind in afterInit ? memoryOf(lambda, EXTENSION_SOURCES[kind]) : undefined;
+    if (memory) afterInit[kind].push(memory);
     await lambda.shutdown();
   }
 }
@@ -222,8 +270,10 @@ const warm = Object.fromEntries(
     { response: median(value.response), untilFrozen: median(value.untilFrozen) },
   ]),
 );
-const ourMemory = memoryOf(lambdas.layer, 'extension:appdefender');
-const nullMemory = memoryOf(lambdas.nullExtension, 'extension:null-extension');
+const afterWarm = {
+  layer: memoryOf(lambdas.layer, EXTENSION_SOURCES.layer),
+  nullExtension: memoryOf(lambdas.nullExtension, EXTENSION_SOURCES.nullExtension),
+};
 for (const lambda of Object.values(lambdas)) await lambda.shutdown();
 fakeControlPlane.close();
 
@@ -233,7 +283,13 @@ const coldMedian = Object.fromEntries(Object.entries(cold).map(([kind, runs]) =>
 const coldFastest = Object.fromEntries(Object.entries(cold).map(([kind, runs]) => [kind, Math.min(...runs)]));
 const added = coldMedian.layer - coldMedian.bare;
 const responseRatio = warm.layer.response / warm.bare.response;
-const rssMb = ourMemory ? ourMemory.rssKb / 1024 : Number.NaN;
+const medianMemory = (samples) =>
+  samples.length === 0
+    ? undefined
+    : Object.fromEntries(
+        Object.keys(samples[0]).map((key) => [key, median(samples.map((sample) => sample[key]))]),
+      );
+const rssMb = afterWarm.layer?.rss ?? Number.NaN;
 
 console.log(
   `layer cold start and overhead (local Lambda; ${coldRuns} cold starts, ${warmRuns} warm invocations per configuration)`,
@@ -248,7 +304,9 @@ for (const kind of Object.keys(cold)) {
   );
 }
 console.log(
-  `  added to init by the layer: ${fmt(added)} ms median, ${fmt(coldFastest.layer - coldFastest.bare)} ms fastest (target < 30 ms; includes the loopback policy round trip) ${verdict(added < 30)}`,
+  policyDelayMs > 0
+    ? `  added to init by the layer: ${fmt(added)} ms median, ${fmt(coldFastest.layer - coldFastest.bare)} ms fastest, with the policy answered after ${policyDelayMs} ms: ${fmt(added - policyDelayMs)} ms beyond that wait (target < 30 ms) ${verdict(added - policyDelayMs < 30)}`
+    : `  added to init by the layer: ${fmt(added)} ms median, ${fmt(coldFastest.layer - coldFastest.bare)} ms fastest (target < 30 ms; includes the loopback policy round trip) ${verdict(added < 30)}`,
 );
 console.log(
   `    agent alone: ${fmt(coldMedian.agentOnly - coldMedian.bare)} ms median; a do-nothing Node extension: ${fmt(coldMedian.nullExtension - coldMedian.bare)} ms median; the layer with the policy already in place (no fetch, no hand-off wait): ${fmt(coldMedian.layerPolicyInPlace - coldMedian.bare)} ms median; the layer with the extension registering from Node instead of bash: ${fmt(coldMedian.layerLateRegistration - coldMedian.bare)} ms median`,
@@ -262,13 +320,33 @@ console.log(
 console.log(
   `  warm until frozen, median: bare ${fmt(warm.bare.untilFrozen, 2)} ms, layer ${fmt(warm.layer.untilFrozen, 2)} ms (+${fmt(warm.layer.untilFrozen - warm.bare.untilFrozen)} ms: waiting for platform.runtimeDone, which the Telemetry API buffers >= 25 ms, then the flush; billed time, not seen by the caller)`,
 );
-if (ourMemory) {
+if (initCpu.layer.length > 0 && initCpu.nullExtension.length > 0) {
   console.log(
-    `  extension memory: RSS ${fmt(rssMb)} MB (target < 40 MB) ${verdict(rssMb < 40)}, private ${fmt(ourMemory.anonymousKb / 1024)} MB, PSS ${fmt(ourMemory.pssKb / 1024)} MB`,
+    `  extension CPU until Init ends, median: ${fmt(median(initCpu.layer))} ms; a do-nothing Node extension ${fmt(median(initCpu.nullExtension))} ms (Node's own start is most of that)`,
   );
 }
-if (nullMemory) {
-  console.log(
-    `    a do-nothing Node extension: RSS ${fmt(nullMemory.rssKb / 1024)} MB, private ${fmt(nullMemory.anonymousKb / 1024)} MB (RSS is mostly Node's own code pages, shared with the runtime's node)`,
-  );
+const memoryRows = [
+  [
+    'after Init and one invocation (median of the cold starts)',
+    medianMemory(afterInit.layer),
+    medianMemory(afterInit.nullExtension),
+  ],
+  [`after ${warmRuns + 20} x 2 warm invocations`, afterWarm.layer, afterWarm.nullExtension],
+];
+console.log('  extension memory, MB          RSS     PSS  private  anonymous');
+for (const [when, ours, theirs] of memoryRows) {
+  console.log(`    ${when}:`);
+  for (const [label, memory] of [
+    ['appdefender', ours],
+    ['do-nothing Node', theirs],
+  ]) {
+    if (!memory) continue;
+    console.log(
+      `      ${label.padEnd(20)} ${fmt(memory.rss).padStart(6)} ${fmt(memory.pss).padStart(7)} ${fmt(memory.private).padStart(8)} ${fmt(memory.anonymous).padStart(10)}`,
+    );
+  }
 }
+const floor = afterWarm.nullExtension;
+console.log(
+  `  extension RSS after the warm invocations: ${fmt(rssMb)} MB (target < 40 MB) ${verdict(rssMb < 40)}${floor ? `; ${fmt(floor.rss - floor.anonymous)} MB of the do-nothing Node extension's ${fmt(floor.rss)} MB are mapped files (the node binary's code, shared with the runtime's node): its RSS is the floor for any Node extension` : ''}`,
+);
