@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startServer } from '@appdefender/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/errors.js';
 import { assertBinaryBuilt, binPath, cleanEnv, runBinary } from './helpers/binary.js';
@@ -69,5 +70,100 @@ describe('server (binary)', () => {
     const port = await runBinary(['server', '--port', 'http'], { env: cleanEnv(dataDir) });
     expect(port.code).toBe(ExitCode.usage);
     expect(port.stderr).toMatch(/--port must be a port number/);
+  });
+});
+
+describe('server plan (binary)', () => {
+  it("shows an account's plan and moves it to another, which the running server applies at once", async () => {
+    // Arrange: a running control plane on its own store, with one account on the free plan
+    const store = join(dataDir, 'plan-store');
+    const server = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: store,
+      dashboardDir: null,
+      retention: false,
+    });
+    try {
+      const signup = await fetch(`${server.url}/api/v1/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'Ops@Example.com', password: 'correct horse battery staple' }),
+      });
+      const { apiToken } = (await signup.json()) as { apiToken: string };
+      const createCloudGroup = (name: string) =>
+        fetch(`${server.url}/api/v1/policy-groups`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name, network: 'deny', allowCloudProviderTraffic: true }),
+        });
+      expect((await createCloudGroup('before')).status).toBe(402);
+      const env = cleanEnv(dataDir);
+
+      // Act + Assert: show, change, show again
+      const shown = await runBinary(['server', 'plan', 'ops@example.com', '--data', store], { env });
+      expect(shown.code).toBe(ExitCode.ok);
+      expect(shown.stdout).toMatch(/ops@example\.com is on the free plan/);
+      expect(shown.stdout).toMatch(/paid +events kept 90 days, allowCloudProviderTraffic/);
+      const changed = await runBinary(
+        ['server', 'plan', 'OPS@example.com', 'paid', '--data', store, '--json'],
+        {
+          env,
+        },
+      );
+      expect(changed.code).toBe(ExitCode.ok);
+      expect(JSON.parse(changed.stdout)).toEqual({
+        email: 'ops@example.com',
+        plan: 'paid',
+        previous: 'free',
+      });
+      expect((await createCloudGroup('after')).status).toBe(201);
+      const me = (await (
+        await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${apiToken}` } })
+      ).json()) as { account: { plan: string } };
+      expect(me.account.plan).toBe('paid');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses an unknown plan, an unknown account and a directory without a store, changing nothing', async () => {
+    const store = join(dataDir, 'plan-errors');
+    const server = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: store,
+      dashboardDir: null,
+      retention: false,
+    });
+    await fetch(`${server.url}/api/v1/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'dev@example.com', password: 'correct horse battery staple' }),
+    });
+    await server.close();
+    const env = cleanEnv(dataDir);
+
+    const unknownPlan = await runBinary(['server', 'plan', 'dev@example.com', 'gold', '--data', store], {
+      env,
+    });
+    expect(unknownPlan.code).toBe(ExitCode.usage);
+    expect(unknownPlan.stderr).toMatch(/There is no plan "gold"; the plans are free, paid/);
+    const unknownAccount = await runBinary(
+      ['server', 'plan', 'nobody@example.com', 'paid', '--data', store],
+      { env },
+    );
+    expect(unknownAccount.code).toBe(ExitCode.notFound);
+    expect(unknownAccount.stderr).toMatch(/No account with the e-mail address nobody@example\.com/);
+    const noStore = await runBinary(
+      ['server', 'plan', 'dev@example.com', '--data', join(dataDir, 'nothing-here')],
+      {
+        env,
+      },
+    );
+    expect(noStore.code).toBe(ExitCode.notFound);
+    expect(noStore.stderr).toMatch(/There is no control plane store in .*nothing-here/);
+    const still = await runBinary(['server', 'plan', 'dev@example.com', '--data', store, '--json'], { env });
+    expect(JSON.parse(still.stdout)).toMatchObject({ plan: 'free' });
   });
 });

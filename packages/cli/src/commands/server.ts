@@ -1,17 +1,13 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type CliDeps, type CommandContext, commandContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { loadServerModule } from '../local/sibling-packages.js';
-
-/** The same default as the server's own entry point, so both find the same store. */
-export const defaultDataDir = (env: NodeJS.ProcessEnv) =>
-  join(env['HOME'] || homedir(), '.appdefender', 'data');
+import { storeLocation } from '../local/store-location.js';
+import { registerServerPlanCommand } from './server-plan.js';
 
 export function registerServerCommand(program: Command, deps: CliDeps): void {
-  program
+  const server = program
     .command('server')
     .description('run the control plane with the dashboard (embedded SQLite by default, or PostgreSQL)')
     .option('--port <port>', 'port to listen on (env PORT)', '8080')
@@ -33,6 +29,7 @@ Open the printed URL to sign up; the first account gets a license key and an api
       const ctx = await commandContext(command, deps);
       await serverCommand(ctx);
     });
+  registerServerPlanCommand(server, deps);
 }
 
 export function parsePort(value: string, flag: string): number {
@@ -47,13 +44,7 @@ async function serverCommand(ctx: CommandContext): Promise<void> {
   const portText =
     ctx.deps.env['PORT'] && portIsDefault(options) ? ctx.deps.env['PORT'] : String(options['port']);
   const port = parsePort(portText, '--port');
-  const databaseUrl = (options['databaseUrl'] as string | undefined) ?? ctx.deps.env['DATABASE_URL'];
-  const dataOption = options['data'] as string | undefined;
-  if (databaseUrl && dataOption) throw new UsageError('Give either --data or --database-url, not both');
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new UsageError(`--database-url must be a postgres:// URL, not "${databaseUrl}"`);
-  }
-  const dataDir = databaseUrl ? undefined : resolve(ctx.deps.cwd, dataOption ?? defaultDataDir(ctx.deps.env));
+  const { dataDir, databaseUrl } = storeLocation(ctx);
   // A new SQLite directory means an empty store: then the user needs to be told how to start.
   const firstStart = dataDir !== undefined && (!existsSync(dataDir) || readdirSync(dataDir).length === 0);
   const { startServer } = await loadServerModule();

@@ -19,8 +19,17 @@ export interface StartServerOptions {
   logger?: unknown;
 }
 
+/** The part of the control plane's store that operator commands use (`server plan`). */
+export interface ServerStore {
+  findAccountByEmail(email: string): Promise<{ id: string; email: string | null; plan: string } | undefined>;
+  listPlans(): Promise<Array<{ name: string; retentionDays: number; allowCloudProviderTraffic: boolean }>>;
+  setAccountPlan(accountId: string, plan: string): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface ServerModule {
   startServer(options: StartServerOptions): Promise<RunningServer>;
+  openStorage(options: { dataDir?: string; databaseUrl?: string }): Promise<ServerStore>;
 }
 
 export interface LocalLambda {
