@@ -74,7 +74,7 @@ export const stringCharCodeAt = uncurry(String.prototype.charCodeAt) as (
 export const stringLastIndexOf = uncurry(
   String.prototype.lastIndexOf as (this: string, search: string) => number,
 ) as (text: string, search: string) => number;
-const stringIndexOf = uncurry(String.prototype.indexOf as (this: string, search: string) => number);
+export const stringIndexOf = uncurry(String.prototype.indexOf as (this: string, search: string) => number);
 
 /**
  * The string a system call sees: Node's bindings hand paths, commands and addon names to libc as C

@@ -146,6 +146,91 @@ describe('red team 2: reads of a governed directory (filesystem deny)', () => {
   }
 });
 
+describe('red team 2: a relative path and the working directory at the system call (filesystem deny)', () => {
+  it('blocks async opens made while the main thread switches the working directory between them and the call', async () => {
+    const { results, created } = await attack(`
+      // keep libuv's threadpool busy, so the opens queued below run after the last chdir
+      const crypto = require('node:crypto');
+      const busy = [];
+      for (let i = 0; i < 4; i++) busy.push(new Promise((resolve) => crypto.pbkdf2('x', 'y', 100000, 32, 'sha256', resolve)));
+      const pending = [];
+      for (let i = 0; i < 100; i++) {
+        process.chdir(OUTSIDE);
+        pending.push(new Promise((resolve) => fs.open('cb' + i, 'w', (error, fd) => { if (!error) fs.closeSync(fd); resolve(error ? error.code : 'ok'); })));
+        process.chdir(DIR);
+      }
+      for (let i = 0; i < 100; i++) {
+        process.chdir(OUTSIDE);
+        pending.push(fs.promises.open('pr' + i, 'w').then((handle) => handle.close().then(() => 'ok'), (error) => error.code));
+        process.chdir(DIR);
+      }
+      const outcomes = await Promise.all(pending);
+      await Promise.all(busy);
+      report({ ok: outcomes.filter((o) => o === 'ok').length, outside: fs.readdirSync(OUTSIDE).length });`);
+    expect(created, JSON.stringify(results)).toEqual([]);
+    // judged under OUTSIDE, so allowed, and made there: the attack ran, and landed where it was judged
+    expect(results[0]).toEqual({ ok: 200, outside: 200 });
+  });
+
+  it("blocks a worker's relative writes while the main thread switches the working directory", async () => {
+    const { results, created } = await attack(`
+      const { Worker } = require('node:worker_threads');
+      process.chdir(OUTSIDE);
+      const worker = new Worker(
+        "const fs = require('fs'); const end = Date.now() + 400; let i = 0; while (Date.now() < end) { try { fs.writeFileSync('w' + (i++ % 50), 'x'); } catch {} } require('worker_threads').parentPort.postMessage(i);",
+        { eval: true },
+      );
+      const attempts = new Promise((resolve) => worker.on('message', resolve));
+      const end = Date.now() + 400;
+      while (Date.now() < end) { process.chdir(DIR); process.chdir(OUTSIDE); }
+      report({ attempted: (await attempts) > 0 });`);
+    expect(created, JSON.stringify(results)).toEqual([]);
+    expect(results[0]).toEqual({ attempted: true });
+  });
+
+  it('gives relative paths back as written: results of mkdtemp/mkdir and error paths and messages (observe, same as bare node)', async () => {
+    const source = `
+      const fs = require('node:fs');
+      const out = [];
+      const settle = (p) => p.then((v) => v, (e) => e);
+      (async () => {
+        out.push(fs.mkdirSync('m1/m2', { recursive: true }));
+        out.push(fs.mkdtempSync('t-').slice(0, 2));
+        out.push((await fs.promises.mkdtemp('p-')).slice(0, 2));
+        out.push(await new Promise((resolve) => fs.mkdtemp('c-', (error, made) => resolve(made.slice(0, 2)))));
+        try { fs.openSync('missing/x'); } catch (error) { out.push([error.message, error.path]); }
+        try { fs.renameSync('missing/a', 'b'); } catch (error) { out.push([error.message, error.path, error.dest]); }
+        const failed = await settle(fs.promises.open('missing/z'));
+        out.push([failed.message, failed.path]);
+        out.push(await new Promise((resolve) => fs.open('missing/y', (error) => resolve([error.message, error.path]))));
+        fs.writeFileSync('rel.txt', 'hello');
+        out.push(fs.readFileSync('rel.txt', 'utf8'), fs.existsSync('rel.txt'), fs.realpathSync('rel.txt') === process.cwd() + '/rel.txt');
+        console.log(JSON.stringify({ result: out }));
+      })();`;
+    const outcomes: unknown[] = [];
+    for (const agent of [false, true]) {
+      const scratch = outsideDir();
+      const app = outsideDir();
+      try {
+        const run = await runFixture({
+          source,
+          agent,
+          cwd: scratch.dir,
+          policy: policy({ name: 'redteam2-observe', filesystem: 'observe' }),
+          env: { LAMBDA_TASK_ROOT: app.dir },
+        });
+        outcomes.push(appResults(run)[0]);
+        cleanup(run);
+      } finally {
+        scratch.remove();
+        app.remove();
+      }
+    }
+    expect(outcomes[1]).toEqual(outcomes[0]);
+    expect(JSON.stringify(outcomes[0])).toContain("open 'missing/x'");
+  });
+});
+
 const SH_TOUCH = `['/bin/sh', '-c', 'echo > "$0"', TARGET]`;
 const SPAWNS: Record<string, string> = {
   "raw spawn_sync with a function as options (V8's IsObject is true for functions)": `

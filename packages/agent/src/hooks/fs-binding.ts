@@ -18,7 +18,13 @@ import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
 import { getContext } from '../context.js';
 import { enforce } from '../enforce.js';
-import { stringCharCodeAt, stringLastIndexOf, stringSlice } from '../intrinsics.js';
+import {
+  stringCharCodeAt,
+  stringIndexOf,
+  stringLastIndexOf,
+  stringSlice,
+  stringStartsWith,
+} from '../intrinsics.js';
 import { logLine } from '../log.js';
 import type { HookDescriptor } from './registry.js';
 import { installLoaderExemption, isEsmLoaderCall, isLoaderActive } from './support/fs-loader.js';
@@ -38,6 +44,7 @@ import {
   rememberFd,
   resolveGoverned,
   resolvePath,
+  workingDirectory,
 } from './support/fs-paths.js';
 import {
   endHandlerResolution,
@@ -59,6 +66,8 @@ interface PathArg {
 
 interface MethodSpec {
   paths?: PathArg[];
+  /** mkdtemp, mkdir (recursive): the result is a path built from the path argument. */
+  returnsPath?: boolean;
   flagsIndex?: number;
   /** Index of a descriptor whose metadata the call changes (fchmod, fchown, futimes, ftruncate). */
   fdWrite?: number;
@@ -88,8 +97,8 @@ const METHODS: Record<string, MethodSpec> = {
   rename: { paths: [write(0, false), write(1, false)] },
   ftruncate: { fdWrite: 0 },
   rmdir: { paths: [write(0, false)] },
-  mkdir: { paths: [write(0, false)] },
-  mkdtemp: { paths: [write(0, false)] },
+  mkdir: { paths: [write(0, false)], returnsPath: true },
+  mkdtemp: { paths: [write(0, false)], returnsPath: true },
   readdir: { paths: [read(0)] },
   stat: { paths: [read(0)] },
   lstat: { paths: [read(0, false)] },
@@ -177,7 +186,11 @@ const dataViewByteLength = dataViewGetter('byteLength') as (view: unknown) => nu
 const typedArraySet = uncurryThis((TypedArrayPrototype as { set: (...args: never[]) => void }).set) as (
   target: Uint8Array,
   source: Uint8Array,
+  offset?: number,
 ) => void;
+const isView = ArrayBuffer.isView;
+const utf8Encoder = new TextEncoder();
+const encodeUtf8 = uncurryThis(TextEncoder.prototype.encode) as (encoder: object, text: string) => Uint8Array;
 
 /**
  * A byte path (Buffer / Uint8Array) copied into memory only the agent holds. The app's Buffer may
@@ -277,12 +290,20 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
     }
     // an index loop: a `for...of` asks the array iterator, which the app may have replaced to skip
     // the path arguments altogether (test/redteam-intrinsics.test.ts)
+    let rewrites: Rewrite[] | null = null;
     for (let pathIndex = 0; pathIndex < paths.length; pathIndex++) {
       // judged and used: the same private bytes (see privateBytes); strings are immutable
       const rawPath = args[(paths[pathIndex] as PathArg).index];
       if (typeof rawPath === 'object' && rawPath !== null)
         args[(paths[pathIndex] as PathArg).index] = privateBytes(rawPath);
       const pathArg = paths[pathIndex] as PathArg;
+      // judged and used: the same absolute path (see absolutePathArg)
+      const rewrite = absolutePathArg(args[pathArg.index]);
+      if (rewrite !== null) {
+        args[pathArg.index] = rewrite.value;
+        rewrites ??= [];
+        rewrites[rewrites.length] = rewrite;
+      }
       const access =
         pathArg.access === 'flags'
           ? isWriteFlags(args[spec.flagsIndex ?? 1])
@@ -314,10 +335,124 @@ export function judgedMethod(call: string, spec: MethodSpec, original: AnyFuncti
       }
     }
     if (spec.closes !== undefined) forgetFd(args[spec.closes]);
+    if (rewrites !== null) return callRestoring(original, this, args, opened, spec, rewrites);
     if (opened) return callAndRemember(original, this, args, opened, spec);
     return ReflectApply(original, this, args);
   };
   return wrapper;
+}
+
+/** A relative path argument the binding was handed as the absolute path that was judged. */
+interface Rewrite {
+  value: unknown;
+  /** The absolute path as text, as Node's errors spell it. */
+  absText: string;
+  /** The argument as the app wrote it. */
+  relText: string;
+  /** The working directory with a trailing slash: what was put in front. */
+  prefix: string;
+}
+
+/**
+ * The kernel resolves a relative path against the working directory when the system call runs. For a
+ * callback or promise call that is later, on libuv's threadpool, and a worker's call runs while the
+ * main thread goes on: `chdir(outside); fs.open('x', 'w', cb); chdir(governedDir)` judged
+ * `<outside>/x` and created `<governedDir>/x` (test/redteam-round2.test.ts). So the binding gets the
+ * absolute path that was judged: the working directory the judgement read, then the argument as
+ * written (not normalised: `..` after a link is the kernel's business, as before). Results that are
+ * paths (mkdtemp, mkdir) and errors are given back in the app's spelling. Null for absolute paths, or
+ * when the working directory cannot be read (the kernel then fails the call itself).
+ */
+function absolutePathArg(input: unknown): Rewrite | null {
+  let relText: string;
+  let value: unknown;
+  if (typeof input === 'string') {
+    if (input.length === 0 || stringCharCodeAt(input, 0) === 0x2f) return null;
+    relText = input;
+  } else if (isView(input)) {
+    // a byte path is the agent's private Uint8Array copy by now (privateBytes)
+    if (viewByteLength(input) === 0 || (input as Uint8Array)[0] === 0x2f) return null;
+    relText = pathText(input) ?? '';
+  } else {
+    return null;
+  }
+  const cwd = workingDirectory();
+  if (cwd === null) return null;
+  const prefix = cwd === '/' ? '/' : `${cwd}/`;
+  if (typeof input === 'string') {
+    value = `${prefix}${input}`;
+  } else {
+    const head = encodeUtf8(utf8Encoder, prefix);
+    const bytes = new PrivateBytes(viewByteLength(head) + viewByteLength(input));
+    typedArraySet(bytes, head);
+    typedArraySet(bytes, input as Uint8Array, viewByteLength(head));
+    value = bytes;
+  }
+  return { value, absText: `${prefix}${relText}`, relText, prefix };
+}
+
+/** Calls the binding with absolute paths and gives results and errors back in the app's spelling. */
+function callRestoring(
+  original: AnyFunction,
+  self: unknown,
+  args: unknown[],
+  opened: FdEntry | null,
+  spec: MethodSpec,
+  rewrites: Rewrite[],
+): unknown {
+  const req = requestOf(args);
+  if (req && typeof req.oncomplete === 'function') {
+    const oncomplete = req.oncomplete as AnyFunction;
+    req.oncomplete = function (this: unknown, ...results: unknown[]) {
+      restoreError(results[0], rewrites);
+      if (spec.returnsPath && results.length > 1) results[1] = restorePath(results[1], rewrites);
+      return ReflectApply(oncomplete, this, results);
+    };
+  }
+  let result: unknown;
+  try {
+    result = opened
+      ? callAndRemember(original, self, args, opened, spec)
+      : ReflectApply(original, self, args);
+  } catch (error) {
+    throw restoreError(error, rewrites);
+  }
+  if (usesPromises(args)) {
+    return ReflectApply(PromiseThen, result, [
+      (value: unknown) => (spec.returnsPath ? restorePath(value, rewrites) : value),
+      (error: unknown) => {
+        throw restoreError(error, rewrites);
+      },
+    ]);
+  }
+  return spec.returnsPath ? restorePath(result, rewrites) : result;
+}
+
+function restorePath(value: unknown, rewrites: Rewrite[]): unknown {
+  if (typeof value !== 'string') return value;
+  for (let i = 0; i < rewrites.length; i++) {
+    const prefix = (rewrites[i] as Rewrite).prefix;
+    if (stringStartsWith(value, prefix)) return stringSlice(value, prefix.length);
+  }
+  return value;
+}
+
+function restoreError(error: unknown, rewrites: Rewrite[]): unknown {
+  if (error === null || typeof error !== 'object') return error;
+  const fields = error as { message?: unknown; path?: unknown; dest?: unknown };
+  for (let i = 0; i < rewrites.length; i++) {
+    const { absText, relText } = rewrites[i] as Rewrite;
+    if (fields.path === absText) fields.path = relText;
+    if (fields.dest === absText) fields.dest = relText;
+    const message = fields.message;
+    if (typeof message === 'string') {
+      const quoted = `'${absText}'`;
+      const at = stringIndexOf(message, quoted);
+      if (at !== -1)
+        fields.message = `${stringSlice(message, 0, at)}'${relText}'${stringSlice(message, at + quoted.length)}`;
+    }
+  }
+  return error;
 }
 
 /** Real paths the policy granted, per access: the policy never changes while the process runs. */
@@ -407,12 +542,18 @@ function requestOf(args: unknown[]): { oncomplete?: unknown } | undefined {
   return undefined;
 }
 
+/** Is this a promise call (`kUsePromises` among the arguments)? */
+function usesPromises(args: unknown[]): boolean {
+  for (let i = args.length - 1; i >= 0; i--) {
+    if (args[i] === kUsePromises && kUsePromises !== undefined) return true;
+  }
+  return false;
+}
+
 /** Fails the call the way this binding call reports failure (see the module comment). */
 function failCall(args: unknown[], error: Error, spec: MethodSpec): unknown {
   if (spec.answersFalse) return false;
-  for (let i = args.length - 1; i >= 0; i--) {
-    if (args[i] === kUsePromises && kUsePromises !== undefined) return PromiseReject(error);
-  }
+  if (usesPromises(args)) return PromiseReject(error);
   const req = requestOf(args);
   if (req && typeof req.oncomplete === 'function') {
     const oncomplete = req.oncomplete as AnyFunction;

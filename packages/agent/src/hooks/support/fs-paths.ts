@@ -195,10 +195,16 @@ export function pathText(input: unknown): string | null {
 }
 
 function currentCwd(): string {
+  return workingDirectory() ?? '/';
+}
+
+/** The working directory as Node knows it (the original process.cwd), or null when it cannot be read. */
+export function workingDirectory(): string | null {
   try {
-    return ReflectApply(originalCwd, process, []) as string;
+    const cwd = ReflectApply(originalCwd, process, []) as unknown;
+    return typeof cwd === 'string' && charCodeAt(cwd, 0) === 0x2f ? cwd : null;
   } catch {
-    return '/';
+    return null;
   }
 }
 
