@@ -231,6 +231,40 @@ describe('red team 2: a relative path and the working directory at the system ca
   });
 });
 
+describe('red team 2: UDP sends after connect() + disconnect()', () => {
+  const SEND_AFTER_DISCONNECT = `
+    const dgram = require('node:dgram');
+    const receiver = dgram.createSocket('udp4');
+    let received = 0;
+    receiver.on('message', () => received++);
+    await new Promise((resolve) => receiver.bind(0, FORBIDDEN, resolve));
+    const socket = dgram.createSocket('udp4');
+    await new Promise((resolve) => socket.connect(9, '127.0.0.1', resolve));
+    socket.disconnect();
+    const error = await new Promise((resolve) => socket.send('x', receiver.address().port, FORBIDDEN, resolve));
+    await settle(100);
+    socket.close();
+    receiver.close();
+    report({ error: error ? error.code : null, received });`;
+
+  it('are judged again under deny: ERR_ACCESS_DENIED, nothing received', async () => {
+    const run = await runFixture({ policy: DENY_ALL, source: attackSource(SEND_AFTER_DISCONNECT) });
+    expect(appResults(run)).toEqual([{ error: 'ERR_ACCESS_DENIED', received: 0 }]);
+    cleanup(run);
+  });
+
+  it('are reported under observe (the connect intent no longer covers them)', async () => {
+    const run = await runFixture({
+      policy: policy({ name: 'redteam2-net-observe', network: 'observe' }),
+      source: attackSource(SEND_AFTER_DISCONNECT),
+    });
+    expect(appResults(run)).toEqual([{ error: null, received: 1 }]);
+    const sends = run.events.filter((event) => event.operation === 'send');
+    expect(sends.map((event) => event.target)).toEqual([expect.stringMatching(/^127\.0\.0\.2:\d+$/)]);
+    cleanup(run);
+  });
+});
+
 const SH_TOUCH = `['/bin/sh', '-c', 'echo > "$0"', TARGET]`;
 const SPAWNS: Record<string, string> = {
   "raw spawn_sync with a function as options (V8's IsObject is true for functions)": `

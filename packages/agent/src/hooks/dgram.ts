@@ -42,6 +42,25 @@ function install(_context: AgentContext): void {
   patchMethod(proto, 'connect6', (original) => wrapBindingConnect(original));
   patchMethod(dgram.Socket.prototype, 'send', wrapSend);
   patchMethod(dgram.Socket.prototype, 'connect', wrapConnect);
+  patchMethod(dgram.Socket.prototype, 'disconnect', wrapDisconnect);
+}
+
+/**
+ * A disconnected socket sends wherever each send says again: its connect intent (judged for the
+ * connected peer, `connected: true`) must not cover those sends. Without this, under observe, a send
+ * to any address after `connect(allowed); disconnect()` was never reported (the binding trusts an
+ * observed intent), and under deny it failed with a bare EACCES (test/redteam-round2.test.ts).
+ */
+function wrapDisconnect(original: AnyFunction): AnyFunction {
+  return function disconnect(this: unknown, ...args: unknown[]) {
+    const result = apply(original, this, args);
+    if (this !== null && typeof this === 'object' && intentOf(this)?.connected)
+      rememberIntent(
+        this,
+        makeIntent('deferred', undefined, undefined, undefined, undefined, false, undefined),
+      );
+    return result;
+  };
 }
 
 function udpOperation(operation: 'send' | 'connect', host: string, port: number | undefined): Operation {
