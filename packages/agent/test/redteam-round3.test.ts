@@ -156,6 +156,58 @@ describe('red team round 3: what is judged is what Node dials', () => {
   });
 });
 
+// An observed name dialled at an address it does not resolve to: a custom `lookup` (TCP, and a
+// dgram socket's `lookup` option), and a raw handle that borrows the observed socket as its owner.
+// GOT THROUGH under observe before the fix: the event named the decoy (\`decoy.invalid\`, or the
+// observed \`localhost.localdomain\`-like name) and the address layer, trusting an observed intent,
+// let 127.0.0.2 through unreported. Fix: the system resolver's answers for observed names are kept
+// (they grant nothing), and an observed connection or datagram to any other address is judged and
+// reported at the address layer.
+const OBSERVED_NAME_ELSEWHERE = `
+const lookupTo = (address) => (hostname, options, callback) => {
+  if (typeof options === 'function') { callback = options; options = {}; }
+  return options && options.all ? callback(null, [{ address, family: 4 }]) : callback(null, address, 4);
+};
+await run({
+  customLookup: () => connectWith(() => net.connect({ host: 'decoy.invalid', port: PORT, lookup: lookupTo(FORBIDDEN) })),
+  rawHandleBorrowingTheObservedSocket: () => settled(new Promise((resolve) => {
+    const observed = net.connect({ host: 'decoy.invalid', port: 9, lookup: lookupTo('127.0.0.1') });
+    observed.on('error', () => {});
+    const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+    const handle = new TCP(constants.SOCKET);
+    const ownerSymbol = observed._handle && Object.getOwnPropertySymbols(observed._handle).find((symbol) => symbol.description === 'owner_symbol');
+    if (ownerSymbol) handle[ownerSymbol] = observed;
+    const request = new TCPConnectWrap();
+    request.oncomplete = (status) => resolve({ status, connected: status === 0 });
+    const status = handle.connect(request, FORBIDDEN, PORT);
+    if (status !== 0) resolve({ status });
+  })),
+  udpCustomLookup: () => udpSend({ type: 'udp4', lookup: lookupTo(FORBIDDEN) }, (socket, done) => socket.send('x', UDP_PORT, 'decoy.invalid', done)),
+});`;
+
+describe('red team round 3: an observed name dialled elsewhere', () => {
+  it('under observe, the address really used is reported', async () => {
+    const outcome = await attack(OBSERVED_NAME_ELSEWHERE, OBSERVE);
+    const detail = JSON.stringify({ results: outcome.results, events: outcome.events });
+    expect(outcome.accepted + outcome.datagrams, detail).toBeGreaterThan(0);
+    const tcp = outcome.events.filter((event) => event.target === `${FORBIDDEN_HOST}:${server.port}`);
+    const udpEvents = outcome.events.filter(
+      (event) => event.target === `${FORBIDDEN_HOST}:${udp.address().port}`,
+    );
+    // two TCP attacks and one UDP one, each reaching 127.0.0.2 once: each reported at that address
+    expect(
+      tcp.reduce((sum, event) => sum + (event.count ?? 1), 0),
+      detail,
+    ).toBe(outcome.accepted);
+    expect(udpEvents.length, detail).toBe(outcome.datagrams > 0 ? 1 : 0);
+    for (const event of [...tcp, ...udpEvents]) expect(event.details?.host).toBe('decoy.invalid');
+  });
+
+  it('under deny, none of them gets through', async () => {
+    expectAllRefused(await attack(OBSERVED_NAME_ELSEWHERE));
+  });
+});
+
 describe('red team round 3: attacks that held (regression)', () => {
   it('TCP argument shapes, happy eyeballs and lookups answering several addresses', async () => {
     const outcome = await attack(`

@@ -13,7 +13,7 @@ import { builtin } from '../builtins.js';
 import { type AgentContext, getContext } from '../context.js';
 import { judge } from '../enforce.js';
 import { apply, numberIsInteger } from '../intrinsics.js';
-import { allowedNamesPending, whenAllowedNamesSettled } from '../network/address-learning.js';
+import { allowedNamesPending, dialsAnswerOf, whenAllowedNamesSettled } from '../network/address-learning.js';
 import { UV_EACCES } from '../network/errno.js';
 import { callJudged, intentOf, makeIntent, ownerOf, rememberIntent } from '../network/intents.js';
 import { networkOp } from '../network/operations.js';
@@ -177,7 +177,8 @@ function wrapConnect(original: AnyFunction): AnyFunction {
 /** Judges the address a UDP handle really sends to or connects to. */
 function judgeAddress(handle: unknown, operation: 'send' | 'connect', ip: unknown, port: unknown): boolean {
   const intent = intentOf(ownerOf(handle));
-  if (intent?.verdict === 'observe') return true;
+  // observe-by-name is not repeated for an address the name resolves to (net.ts judgeAddress)
+  if (intent?.verdict === 'observe' && dialsAnswerOf(intent.host, ip)) return true;
   // Node's bindings only take string addresses; anything else is judged as the invalid host it is
   const address = typeof ip === 'string' ? ip : '(not a string)';
   const op = networkOp(operation, 'udp', undefined, address, typeof port === 'number' ? port : undefined);

@@ -318,19 +318,23 @@ function withFirst(args: unknown[], first: unknown): unknown[] {
 
 /**
  * Only names that are granted by name (allowedDomains, cloud endpoints, the runtime) can grant an
- * address; learning any other name would change no verdict, so it is not worth a wrapper.
+ * address; the answers for observed names tell whether an observed connection went where its name
+ * resolves (address-learning.ts, observedAnswers); denied names are never dialled.
  */
-function grantsByName(hostname: string): boolean {
+function nameVerdict(hostname: string): string | undefined {
   try {
-    return context.decider.decide(dnsOp(hostname, undefined)).verdict === 'grant';
+    return context.decider.decide(dnsOp(hostname, undefined)).verdict;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
 /** Learns the answer of a system-resolver lookup when it completes (see address-learning.ts). */
 function learnOnComplete(request: unknown, hostname: string): void {
-  if (!request || typeof request !== 'object' || !grantsByName(hostname)) return;
+  if (!request || typeof request !== 'object') return;
+  const verdict = nameVerdict(hostname);
+  if (verdict !== 'grant' && verdict !== 'observe') return;
+  const observed = verdict === 'observe';
   const target = request as { oncomplete?: unknown };
   const oncomplete = target.oncomplete;
   if (typeof oncomplete !== 'function') return;
@@ -339,7 +343,7 @@ function learnOnComplete(request: unknown, hostname: string): void {
     const addresses = args[1];
     if (!status) {
       try {
-        learnAddresses(context, hostname, addresses);
+        learnAddresses(context, hostname, addresses, observed);
       } catch {
         // learning is an optimisation of later verdicts; the lookup's own result is what matters
       }

@@ -35,7 +35,7 @@ import {
   numberIsInteger,
   stringTrim,
 } from '../intrinsics.js';
-import { allowedNamesPending, whenAllowedNamesSettled } from '../network/address-learning.js';
+import { allowedNamesPending, dialsAnswerOf, whenAllowedNamesSettled } from '../network/address-learning.js';
 import { UV_EACCES } from '../network/errno.js';
 import {
   type ConnectIntent,
@@ -288,9 +288,13 @@ function failAndReturn(socket: object, error: Error): object {
   return socket;
 }
 
-/** Decides a dialled address; returns the error to fail with, or null. Observe-by-name is not repeated. */
+/**
+ * Decides a dialled address; returns the error to fail with, or null. Observe-by-name is not
+ * repeated when the address is one the system resolver gave for that name (or the literal itself);
+ * any other address (a custom `lookup`, a raw connect on the socket's handle) is judged and reported.
+ */
 function judgeAddress(intent: ConnectIntent | undefined, address: unknown, port: unknown): Error | null {
-  if (intent?.verdict === 'observe') return null;
+  if (intent?.verdict === 'observe' && dialsAnswerOf(intent.host, address)) return null;
   // Node's bindings only take string addresses (they abort on anything else today); anything else
   // is judged as the invalid host it is, never waved through
   const ip = typeof address === 'string' ? address : NOT_A_STRING;
@@ -327,7 +331,7 @@ function wrapTcpConnect(original: AnyFunction): AnyFunction {
 
 /** A dry run of the decision (no event) to know whether waiting for the allowed names could help. */
 function wouldDeny(intent: ConnectIntent | undefined, address: unknown, port: unknown): boolean {
-  if (intent?.verdict === 'observe') return false;
+  if (intent?.verdict === 'observe' && dialsAnswerOf(intent.host, address)) return false;
   const ip = typeof address === 'string' ? address : NOT_A_STRING;
   const context = getContextForDryRun();
   if (!context) return false;

@@ -9,6 +9,7 @@
  * to an allowed name.
  */
 import type * as dns from 'node:dns';
+import { IpNameTable, normalizeHostname } from '@appdefender/policy';
 import { asAgentWork } from '../agent-work.js';
 import { agentFileName, callerFiles } from '../attribution.js';
 import type { AgentContext } from '../context.js';
@@ -28,7 +29,44 @@ const recentlyLearned = new Map<string, Map<string, number>>();
 const RELEARN_AFTER_MS = LEARNED_TTL_MS / 2;
 const MAX_RECENT_NAMES = 1024;
 
-export function learnAddresses(context: AgentContext, name: string, addresses: unknown): void {
+/**
+ * What the system resolver answered for names that are only OBSERVED (not granted by name). It
+ * grants nothing; it lets a connection observed by name show whether it went where that name
+ * resolves (`dialsAnswerOf`), so that a custom `lookup` or a raw handle borrowing the socket cannot
+ * send an observed connection to another address unreported.
+ */
+const observedAnswers = new IpNameTable();
+const recentlyObserved = new Map<string, Map<string, number>>();
+
+/**
+ * True when `address` is `host` itself (an IP literal in any spelling) or an address the system
+ * resolver gave for `host` as an observed name (see observedAnswers).
+ */
+export function dialsAnswerOf(host: string | undefined, address: unknown): boolean {
+  if (host === undefined || typeof address !== 'string') return false;
+  const wanted = normalizeHostname(host);
+  if (wanted === null) return false;
+  const dialled = normalizeHostname(address) ?? address;
+  if (wanted === dialled) return true;
+  const entries = observedAnswers.entriesFor(dialled);
+  for (let i = 0; i < entries.length; i++) {
+    if (normalizeHostname(entries[i]!.name) === wanted) return true;
+  }
+  return false;
+}
+
+/**
+ * Learns a system-resolver answer for `name`: into the IpNameTable when the name is granted, into
+ * observedAnswers when it is only observed (`observed`).
+ */
+export function learnAddresses(
+  context: AgentContext,
+  name: string,
+  addresses: unknown,
+  observed = false,
+): void {
+  const table = observed ? observedAnswers : context.ipNames;
+  const cache = observed ? recentlyObserved : recentlyLearned;
   // indexed loops and captured Map methods: this runs after the app may have tampered with the
   // array iterator or Map.prototype, and what it learns grants addresses (see intrinsics.ts). The
   // answer is copied once, so what is checked below is what is learned.
@@ -44,23 +82,23 @@ export function learnAddresses(context: AgentContext, name: string, addresses: u
     }
   }
   const now = dateNow();
-  const learned = mapGet(recentlyLearned, name);
+  const learned = mapGet(cache, name);
   // Nothing new (every connect by name looks its name up again): learning nothing needs no proof
   // of who called, and the stack capture that proves it was most of the agent's cost per connect.
   if (learned && !hasNewAddress(learned, list, now)) return;
   if (!calledByTheResolver()) return;
   let recent = learned;
   if (!recent) {
-    if (mapSize(recentlyLearned) >= MAX_RECENT_NAMES) mapClear(recentlyLearned);
+    if (mapSize(cache) >= MAX_RECENT_NAMES) mapClear(cache);
     recent = new Map();
-    mapSet(recentlyLearned, name, recent);
+    mapSet(cache, name, recent);
   }
   for (let i = 0; i < list.length; i++) {
     const address = list[i]!;
     const learnedAt = mapGet(recent, address);
     if (learnedAt !== undefined && now - learnedAt < RELEARN_AFTER_MS) continue;
     mapSet(recent, address, now);
-    context.ipNames.learn(address, [name], LEARNED_TTL_MS);
+    table.learn(address, [name], LEARNED_TTL_MS);
   }
 }
 
