@@ -208,6 +208,26 @@ describe('red team round 3: an observed name dialled elsewhere', () => {
   });
 });
 
+// Not a bypass, a failure that changed shape: a dgram send/connect with an address that is not a
+// string (a String object) made in the first milliseconds, while the agent's own resolution of the
+// allowed names is out. The agent judged dgram's default address instead, deferred the call until
+// the resolution settled, and dgram's synchronous ERR_INVALID_ARG_TYPE then escaped from that later
+// callback: an uncaught exception ended the process (without the agent the caller catches it).
+describe('red team round 3: invalid dgram arguments keep their synchronous throw', () => {
+  it('a String object address throws at the call, as without the agent', async () => {
+    const outcome = await attack(`
+await run({
+  sendStringObject: () => udpSend('udp4', (socket, done) => socket.send('a', UDP_PORT, new String(FORBIDDEN), done)),
+  connectStringObject: () => udpSend('udp4', (socket, done) => socket.connect(UDP_PORT, new String(FORBIDDEN), done)),
+});`);
+    expect(outcome.datagrams).toBe(0);
+    expect(outcome.results).toEqual({
+      sendStringObject: { thrown: 'ERR_INVALID_ARG_TYPE' },
+      connectStringObject: { thrown: 'ERR_INVALID_ARG_TYPE' },
+    });
+  });
+});
+
 describe('red team round 3: attacks that held (regression)', () => {
   it('TCP argument shapes, happy eyeballs and lookups answering several addresses', async () => {
     const outcome = await attack(`
@@ -229,7 +249,19 @@ await run({
     expectAllRefused(outcome);
   });
 
-  it('IP spellings of 127.0.0.2 against a name-only allow list', async () => {
+  it.each([
+    ['a name-only allow list', DENY_ALL],
+    [
+      'an exact IP entry (127.0.0.1)',
+      policy({
+        name: 'redteam3-ip',
+        network: 'deny',
+        filesystem: 'deny',
+        process: 'deny',
+        allowedDomains: ['127.0.0.1'],
+      }),
+    ],
+  ])('IP spellings of 127.0.0.2 against %s', async (_label, group) => {
     const spellings = [
       '::ffff:127.0.0.2',
       '[::ffff:7f00:2]',
@@ -246,10 +278,13 @@ await run({
       '0.0.0.0',
       '::',
     ];
-    const outcome = await attack(`
+    const outcome = await attack(
+      `
 const attacks = {};
 for (const host of ${JSON.stringify(spellings)}) attacks[host] = () => connectWith(() => net.connect({ host, port: PORT }));
-await run(attacks);`);
+await run(attacks);`,
+      group,
+    );
     expectAllRefused(outcome);
   });
 

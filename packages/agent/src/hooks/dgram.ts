@@ -89,6 +89,10 @@ function sendDestination(socket: unknown, args: unknown[]): { host: string; port
   }
   const portNumber = toPort(port);
   if (portNumber === undefined) return undefined; // dgram throws its own validation error
+  // dgram throws at once for an address that is not a string (a String object, an array...): let
+  // it, rather than judge the default address and maybe defer the send, whose throw would then
+  // escape from a later callback as an uncaught exception
+  if (!validAddressArgument(address)) return undefined;
   const type = (socket as { type?: unknown }).type;
   const host =
     typeof address === 'string' && address !== '' ? address : type === 'udp6' ? '::1' : '127.0.0.1';
@@ -152,11 +156,18 @@ function wrapSend(original: AnyFunction): AnyFunction {
   };
 }
 
+/** An address argument dgram accepts: a string, or none (undefined, null, or the callback in its place). */
+function validAddressArgument(address: unknown): boolean {
+  return (
+    address === undefined || address === null || typeof address === 'string' || typeof address === 'function'
+  );
+}
+
 function wrapConnect(original: AnyFunction): AnyFunction {
   return function connect(this: unknown, ...args: unknown[]) {
     if (isAgentWork()) return apply(original, this, args);
     const port = toPort(args[0]);
-    if (port === undefined) return apply(original, this, args);
+    if (port === undefined || !validAddressArgument(args[1])) return apply(original, this, args);
     const type = (this as { type?: unknown }).type;
     const host =
       typeof args[1] === 'string' && args[1] !== '' ? args[1] : type === 'udp6' ? '::1' : '127.0.0.1';
