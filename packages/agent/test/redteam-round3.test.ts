@@ -244,6 +244,9 @@ await run({
   localAddress: () => connectWith(() => net.connect({ host: FORBIDDEN, port: PORT, localAddress: '127.0.0.1' })),
   autoSelectDeniedSecond: () => connectWith(() => net.connect({ host: 'localhost', port: PORT, autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 10, lookup: lookupAll(['::1', FORBIDDEN]) })),
   autoSelectDeniedFirst: () => connectWith(() => net.connect({ host: 'localhost', port: PORT, autoSelectFamily: true, lookup: lookupAll([FORBIDDEN, '127.0.0.1']) })),
+  // a C string ends at the NUL: getaddrinfo would see '127.0.0.2' while the name matches 'localhost'
+  nulInName: () => connectWith(() => net.connect({ host: FORBIDDEN + '\\0.localhost', port: PORT })),
+  nulInLookup: () => viaCallback((done) => dns.lookup(FORBIDDEN + '\\0localhost', done)),
   familyHint: () => connectWith(() => net.connect({ host: 'localhost', port: PORT, family: 4, hints: dns.ADDRCONFIG, lookup: lookupAll([FORBIDDEN]) })),
 });`);
     expectAllRefused(outcome);

@@ -9,7 +9,8 @@
  * - The tcp_wrap binding's `TCP.prototype.connect/connect6` sees the address actually dialled,
  *   whatever lookup produced it (an app-supplied `lookup`, DNS rebinding, numeric aliases), and raw
  *   binding use. Under deny, the address must belong to an allowed name (IpNameTable) or be allowed
- *   itself. Under observe it reports only what was not already reported by name.
+ *   itself. Under observe it reports only what was not already reported by name: an address the
+ *   observed name resolves to (address-learning.ts, observedAnswers) is not reported again.
  * - The pipe_wrap binding's `Pipe.prototype.connect` covers raw Unix-socket connects.
  * IP literals (in any spelling Node accepts) are judged by their address right away, except while
  * the agent's own first resolution of the allowed names is still out: then they are judged at the
