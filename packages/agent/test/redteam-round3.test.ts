@@ -208,6 +208,59 @@ describe('red team round 3: an observed name dialled elsewhere', () => {
   });
 });
 
+// A getter that Node triggers after the agent read the options (\`localAddress\`, read before
+// \`host\`) and that rewrites \`host\` through \`this\`: planted on Object.prototype, or on the options'
+// class. Before the fix the agent's copy of the options was writable, so the getter rewrote the
+// copy and Node dialled 127.0.0.2 (reported at the address layer under observe, refused under
+// deny); the copy is now frozen, and Node dials the host that was judged (the decoy, whose lookup
+// fails). And a raw handle borrowing an observed socket to dial the observed address at another
+// port: before, the address layer skipped it (same address as the observed name), so the event
+// named the wrong port.
+describe('red team round 3: rewriting the judged options, another port on an observed address', () => {
+  it('Node dials the host that was judged, and a second port is reported', async () => {
+    const outcome = await attack(
+      `
+const failingLookup = (hostname, options, callback) => {
+  if (typeof options === 'function') callback = options;
+  const error = new Error('no such name'); error.code = 'ENOTFOUND'; callback(error);
+};
+const rewrite = { get() { if (this.host === 'decoy.invalid') this.host = FORBIDDEN; return undefined; }, set(value) { Object.defineProperty(this, 'localAddress', { value, writable: true, configurable: true, enumerable: true }); }, configurable: true };
+await run({
+  objectPrototypeGetter: async () => {
+    Object.defineProperty(Object.prototype, 'localAddress', rewrite);
+    try { return await connectWith(() => new net.Socket().connect({ host: 'decoy.invalid', port: PORT, lookup: failingLookup })); }
+    finally { delete Object.prototype.localAddress; }
+  },
+  classGetter: () => {
+    class Options {}
+    Object.defineProperty(Options.prototype, 'localAddress', rewrite);
+    const options = Object.assign(new Options(), { host: 'decoy.invalid', port: PORT, lookup: failingLookup });
+    return connectWith(() => new net.Socket().connect(options));
+  },
+  rawHandleOtherPort: () => settled(new Promise((resolve) => {
+    const observed = net.connect({ host: FORBIDDEN, port: 1 });
+    observed.on('error', () => {});
+    const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+    const handle = new TCP(constants.SOCKET);
+    const ownerSymbol = Object.getOwnPropertySymbols(observed._handle).find((symbol) => symbol.description === 'owner_symbol');
+    handle[ownerSymbol] = observed;
+    const request = new TCPConnectWrap();
+    request.oncomplete = (status) => resolve({ status, connected: status === 0 });
+    const status = handle.connect(request, FORBIDDEN, PORT);
+    if (status !== 0) resolve({ status });
+  })),
+});`,
+      OBSERVE,
+    );
+    const detail = JSON.stringify({ results: outcome.results, events: outcome.events });
+    expect(outcome.results.objectPrototypeGetter, detail).toEqual({ error: 'ENOTFOUND' });
+    expect(outcome.results.classGetter, detail).toEqual({ error: 'ENOTFOUND' });
+    expect(outcome.accepted, detail).toBe(1);
+    const atPort = outcome.events.filter((event) => event.target === `${FORBIDDEN_HOST}:${server.port}`);
+    expect(atPort.length, detail).toBe(1);
+  });
+});
+
 // Not a bypass, a failure that changed shape: a dgram send/connect with an address that is not a
 // string (a String object) made in the first milliseconds, while the agent's own resolution of the
 // allowed names is out. The agent judged dgram's default address instead, deferred the call until

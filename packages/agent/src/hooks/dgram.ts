@@ -189,7 +189,7 @@ function wrapConnect(original: AnyFunction): AnyFunction {
 function judgeAddress(handle: unknown, operation: 'send' | 'connect', ip: unknown, port: unknown): boolean {
   const intent = intentOf(ownerOf(handle));
   // observe-by-name is not repeated for an address the name resolves to (net.ts judgeAddress)
-  if (intent?.verdict === 'observe' && dialsAnswerOf(intent.host, ip)) return true;
+  if (intent?.verdict === 'observe' && intent.port === port && dialsAnswerOf(intent.host, ip)) return true;
   // Node's bindings only take string addresses; anything else is judged as the invalid host it is
   const address = typeof ip === 'string' ? ip : '(not a string)';
   const op = networkOp(operation, 'udp', undefined, address, typeof port === 'number' ? port : undefined);
