@@ -1,7 +1,7 @@
 // Where the policy comes from (ES_POLICY_FILE, the extension's hand-off, the control plane, its
 // cache, the built-in observeAll.ability) and what happens without one (ES_FAIL_MODE).
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -77,10 +77,15 @@ describe('fail modes (no policy source at all)', () => {
 });
 
 describe('the extension hand-off', () => {
+  // atomically, as the extension writes them (temporary file + rename): the agent polls every 1 ms
+  // and must never see a half-written policy.json
   const handOff = (runtimeDir: string, files: Record<string, unknown>) => {
     mkdirSync(runtimeDir, { recursive: true });
-    for (const [name, content] of Object.entries(files))
-      writeFileSync(join(runtimeDir, name), JSON.stringify(content));
+    for (const [name, content] of Object.entries(files)) {
+      const temporary = join(runtimeDir, `.${name}.tmp`);
+      writeFileSync(temporary, JSON.stringify(content));
+      renameSync(temporary, join(runtimeDir, name));
+    }
   };
 
   it('enforces the policy.json the extension left', async () => {
