@@ -105,8 +105,9 @@ function expectAllRefused(outcome: Outcome): void {
 // GOT THROUGH under observe before the fix: the agent read host/port once and reported that value
 // (`decoy.invalid`, port 1), Node read again and dialled 127.0.0.2:PORT, which went unreported (the
 // address layer does not repeat a judgement the name layer already made under observe). Under deny
-// the address layer refused the dial. Fix: Socket#connect hands Node a copy of the options whose
-// host, port and path are own data properties holding the values that were judged.
+// the address layer refused the dial. Fix: the call forms are told apart as Node does (the unmarked
+// array, hex port strings), and the address layer judges an observed name's connection at any
+// address its lookup did not answer (see the next block), so what Node really dials is reported.
 const SECOND_READ_ATTACKS = `
 const failingLookup = (hostname, options, callback) => {
   if (typeof options === 'function') callback = options;
@@ -145,10 +146,14 @@ describe('red team round 3: what is judged is what Node dials', () => {
     const reported = outcome.events.filter(
       (event) => event.operation === 'connect' && event.target === `${FORBIDDEN_HOST}:${server.port}`,
     );
-    // each attack dials at most once; a connection nobody reported is a blind spot
-    expect(reported.length, JSON.stringify({ results: outcome.results, events: outcome.events })).toBe(
-      outcome.accepted,
-    );
+    // each attack dials at most once; a connection nobody reported is a blind spot (repeats of one
+    // target are aggregated into one event with a count)
+    const detail = JSON.stringify({ results: outcome.results, events: outcome.events });
+    expect(outcome.accepted, detail).toBeGreaterThan(0);
+    expect(
+      reported.reduce((sum, event) => sum + (event.count ?? 1), 0),
+      detail,
+    ).toBe(outcome.accepted);
   });
 
   it('under deny, none of them reaches 127.0.0.2', async () => {
@@ -210,16 +215,12 @@ describe('red team round 3: an observed name dialled elsewhere', () => {
 
 // A getter that Node triggers after the agent read the options (\`localAddress\`, read before
 // \`host\`) and that rewrites \`host\` through \`this\`: planted on Object.prototype, or on the options'
-// class. Before the fix the agent's copy of the options was writable, so the getter rewrote the
-// copy and Node dialled 127.0.0.2 (reported at the address layer under observe, refused under
-// deny); the copy is now frozen, and Node dials the host that was judged (the decoy, whose lookup
-// fails). And a raw handle borrowing an observed socket to dial the observed address at another
+// class. Node then dials 127.0.0.2, which the address layer reports under observe and refuses under
+// deny. And a raw handle borrowing an observed socket to dial the observed address at another
 // port: before, the address layer skipped it (same address as the observed name), so the event
-// named the wrong port.
+// named the wrong port; an observed connection now covers its own port only.
 describe('red team round 3: rewriting the judged options, another port on an observed address', () => {
-  it('Node dials the host that was judged, and a second port is reported', async () => {
-    const outcome = await attack(
-      `
+  const REWRITES = `
 const failingLookup = (hostname, options, callback) => {
   if (typeof options === 'function') callback = options;
   const error = new Error('no such name'); error.code = 'ENOTFOUND'; callback(error);
@@ -242,23 +243,30 @@ await run({
     observed.on('error', () => {});
     const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
     const handle = new TCP(constants.SOCKET);
-    const ownerSymbol = Object.getOwnPropertySymbols(observed._handle).find((symbol) => symbol.description === 'owner_symbol');
-    handle[ownerSymbol] = observed;
+    // under deny the observed socket was refused and has no handle left to borrow from
+    const ownerSymbol = observed._handle && Object.getOwnPropertySymbols(observed._handle).find((symbol) => symbol.description === 'owner_symbol');
+    if (ownerSymbol) handle[ownerSymbol] = observed;
     const request = new TCPConnectWrap();
     request.oncomplete = (status) => resolve({ status, connected: status === 0 });
     const status = handle.connect(request, FORBIDDEN, PORT);
     if (status !== 0) resolve({ status });
   })),
-});`,
-      OBSERVE,
-    );
+});`;
+
+  it('under observe, every connection that reached 127.0.0.2 is reported at its own port', async () => {
+    const outcome = await attack(REWRITES, OBSERVE);
     const detail = JSON.stringify({ results: outcome.results, events: outcome.events });
-    expect(outcome.results.objectPrototypeGetter, detail).toEqual({ error: 'ENOTFOUND' });
-    expect(outcome.results.classGetter, detail).toEqual({ error: 'ENOTFOUND' });
-    expect(outcome.accepted, detail).toBe(1);
+    expect(outcome.accepted, detail).toBe(3);
     const atPort = outcome.events.filter((event) => event.target === `${FORBIDDEN_HOST}:${server.port}`);
-    expect(atPort.length, detail).toBe(1);
+    expect(
+      atPort.reduce((sum, event) => sum + (event.count ?? 1), 0),
+      detail,
+    ).toBe(outcome.accepted);
   });
+
+  // Under deny these connects are refused (nothing reaches 127.0.0.2), but with an accessor for
+  // `localAddress` on the options' prototype chain the denied socket's error never reaches the app
+  // and the fixture does not finish: README known limitations, not yet investigated.
 });
 
 // Not a bypass, a failure that changed shape: a dgram send/connect with an address that is not a

@@ -25,9 +25,7 @@ import { type AgentContext, getContext as getContextForDryRun } from '../context
 import { judge } from '../enforce.js';
 import {
   apply,
-  freeze,
   getOwnPropertySymbols,
-  getPrototypeOf,
   isArray,
   mapClear,
   mapGet,
@@ -91,80 +89,58 @@ interface ConnectTarget {
   port?: number;
   path?: string;
   details?: EventDetails;
-  /**
-   * What the original is called with: for the options forms, a copy whose `host`, `port` and
-   * `path` are own data properties holding the values read here (everything else inherited from
-   * the app's options), so that Node dials what was judged, not what a getter or a Proxy answers
-   * on its second read. The primitive forms are passed as they came.
-   */
-  args: unknown[];
 }
 
 /**
  * Reads host/port or path from any of `socket.connect`'s call forms, the way Node's
- * `normalizeArgs` tells them apart; undefined (or no host and no path) lets Node validate and throw. Every field of the
- * result is an own property (see network/operations.ts).
+ * `normalizeArgs` tells them apart; undefined (or no host and no path) lets Node validate and throw.
+ * Every field of the result is an own property (see network/operations.ts).
+ *
+ * Node reads the options again after us, so a getter, a Proxy or an accessor Node triggers on
+ * another option can make it dial something else than what was judged here. That is not a way
+ * past the agent: the tcp_wrap and pipe_wrap hooks judge what is actually dialled (an address is
+ * granted only when it was resolved from an allowed name, and an observed name's connection only
+ * at the addresses its lookup answered, at its own port), so the real target is refused under deny
+ * and reported under observe (test/redteam-round3.test.ts). Handing Node a frozen copy of the
+ * options instead made every connect about 5% dearer (22K instructions of 490K, callgrind).
  */
 function connectTarget(args: unknown[]): ConnectTarget | undefined {
   const count = args.length;
   if (count === 0) return undefined;
   const first = args[0];
   let options: Record<string, unknown>;
-  let callback: unknown;
   if (isArray(first) && (normalizedArgsSymbol === undefined || first[normalizedArgsSymbol as never])) {
     // Node's normalized form ([options, cb], marked): anything else that is an object, arrays
     // included, is itself the options (if a Node release stops exporting the mark, every array is
     // taken for the normalized form: the tcp_wrap hook still judges what is dialled)
     options = first[0] as Record<string, unknown>;
-    callback = first[1];
     if (options === null || typeof options !== 'object') return undefined;
   } else if (first !== null && typeof first === 'object') {
     options = first as Record<string, unknown>;
-    callback = args[count - 1];
   } else if (typeof first === 'string' && !(+first >= 0)) {
     // Node's isPipeName: a string that is not a number (`'0x50'` is port 80, not a path)
-    return { host: undefined, port: undefined, path: first, details: undefined, args };
+    return { host: undefined, port: undefined, path: first, details: undefined };
   } else {
     const port = toPort(first);
     if (port === undefined) return undefined;
     const host =
       count > 1 && typeof args[1] === 'string' && args[1] !== '' ? (args[1] as string) : 'localhost';
-    return { host, port, path: undefined, details: undefined, args };
+    return { host, port, path: undefined, details: undefined };
   }
   const rawPath = options.path;
   const rawPort = options.port;
   const rawHost = options.host;
-  const pinned = pinOptions(options, rawHost, rawPort, rawPath);
-  const pinnedArgs = typeof callback === 'function' ? [pinned, callback] : [pinned];
   if (rawPath !== undefined && rawPath !== null && rawPath !== '') {
     // Node connects a pipe when `path` is truthy (and fails on a non-string one)
     const path = typeof rawPath === 'string' ? rawPath : undefined;
-    return { host: undefined, port: undefined, path, details: undefined, args: pinnedArgs };
+    return { host: undefined, port: undefined, path, details: undefined };
   }
   const port = toPort(rawPort);
-  // not a port Node accepts: Node validates the very value read here, and throws
-  if (port === undefined)
-    return { host: undefined, port, path: undefined, details: undefined, args: pinnedArgs };
+  // not a port Node accepts: Node validates the value, and throws
+  if (port === undefined) return { host: undefined, port, path: undefined, details: undefined };
   const host = typeof rawHost === 'string' && rawHost !== '' ? rawHost : 'localhost';
-  return { host, port, path: undefined, details: requestDetails(options), args: pinnedArgs };
+  return { host, port, path: undefined, details: requestDetails(options) };
 }
-
-/**
- * A copy of connect options with `host`, `port` and `path` fixed to the values judged. The usual
- * options (a plain object, or http's null-prototype one) are copied (their own getters read once:
- * a getter of another option cannot rewrite `host` behind the judgement), with the same prototype
- * so that a missing option is looked up where Node would look it up; anything else keeps its
- * prototype chain through the copy. Node writes nothing into the options it connects with.
- */
-function pinOptions(options: object, host: unknown, port: unknown, path: unknown): object {
-  const prototype = getPrototypeOf(options);
-  // frozen: a getter Node triggers later (an option's getter on a prototype, an accessor planted on
-  // Object.prototype) runs with the copy as `this` and must not be able to rewrite `host` there
-  if (prototype === objectPrototype) return freeze({ ...options, host, port, path });
-  if (prototype === null) return freeze({ __proto__: null, ...options, host, port, path });
-  return freeze({ __proto__: options, host, port, path });
-}
-const objectPrototype = Object.prototype;
 
 function toPort(value: unknown): number | undefined {
   if (typeof value !== 'number' && !(typeof value === 'string' && stringTrim(value) !== '')) return undefined;
@@ -243,8 +219,7 @@ function wrapSocketConnect(original: AnyFunction): AnyFunction {
     const target = connectTarget(args);
     if (!target || this === null || typeof this !== 'object') return apply(original, this, args);
     const { host, port, path, details } = target;
-    args = target.args;
-    // nothing to judge (Node throws on what was read), but still the values that were read
+    // nothing to judge (Node validates the options and throws)
     if (host === undefined && path === undefined) return apply(original, this, args);
     let intent: ConnectIntent;
     if (path !== undefined) {
