@@ -13,8 +13,6 @@
 export const apply: typeof Reflect.apply = Reflect.apply;
 export const isArray: typeof Array.isArray = Array.isArray;
 export const getOwnPropertySymbols: typeof Object.getOwnPropertySymbols = Object.getOwnPropertySymbols;
-export const getPrototypeOf: typeof Object.getPrototypeOf = Object.getPrototypeOf;
-export const freeze: typeof Object.freeze = Object.freeze;
 export const dateNow: typeof Date.now = Date.now;
 export const jsonStringify: typeof JSON.stringify = JSON.stringify;
 

@@ -76,10 +76,13 @@ export function loadPolicy(options: PolicySourceOptions): LoadedPolicy {
  */
 export function policyHandOffPending(env: NodeJS.ProcessEnv, runtimeDir: string): boolean {
   return (
-    !env.ES_POLICY_FILE &&
-    !fs.existsSync(join(runtimeDir, 'policy.json')) &&
-    fs.existsSync(join(runtimeDir, 'policy.pending'))
+    !env.ES_POLICY_FILE && stillFetching(join(runtimeDir, 'policy.json'), join(runtimeDir, 'policy.pending'))
   );
+}
+
+/** The extension's marker is there and its policy not yet. */
+function stillFetching(policyPath: string, pendingPath: string): boolean {
+  return !fs.existsSync(policyPath) && fs.existsSync(pendingPath);
 }
 
 function readPolicyFile(path: string): PolicyGroup {
@@ -100,7 +103,7 @@ function readExtensionHandOff(options: PolicySourceOptions, reasons: string[]): 
   const errorPath = join(runtimeDir, 'policy.error.json');
   const waitMs = nonNegativeInt(env.ES_POLICY_WAIT_MS, 1500);
   const deadline = Date.now() + waitMs;
-  while (!fs.existsSync(policyPath) && fs.existsSync(pendingPath) && Date.now() < deadline) {
+  while (stillFetching(policyPath, pendingPath) && Date.now() < deadline) {
     Atomics.wait(sleepCell, 0, 0, POLL_MS);
   }
   if (fs.existsSync(policyPath)) {

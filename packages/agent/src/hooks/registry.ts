@@ -44,7 +44,12 @@ export const HOOKS: readonly HookDescriptor[] = [
 
 /** Installs the hooks the policy needs; a hook that fails to install is logged and skipped. */
 export function installHooks(context: AgentContext): string[] {
-  return installEach(context, (hook) => context.policy[hook.category] !== 'grant');
+  const installed = installEach(
+    context,
+    HOOKS.filter((hook) => context.policy[hook.category] !== 'grant'),
+  );
+  if (installed.length > 0) syncEsmNamespaces();
+  return installed;
 }
 
 /**
@@ -57,15 +62,12 @@ export function installHooksBeforePolicy(context: Pick<AgentContext, 'appDirs'>)
   keepFor(policy: PolicyGroup): string[];
 } {
   const patchesByHook = new Map<HookDescriptor, PatchRecord[]>();
-  const installed = installEach(
-    context as AgentContext,
-    () => true,
-    (hook, install) => {
-      const records: PatchRecord[] = [];
-      patchesByHook.set(hook, records);
-      recordPatches(records, install);
-    },
-  );
+  // no ESM sync here: no application code runs before keepFor, which syncs once
+  const installed = installEach(context as AgentContext, HOOKS, (hook, install) => {
+    const records: PatchRecord[] = [];
+    patchesByHook.set(hook, records);
+    recordPatches(records, install);
+  });
   return {
     keepFor(policy) {
       const kept: string[] = [];
@@ -84,15 +86,14 @@ export function installHooksBeforePolicy(context: Pick<AgentContext, 'appDirs'>)
 
 function installEach(
   context: AgentContext,
-  wanted: (hook: HookDescriptor) => boolean,
+  hooks: readonly HookDescriptor[],
   run: (hook: HookDescriptor, install: () => void) => void = (_hook, install) => install(),
 ): string[] {
   const installed: string[] = [];
   // ES_AGENT_DEBUG=timing: one stderr line with each hook's install time (cold-start work)
   const timing = process.env.ES_AGENT_DEBUG === 'timing';
   const times: string[] = [];
-  for (const hook of HOOKS) {
-    if (!wanted(hook)) continue;
+  for (const hook of hooks) {
     const started = timing ? process.hrtime.bigint() : 0n;
     try {
       run(hook, () => hook.install(context));
@@ -103,7 +104,6 @@ function installEach(
     if (timing) times.push(`${hook.name} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(2)} ms`);
   }
   if (timing) logLine(`hook install times: ${times.join(', ')}`);
-  if (installed.length > 0) syncEsmNamespaces();
   return installed;
 }
 
