@@ -56,6 +56,22 @@ const udpSend = (type, fn) => settled(new Promise((resolve) => {
   catch (error) { resolve({ thrown: error.code || String(error) }); }
 }));
 const run = async (attacks) => { for (const name of Object.keys(attacks)) results[name] = await attacks[name](); report(results); };
+const failingLookup = (hostname, options, callback) => {
+  if (typeof options === 'function') callback = options;
+  const error = new Error('no such name'); error.code = 'ENOTFOUND'; callback(error);
+};
+// a raw TCP handle that borrows \`observed\` as its owner (when it still has a handle: under deny it
+// was refused) and dials FORBIDDEN:PORT
+const dialBorrowing = (observed) => settled(new Promise((resolve) => {
+  const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
+  const handle = new TCP(constants.SOCKET);
+  const ownerSymbol = observed._handle && Object.getOwnPropertySymbols(observed._handle).find((symbol) => symbol.description === 'owner_symbol');
+  if (ownerSymbol) handle[ownerSymbol] = observed;
+  const request = new TCPConnectWrap();
+  request.oncomplete = (status) => resolve({ status, connected: status === 0 });
+  const status = handle.connect(request, FORBIDDEN, PORT);
+  if (status !== 0) resolve({ status });
+}));
 `;
 
 interface Outcome {
@@ -109,10 +125,6 @@ function expectAllRefused(outcome: Outcome): void {
 // array, hex port strings), and the address layer judges an observed name's connection at any
 // address its lookup did not answer (see the next block), so what Node really dials is reported.
 const SECOND_READ_ATTACKS = `
-const failingLookup = (hostname, options, callback) => {
-  if (typeof options === 'function') callback = options;
-  const error = new Error('no such name'); error.code = 'ENOTFOUND'; callback(error);
-};
 const secondRead = (first, then) => { let reads = 0; return () => (reads++ ? then : first); };
 await run({
   hostGetter: () => connectWith(() => {
@@ -175,18 +187,11 @@ const lookupTo = (address) => (hostname, options, callback) => {
 };
 await run({
   customLookup: () => connectWith(() => net.connect({ host: 'decoy.invalid', port: PORT, lookup: lookupTo(FORBIDDEN) })),
-  rawHandleBorrowingTheObservedSocket: () => settled(new Promise((resolve) => {
+  rawHandleBorrowingTheObservedSocket: () => {
     const observed = net.connect({ host: 'decoy.invalid', port: 9, lookup: lookupTo('127.0.0.1') });
     observed.on('error', () => {});
-    const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
-    const handle = new TCP(constants.SOCKET);
-    const ownerSymbol = observed._handle && Object.getOwnPropertySymbols(observed._handle).find((symbol) => symbol.description === 'owner_symbol');
-    if (ownerSymbol) handle[ownerSymbol] = observed;
-    const request = new TCPConnectWrap();
-    request.oncomplete = (status) => resolve({ status, connected: status === 0 });
-    const status = handle.connect(request, FORBIDDEN, PORT);
-    if (status !== 0) resolve({ status });
-  })),
+    return dialBorrowing(observed);
+  },
   udpCustomLookup: () => udpSend({ type: 'udp4', lookup: lookupTo(FORBIDDEN) }, (socket, done) => socket.send('x', UDP_PORT, 'decoy.invalid', done)),
 });`;
 
@@ -221,10 +226,6 @@ describe('red team round 3: an observed name dialled elsewhere', () => {
 // named the wrong port; an observed connection now covers its own port only.
 describe('red team round 3: rewriting the judged options, another port on an observed address', () => {
   const REWRITES = `
-const failingLookup = (hostname, options, callback) => {
-  if (typeof options === 'function') callback = options;
-  const error = new Error('no such name'); error.code = 'ENOTFOUND'; callback(error);
-};
 const rewrite = { get() { if (this.host === 'decoy.invalid') this.host = FORBIDDEN; return undefined; }, set(value) { Object.defineProperty(this, 'localAddress', { value, writable: true, configurable: true, enumerable: true }); }, configurable: true };
 await run({
   objectPrototypeGetter: async () => {
@@ -238,19 +239,11 @@ await run({
     const options = Object.assign(new Options(), { host: 'decoy.invalid', port: PORT, lookup: failingLookup });
     return connectWith(() => new net.Socket().connect(options));
   },
-  rawHandleOtherPort: () => settled(new Promise((resolve) => {
+  rawHandleOtherPort: () => {
     const observed = net.connect({ host: FORBIDDEN, port: 1 });
     observed.on('error', () => {});
-    const { TCP, TCPConnectWrap, constants } = process.binding('tcp_wrap');
-    const handle = new TCP(constants.SOCKET);
-    // under deny the observed socket was refused and has no handle left to borrow from
-    const ownerSymbol = observed._handle && Object.getOwnPropertySymbols(observed._handle).find((symbol) => symbol.description === 'owner_symbol');
-    if (ownerSymbol) handle[ownerSymbol] = observed;
-    const request = new TCPConnectWrap();
-    request.oncomplete = (status) => resolve({ status, connected: status === 0 });
-    const status = handle.connect(request, FORBIDDEN, PORT);
-    if (status !== 0) resolve({ status });
-  })),
+    return dialBorrowing(observed);
+  },
 });`;
 
   it('under observe, every connection that reached 127.0.0.2 is reported at its own port', async () => {

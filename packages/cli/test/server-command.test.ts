@@ -73,24 +73,31 @@ describe('server (binary)', () => {
   });
 });
 
+/** A control plane on its own SQLite store in `dir`, with `email` signed up (on the free plan). */
+async function serverWithAccount(dir: string, email: string) {
+  const server = await startServer({
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: dir,
+    dashboardDir: null,
+    retention: false,
+  });
+  const signup = await fetch(`${server.url}/api/v1/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: 'correct horse battery staple' }),
+  });
+  if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${await signup.text()}`);
+  const { apiToken } = (await signup.json()) as { apiToken: string };
+  return { server, apiToken };
+}
+
 describe('server plan (binary)', () => {
   it("shows an account's plan and moves it to another, which the running server applies at once", async () => {
     // Arrange: a running control plane on its own store, with one account on the free plan
     const store = join(dataDir, 'plan-store');
-    const server = await startServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: store,
-      dashboardDir: null,
-      retention: false,
-    });
+    const { server, apiToken } = await serverWithAccount(store, 'Ops@Example.com');
     try {
-      const signup = await fetch(`${server.url}/api/v1/signup`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'Ops@Example.com', password: 'correct horse battery staple' }),
-      });
-      const { apiToken } = (await signup.json()) as { apiToken: string };
       const createCloudGroup = (name: string) =>
         fetch(`${server.url}/api/v1/policy-groups`, {
           method: 'POST',
@@ -129,18 +136,7 @@ describe('server plan (binary)', () => {
 
   it('refuses an unknown plan, an unknown account and a directory without a store, changing nothing', async () => {
     const store = join(dataDir, 'plan-errors');
-    const server = await startServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: store,
-      dashboardDir: null,
-      retention: false,
-    });
-    await fetch(`${server.url}/api/v1/signup`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'dev@example.com', password: 'correct horse battery staple' }),
-    });
+    const { server } = await serverWithAccount(store, 'dev@example.com');
     await server.close();
     const env = cleanEnv(dataDir);
 

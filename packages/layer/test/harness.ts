@@ -232,7 +232,11 @@ export async function eventually(
 
 /** The ids the agent spooled for the extension: the ground truth of what must arrive. */
 export function spooledIds(runtimeDir: string): string[] {
-  const path = join(runtimeDir, 'events.ndjson');
+  return eventIdsIn(join(runtimeDir, 'events.ndjson'));
+}
+
+/** The ids of the events in an NDJSON event file (the spool, or ES_EVENT_FILE); none if it is missing. */
+export function eventIdsIn(path: string): string[] {
   if (!fs.existsSync(path)) return [];
   return fs
     .readFileSync(path, 'utf8')

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildTestLayer,
   type ControlPlane,
+  eventIdsIn,
   eventually,
   freshDir,
   startControlPlane,
@@ -28,15 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await plane?.close();
 });
-
-function idsIn(path: string): string[] {
-  if (!fs.existsSync(path)) return [];
-  return fs
-    .readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => (JSON.parse(line) as { id: string }).id);
-}
 
 describe('spool bounds across a control plane outage', () => {
   it('rotates while delivering, drops only the oldest undelivered events when full, delivers the rest exactly once, and reports the drops', async () => {
@@ -74,7 +66,7 @@ describe('spool bounds across a control plane outage', () => {
       noteRotation();
       if (index % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 80)); // grace passes
     }
-    const before = idsIn(eventFile);
+    const before = eventIdsIn(eventFile);
     expect(before.length).toBeGreaterThanOrEqual(30);
     expect(await stored()).toEqual(before);
 
@@ -86,7 +78,7 @@ describe('spool bounds across a control plane outage', () => {
       expect(result.postRuntimeDurationMs).toBeLessThan(1500);
       await new Promise((resolve) => setTimeout(resolve, 25)); // retries come due meanwhile
     }
-    const duringOutage = idsIn(eventFile).slice(before.length);
+    const duringOutage = eventIdsIn(eventFile).slice(before.length);
     expect(duringOutage.length).toBeGreaterThanOrEqual(40);
     expect((await stored()).length).toBe(before.length);
 
@@ -96,7 +88,7 @@ describe('spool bounds across a control plane outage', () => {
       'the backlog delivered after the outage',
       async () => {
         await invoke();
-        const all = idsIn(eventFile);
+        const all = eventIdsIn(eventFile);
         const dropped = Number((await plane.functions(licenseKey))[0]?.droppedEvents ?? 0);
         return dropped > 0 && (await stored()).length + dropped === all.length;
       },
@@ -108,7 +100,7 @@ describe('spool bounds across a control plane outage', () => {
     // Assess: what was not delivered is the oldest of what waited while delivery could not happen
     // (the outage, and the backoff after it, during which the bound kept dropping the oldest):
     // one run of events starting with the outage's first; everything before and after it arrived.
-    const all = idsIn(eventFile);
+    const all = eventIdsIn(eventFile);
     const received = await stored();
     const dropped = Number((await plane.functions(licenseKey))[0]?.droppedEvents);
     expect(received.length + dropped).toBe(all.length);
