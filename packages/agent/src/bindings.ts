@@ -61,13 +61,24 @@ export function getOriginalProcessBinding(): ((name: string) => unknown) | undef
 
 const patched = new WeakSet<object>();
 
-/** One replaced property and what it was before, so a speculative install can be undone. */
-export interface PatchRecord {
-  target: object;
-  key: PropertyKey;
-  previous: PropertyDescriptor | undefined;
-}
+/**
+ * One replaced property and what it was before, or another step to take back (a patch still
+ * waiting for its module, builtin-loads.ts), so a speculative install can be undone.
+ */
+export type PatchRecord =
+  | { target: object; key: PropertyKey; previous: PropertyDescriptor | undefined }
+  | { undo: () => void };
 let journal: PatchRecord[] | undefined;
+
+/** The records `recordPatches` is adding to right now, for steps that patch later (builtin-loads.ts). */
+export function currentPatchRecords(): PatchRecord[] | undefined {
+  return journal;
+}
+
+/** Adds a step to take back to the records being kept, if any. */
+export function recordUndo(undo: () => void): void {
+  journal?.push({ undo });
+}
 
 /**
  * Runs `install`, adding to `records` every property it replaces through `patchMethod` or
@@ -88,7 +99,12 @@ export function recordPatches(records: PatchRecord[], install: () => void): void
 /** Puts back what `recordPatches` saw replaced, newest first. */
 export function undoPatches(records: readonly PatchRecord[]): void {
   for (let index = records.length - 1; index >= 0; index--) {
-    const { target, key, previous } = records[index] as PatchRecord;
+    const record = records[index] as PatchRecord;
+    if ('undo' in record) {
+      record.undo();
+      continue;
+    }
+    const { target, key, previous } = record;
     if (previous) Object.defineProperty(target, key, previous);
     else delete (target as Record<PropertyKey, unknown>)[key];
   }

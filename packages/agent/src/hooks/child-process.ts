@@ -9,11 +9,14 @@
  *   exported `spawnSync`): a denied call throws, which is how `execSync`/`execFileSync` fail; the
  *   exported `spawnSync` turns it into `result.error`, as it does for any spawn error;
  * - `process.execve` (Node 22.15+/23.11+), which replaces the process: a denied call throws.
+ * The bindings are hooked at start; the module's methods only when something loads
+ * `node:child_process` (see builtin-loads.ts), which Lambda's runtime itself never does.
  * The target is the command line. Every allowed spawn gets the agent re-injected into its
  * environment (support/agent-propagation.ts), so a child Node process is governed too.
  */
 import type { Operation } from '@appdefender/policy';
 import { getBinding, patchMethod } from '../bindings.js';
+import { whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
 import { cString } from '../intrinsics.js';
@@ -101,13 +104,16 @@ export const hook: HookDescriptor = {
   category: 'process',
   install() {
     initAgentPropagation();
-    const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
-    patchMethod<AnyFunction>(childProcess.ChildProcess.prototype, 'spawn', wrapChildProcessSpawn);
     const processWrap = getBinding('process_wrap')?.Process as { prototype?: object } | undefined;
     patchMethod<AnyFunction>(processWrap?.prototype, 'spawn', wrapProcessWrapSpawn);
     patchMethod<AnyFunction>(getBinding('spawn_sync'), 'spawn', wrapSpawnSyncBinding);
-    patchMethod<AnyFunction>(childProcess, 'spawnSync', wrapSpawnSyncExport);
     patchMethod<AnyFunction>(process, 'execve', wrapExecve);
+    // the module when it loads, if ever: the bindings above judge every spawn until then
+    whenBuiltinLoaded(['child_process'], () => {
+      const childProcess = builtin<typeof import('node:child_process')>('node:child_process');
+      patchMethod<AnyFunction>(childProcess.ChildProcess.prototype, 'spawn', wrapChildProcessSpawn);
+      patchMethod<AnyFunction>(childProcess, 'spawnSync', wrapSpawnSyncExport);
+    });
   },
 };
 

@@ -4,11 +4,13 @@
  *   fails like the API (send: the callback's error, else an 'error' event; connect: 'error' event).
  * - The udp_wrap binding's `send`/`send6`/`connect`/`connect6`: the address actually used, after
  *   whatever lookup (an app-supplied `lookup` option, rebinding) and raw binding use. A denial here
- *   returns EACCES, which dgram reports through its usual callback / 'error' path.
+ *   returns EACCES, which dgram reports through its usual callback / 'error' path. Hooked at start;
+ *   the module's methods only when something loads `node:dgram` (see builtin-loads.ts).
  */
 import { normalizeHostname, type Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
+import { whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import { type AgentContext, getContext } from '../context.js';
 import { judge } from '../enforce.js';
@@ -25,13 +27,11 @@ type Emitter = { emit(event: string, ...args: unknown[]): unknown };
 export const hook: HookDescriptor = { name: 'dgram', category: 'network', install };
 
 // loaded at install, not at agent load (see builtins.ts)
-let dgram: typeof import('node:dgram');
 let net: typeof import('node:net');
 // captured at install: the app could replace net.isIP later
 let isIP: (input: string) => number;
 
 function install(_context: AgentContext): void {
-  dgram = builtin<typeof import('node:dgram')>('node:dgram');
   net = builtin<typeof import('node:net')>('node:net');
   isIP = net.isIP;
   const udp = getBinding('udp_wrap') as { UDP?: { prototype: object } } | undefined;
@@ -40,9 +40,13 @@ function install(_context: AgentContext): void {
   patchMethod(proto, 'send6', (original) => wrapBindingSend(original));
   patchMethod(proto, 'connect', (original) => wrapBindingConnect(original));
   patchMethod(proto, 'connect6', (original) => wrapBindingConnect(original));
-  patchMethod(dgram.Socket.prototype, 'send', wrapSend);
-  patchMethod(dgram.Socket.prototype, 'connect', wrapConnect);
-  patchMethod(dgram.Socket.prototype, 'disconnect', wrapDisconnect);
+  // the module when it loads, if ever: the binding above judges every datagram until then
+  whenBuiltinLoaded(['dgram'], () => {
+    const dgram = builtin<typeof import('node:dgram')>('node:dgram');
+    patchMethod(dgram.Socket.prototype, 'send', wrapSend);
+    patchMethod(dgram.Socket.prototype, 'connect', wrapConnect);
+    patchMethod(dgram.Socket.prototype, 'disconnect', wrapDisconnect);
+  });
 }
 
 /**

@@ -15,6 +15,7 @@
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
+import { whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
 import { judge } from '../enforce.js';
@@ -30,7 +31,6 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 export const hook: HookDescriptor = { name: 'dns', category: 'network', install };
 
 // loaded at install, not at agent load (see builtins.ts)
-let dns: typeof import('node:dns');
 let net: typeof import('node:net');
 // captured at install: the app could replace net.isIP later
 let isIP: (input: string) => number;
@@ -93,28 +93,37 @@ export function bindingQueries(prototype: object | undefined): Record<string, st
 let context: AgentContext;
 
 function install(agentContext: AgentContext): void {
-  dns = builtin<typeof import('node:dns')>('node:dns');
   net = builtin<typeof import('node:net')>('node:net');
   isIP = net.isIP;
   context = agentContext;
-  const originalLookup = dns.lookup;
   patchBinding();
-
-  patchMethod(dns, 'lookup', (original) => wrapCallbackQuery(original, lookupQuery));
-  patchMethod(dns, 'lookupService', (original) => wrapCallbackQuery(original, lookupServiceQuery));
-  patchMethod(dns.promises, 'lookup', (original) => wrapPromiseQuery(original, lookupQuery));
-  patchMethod(dns.promises, 'lookupService', (original) => wrapPromiseQuery(original, lookupServiceQuery));
-  for (const [method, rrtype] of Object.entries(resolverMethods(dns.Resolver.prototype))) {
-    const query = resolverQuery(method, rrtype);
-    patchMethod(dns.Resolver.prototype, method, (original) => wrapCallbackQuery(original, query));
-    patchMethod(dns, method, (original) => wrapCallbackQuery(original, query));
-    patchMethod(dns.promises.Resolver.prototype, method, (original) => wrapPromiseQuery(original, query));
-    patchMethod(dns.promises, method, (original) => wrapPromiseQuery(original, query));
-  }
-  // dns.setServers / dns.promises.setServers go through a new Resolver's setServers
-  patchMethod(Object.getPrototypeOf(dns.Resolver.prototype) as object, 'setServers', wrapSetServers);
-
-  resolveAllowedNames(context, originalLookup);
+  // the module when it loads, if ever (net loads it for its first lookup): the binding above judges
+  // every query until then
+  let originalLookup: typeof import('node:dns').lookup | undefined;
+  whenBuiltinLoaded(['dns', 'dns/promises'], () => {
+    const dns = builtin<typeof import('node:dns')>('node:dns');
+    originalLookup = dns.lookup;
+    patchMethod(dns, 'lookup', (original) => wrapCallbackQuery(original, lookupQuery));
+    patchMethod(dns, 'lookupService', (original) => wrapCallbackQuery(original, lookupServiceQuery));
+    patchMethod(dns.promises, 'lookup', (original) => wrapPromiseQuery(original, lookupQuery));
+    patchMethod(dns.promises, 'lookupService', (original) => wrapPromiseQuery(original, lookupServiceQuery));
+    for (const [method, rrtype] of Object.entries(resolverMethods(dns.Resolver.prototype))) {
+      const query = resolverQuery(method, rrtype);
+      patchMethod(dns.Resolver.prototype, method, (original) => wrapCallbackQuery(original, query));
+      patchMethod(dns, method, (original) => wrapCallbackQuery(original, query));
+      patchMethod(dns.promises.Resolver.prototype, method, (original) => wrapPromiseQuery(original, query));
+      patchMethod(dns.promises, method, (original) => wrapPromiseQuery(original, query));
+    }
+    // dns.setServers / dns.promises.setServers go through a new Resolver's setServers
+    patchMethod(Object.getPrototypeOf(dns.Resolver.prototype) as object, 'setServers', wrapSetServers);
+  });
+  // Node's own lookup, as the module had it before any application code could replace it: loading
+  // the module runs the patch above, which keeps it. None if an app kept the patch from running;
+  // the allowed names are then learned only from the app's own lookups (denies more, never less).
+  resolveAllowedNames(context, () => {
+    if (!originalLookup) builtin<typeof import('node:dns')>('node:dns');
+    return originalLookup;
+  });
 }
 
 /** What a public call queries: the op to judge, or undefined to leave the call to Node as it is. */

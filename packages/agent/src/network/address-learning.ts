@@ -148,9 +148,13 @@ export function resolvableAllowedNames(allowedDomains: readonly string[]): strin
  * alive). Runs as the agent's own work: the DNS hooks learn the answers but neither judge nor
  * report them.
  */
-export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lookup): void {
+export function resolveAllowedNames(
+  context: AgentContext,
+  lookupOf: () => typeof dns.lookup | undefined,
+): void {
   // read when the resolution starts, not now: the hooks may be installed before the policy is known
   let names: string[] = [];
+  let lookup: typeof dns.lookup;
   let refreshing = false;
   const resolveAll = (): void => {
     let outstanding = names.length;
@@ -187,6 +191,15 @@ export function resolveAllowedNames(context: AgentContext, lookup: typeof dns.lo
     startFirstResolution = undefined;
     names = resolvableAllowedNames(context.policy.allowedDomains);
     if (names.length === 0) return;
+    const found = asAgentWork(lookupOf);
+    if (!found) {
+      logOnce(
+        'resolve',
+        'node:dns was loaded without the agent seeing it; allowed names are not resolved ahead',
+      );
+      return;
+    }
+    lookup = found;
     pendingUntil = dateNow() + MAX_FIRST_RESOLUTION_WAIT_MS;
     resolveAll();
   };

@@ -1,0 +1,150 @@
+/**
+ * Patches for builtin modules that Lambda's runtime never loads itself (`child_process`, `dns`,
+ * `dgram`). Loading them at start only to patch them cost ~18 M instructions, about 2.6 ms, of
+ * every cold start (bench/agent-overhead.mjs). A patch registered here runs the moment Node has
+ * evaluated its module, whoever loads it (a CommonJS `require`, an ES module `import`,
+ * `process.getBuiltinModule`, or another builtin), and before Node builds the module's ESM
+ * namespace, so `import { exec } from 'node:child_process'` already sees the hooked function.
+ *
+ * How: right after evaluating a builtin, Node appends `NativeModule <id>` to the array that
+ * `process.moduleLoadList` exposes (lib/internal/bootstrap/realm.js, compileForInternalLoader, Node
+ * 20 and 22). `push` stores a new element through the prototype chain's setter, so the list gets a
+ * prototype that is a Proxy over its own: its `set` stores the element exactly as `push` would, then
+ * runs the patches waiting for that module. The list's contents never change; the prototype goes
+ * back as soon as nothing is waiting.
+ *
+ * Only patches with a safety net below them belong here: the bindings under these modules
+ * (process_wrap, spawn_sync, cares_wrap, udp_wrap) are hooked at start. An app that resets the
+ * list's prototype before loading one of them loses the public API hooks' error shapes and event
+ * details, never a verdict (test/lazy-builtins.test.ts).
+ */
+import { asAgentWork } from './agent-work.js';
+import { currentPatchRecords, type PatchRecord, recordPatches, recordUndo } from './bindings.js';
+import { builtin } from './builtins.js';
+import { apply, isArray, stringSlice, stringStartsWith } from './intrinsics.js';
+import { describeError, logLine } from './log.js';
+
+interface Waiting {
+  ids: readonly string[];
+  patch: () => void;
+  /** the install's records (registry.ts), so a patch made later is undone with the rest */
+  records: PatchRecord[] | undefined;
+}
+
+const PREFIX = 'NativeModule ';
+const getPrototypeOf = Object.getPrototypeOf;
+const setPrototypeOf = Object.setPrototypeOf;
+const reflectSet = Reflect.set;
+const reflectDefineProperty = Reflect.defineProperty;
+const ProxyConstructor = Proxy;
+
+const waiting: Waiting[] = [];
+let trapped: { list: unknown[]; prototype: object; proxy: object } | undefined;
+
+/**
+ * Runs `patch` once, as soon as any of the builtins `ids` (`'dns'`, `'dns/promises'`) has been
+ * loaded: now, if one already is. Without a load list to watch (a future Node), it loads the first
+ * one now and patches it, as the agent did before.
+ */
+export function whenBuiltinLoaded(ids: readonly string[], patch: () => void): void {
+  const entry: Waiting = { ids, patch, records: currentPatchRecords() };
+  const list = loadList();
+  if (!list || anyLoaded(list, ids)) {
+    if (!list) builtin(`node:${ids[0]}`);
+    patch();
+    return;
+  }
+  waiting[waiting.length] = entry;
+  recordUndo(() => stopWaiting(entry));
+  watch(list);
+}
+
+/** How many patches are still waiting for their module (tests). */
+export function waitingPatchCount(): number {
+  return waiting.length;
+}
+
+function loadList(): unknown[] | undefined {
+  const list = (process as unknown as { moduleLoadList?: unknown }).moduleLoadList;
+  return isArray(list) ? list : undefined;
+}
+
+function anyLoaded(list: unknown[], ids: readonly string[]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    for (let j = 0; j < ids.length; j++) if (list[i] === PREFIX + ids[j]) return true;
+  }
+  return false;
+}
+
+function watch(list: unknown[]): void {
+  if (trapped) return;
+  const prototype = getPrototypeOf(list) as object;
+  // null prototypes: a trap or descriptor field inherited from an Object.prototype the app
+  // polluted must not be consulted
+  const handler = {
+    __proto__: null,
+    set(target: object, key: PropertyKey, value: unknown, receiver: unknown): boolean {
+      if (receiver !== list) return reflectSet(target, key, value, receiver);
+      const stored = reflectDefineProperty(list, key, {
+        __proto__: null,
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      } as PropertyDescriptor);
+      if (stored && typeof value === 'string' && stringStartsWith(value, PREFIX)) {
+        loaded(stringSlice(value, PREFIX.length));
+      }
+      return stored;
+    },
+  } as unknown as ProxyHandler<object>;
+  const proxy = new ProxyConstructor(prototype, handler);
+  setPrototypeOf(list, proxy);
+  trapped = { list, prototype, proxy };
+}
+
+function loaded(id: string): void {
+  let patched = false;
+  for (let i = 0; i < waiting.length; i++) {
+    const entry = waiting[i] as Waiting;
+    let match = false;
+    for (let j = 0; j < entry.ids.length; j++) if (entry.ids[j] === id) match = true;
+    if (!match) continue;
+    // out of the list first: the patch may load the module again (and more modules) re-entrantly
+    stopWaiting(entry);
+    i--;
+    patched = true;
+    try {
+      asAgentWork(() => (entry.records ? recordPatches(entry.records, entry.patch) : entry.patch()));
+    } catch (error) {
+      // never into Node's module loader: the bindings below still judge every call
+      logLine(`hooks for node:${id} could not be installed: ${describeError(error)}`);
+    }
+  }
+  // the module's own ESM namespace is built after this returns, but a patch that loaded it (or
+  // another builtin) through the public loader built theirs already, from the unpatched exports
+  if (patched) syncEsmNamespaces();
+}
+
+function stopWaiting(entry: Waiting): void {
+  for (let i = 0; i < waiting.length; i++) {
+    if (waiting[i] !== entry) continue;
+    for (let j = i; j < waiting.length - 1; j++) waiting[j] = waiting[j + 1] as Waiting;
+    waiting.length--;
+    break;
+  }
+  if (waiting.length === 0 && trapped) {
+    // unless the app put another prototype there, which stays
+    if (getPrototypeOf(trapped.list) === trapped.proxy) setPrototypeOf(trapped.list, trapped.prototype);
+    trapped = undefined;
+  }
+}
+
+function syncEsmNamespaces(): void {
+  try {
+    const { syncBuiltinESMExports } = builtin<typeof import('node:module')>('node:module');
+    apply(syncBuiltinESMExports, undefined, []);
+  } catch (error) {
+    logLine(`ESM namespaces of builtins could not be synced: ${describeError(error)}`);
+  }
+}
