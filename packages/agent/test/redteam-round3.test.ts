@@ -6,7 +6,15 @@
 // ones that got through say so (see the commit messages).
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentEvent, appResults, cleanup, ensureAgentBuilt, policy, runFixture } from './harness.js';
+import {
+  type AgentEvent,
+  appResults,
+  cleanup,
+  ensureAgentBuilt,
+  fixturePath,
+  policy,
+  runFixture,
+} from './harness.js';
 import { attackSource, DENY_ALL, FORBIDDEN_HOST, forbiddenServer, type Observer } from './redteam-support.js';
 
 const OBSERVE = policy({
@@ -37,7 +45,9 @@ const dgram = require('node:dgram');
 const dns = require('node:dns');
 const UDP_PORT = Number(process.env.RT_UDP_PORT);
 const results = {};
-const settled = (promise) => Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve({ pending: true }), 2500).unref())]);
+// not unref'd: a request that never completes must show as pending, not let the process run out of
+// work and exit without a report (which is how a hung deny once went unexplained)
+const settled = (promise) => Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve({ pending: true }), 2500))]);
 const viaCallback = (fn) => settled(new Promise((resolve) => {
   try { fn((error, value) => resolve(error ? { error: error.code || String(error) } : { ok: value === undefined ? true : value })); }
   catch (error) { resolve({ thrown: error.code || String(error) }); }
@@ -257,10 +267,67 @@ await run({
     ).toBe(outcome.accepted);
   });
 
-  // Under deny nothing reaches 127.0.0.2, but this combined fixture does not finish under
-  // DENY_ALL (it reports nothing), while each case run alone gets its ERR_ACCESS_DENIED (tried by
-  // hand, with the class and the Object.prototype accessor): not yet investigated whether the
-  // harness or the agent is at fault, so there is no deny test for this block yet.
+  it('under deny, none of them gets through', async () => {
+    expectAllRefused(await attack(REWRITES));
+  });
+});
+
+// A raw handle that borrows another socket's owner_symbol, then is refused: the combined fixture
+// above never finished under deny because of it. HUNG before the fix: the tcp_wrap hook took the
+// owner for the socket making the dial, destroyed that socket (on the next tick, or once the agent's
+// own resolution of the allowed names settled) and told the raw caller the dial was under way
+// (status 0), so the caller's request never completed and, with nothing else to wait for, the
+// process ran out of work without a word. Same in the pipe_wrap hook. Fix: the owner is failed only
+// when the handle is its own (its `_handle`, or the TCP/Pipe under a TLSSocket's TLSWrap); any other
+// refused dial is answered on the caller's own request (status EACCES, or its oncomplete when the
+// dial waited), and the borrowed socket is left alone.
+describe('red team round 3: a refused raw handle that borrows a socket is answered on its own request', () => {
+  it('under deny, while the allowed names are being resolved and after, TCP and pipe, TLS still fails its own socket', async () => {
+    const outcome = await attack(`
+const tls = require('node:tls');
+const { tcpServer } = require(${JSON.stringify(fixturePath('net-helpers.cjs'))});
+const outcomeOf = (socket) => new Promise((resolve) => {
+  socket.on('connect', () => { socket.destroy(); resolve('connected'); });
+  socket.on('error', (error) => resolve(error.code || String(error)));
+});
+const pipeBorrowing = (observed) => settled(new Promise((resolve) => {
+  const { Pipe, PipeConnectWrap, constants } = process.binding('pipe_wrap');
+  const handle = new Pipe(constants.SOCKET);
+  const ownerSymbol = Object.getOwnPropertySymbols(observed._handle).find((symbol) => symbol.description === 'owner_symbol');
+  handle[ownerSymbol] = observed;
+  const request = new PipeConnectWrap();
+  request.oncomplete = (status) => resolve({ status, connected: status === 0 });
+  const status = handle.connect(request, '/tmp/redteam3-nothing.sock');
+  if (status !== 0) resolve({ status });
+}));
+const local = await tcpServer('127.0.0.1');
+const borrowingAnAllowedSocket = async (dial) => {
+  const observed = net.connect({ host: 'localhost', port: local.port, family: 4 });
+  const own = outcomeOf(observed);
+  const borrowed = await dial(observed);
+  return { ...borrowed, borrowedSocket: await settled(own) };
+};
+await run({
+  // the first network operation: the agent's own resolution of the allowed names is still out, so
+  // the refused dial waits for it
+  tcpWhileAllowedNamesPending: () => {
+    const observed = net.connect({ host: FORBIDDEN, port: 1 });
+    observed.on('error', () => {});
+    return dialBorrowing(observed);
+  },
+  tcpAfterwards: () => borrowingAnAllowedSocket(dialBorrowing),
+  pipe: () => borrowingAnAllowedSocket(pipeBorrowing),
+  tlsAtAnAddress: () => settled(outcomeOf(tls.connect({ host: 'localhost', port: PORT, lookup: lookupTo(FORBIDDEN) }))),
+});
+local.close();`);
+    expect(outcome.accepted).toBe(0);
+    expect(outcome.results).toEqual({
+      tcpWhileAllowedNamesPending: { status: -13, connected: false },
+      tcpAfterwards: { status: -13, borrowedSocket: 'connected' },
+      pipe: { status: -13, borrowedSocket: 'connected' },
+      tlsAtAnAddress: 'ERR_ACCESS_DENIED',
+    });
+  });
 });
 
 // Not a bypass, a failure that changed shape: a dgram send/connect with an address that is not a

@@ -40,6 +40,7 @@ import { UV_EACCES } from '../network/errno.js';
 import {
   type ConnectIntent,
   callJudged,
+  connectsThrough,
   intentOf,
   makeIntent,
   ownerOf,
@@ -299,7 +300,10 @@ function wrapTcpConnect(original: AnyFunction): AnyFunction {
     }
     const error = judgeAddress(intent, address, port);
     if (!error) return apply(original, this, args);
-    if (owner) {
+    // the socket dialling hears ERR_ACCESS_DENIED as a connection error, and Node's request is
+    // dropped with its handle; anyone else (a raw handle, even one naming a socket as its owner)
+    // waits on its own request and gets the binding's own failure
+    if (owner && connectsThrough(owner, this)) {
       process.nextTick(failSocket, owner, error);
       return 0;
     }
@@ -335,7 +339,8 @@ function dialOrFail(
   const port = args[2];
   const error = judgeAddress(intent, address, port);
   if (error) {
-    if (owner) failSocket(owner, error);
+    // the caller was told the dial is under way (0): its request must complete (see wrapTcpConnect)
+    if (owner && connectsThrough(owner, handle)) failSocket(owner, error);
     else completeWithError(request, handle, UV_EACCES);
     return;
   }
@@ -359,7 +364,7 @@ function wrapPipeConnect(original: AnyFunction): AnyFunction {
     const socketPath = typeof path === 'string' ? path : NOT_A_STRING;
     const { error } = judge(networkOp('connect', 'pipe', undefined, undefined, undefined, socketPath));
     if (!error) return apply(original, this, args);
-    if (owner) {
+    if (owner && connectsThrough(owner, this)) {
       process.nextTick(failSocket, owner, error);
       return 0;
     }

@@ -55,6 +55,18 @@ export function ownerOf(handle: unknown): object | undefined {
 }
 
 /**
+ * True when `handle` is the one `owner` connects through: its `_handle`, or the TCP/Pipe handle under
+ * a TLSSocket's TLSWrap (whose connect is proxied to `_parent`). Any handle can name any socket as
+ * its owner (raw binding use); a refused dial on such a handle is its caller's to hear about, on its
+ * own request, and none of the named socket's business.
+ */
+export function connectsThrough(owner: object, handle: unknown): boolean {
+  const own = (owner as { _handle?: unknown })._handle;
+  if (own === handle) return true;
+  return own !== null && typeof own === 'object' && (own as { _parent?: unknown })._parent === handle;
+}
+
+/**
  * A connect intent with every field an own property (undefined when unknown), so that no read of
  * it can reach an `Object.prototype.host` the app planted. Positional for the same reason.
  */
