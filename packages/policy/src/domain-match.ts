@@ -11,7 +11,7 @@
  * Name patterns never match an IP address by substring: `1.2` must not allow `1.2.3.4`. A connection
  * to an IP is judged through the names it was resolved from (ip-name-table.ts).
  */
-import { isIpAddress, MAX_HOSTNAME_LENGTH, normalizeHostname } from './hostname.js';
+import { isIpAddress, isPlainName, MAX_HOSTNAME_LENGTH, normalizeHostname } from './hostname.js';
 import { stringCharCodeAt, stringEndsWith, stringIncludes, stringStartsWith } from './primordials.js';
 
 export type DomainEntryKind = 'contains' | 'suffix' | 'prefix' | 'domain' | 'ip';
@@ -39,6 +39,9 @@ const HOST_PORT = /^(\[[^\]]*\]|[^:[\]]+):([0-9]*)$/;
  * @example parseDomainEntry(' *.Stripe.COM. ') // { ok: true, parsed: { entry: '*.stripe.com', kind: 'suffix', value: '.stripe.com' } }
  */
 export function parseDomainEntry(raw: string): DomainEntryParse {
+  // the common entry ('api.stripe.com', 'localhost') needs none of the checks below (and none of
+  // their regular expressions, which V8 compiles at first use: the agent's cold start pays for them)
+  if (isPlainName(raw)) return { ok: true, parsed: { entry: raw, kind: 'contains', value: raw } };
   const text = raw.trim();
   if (text.length === 0) return { ok: false, message: 'is empty' };
   if (text.length > MAX_HOSTNAME_LENGTH + 2) {

@@ -80,6 +80,23 @@ describe('isIpAddress', () => {
     ['fe80::1%eth0', true],
     ['localhost', false],
     ['1.2.3.example', false],
+    // dotted decimal exactly as the URL parser writes it, nothing else
+    ['0.0.0.0', true],
+    ['255.255.255.255', true],
+    ['10.200.9.1', true],
+    ['256.1.1.1', false],
+    ['1.2.3.300', false],
+    ['01.2.3.4', false],
+    ['1.2.3.00', false],
+    ['1.2.3', false],
+    ['1.2.3.4.5', false],
+    ['1.2.3.4.', false],
+    ['.1.2.3.4', false],
+    ['1..2.3', false],
+    ['1.2.3.4a', false],
+    ['1.2.3.-4', false],
+    ['', false],
+    ['1000.1.1.1', false],
   ])('%s -> %s', (host, expected) => {
     expect(isIpAddress(host)).toBe(expected);
   });

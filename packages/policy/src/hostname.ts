@@ -34,8 +34,6 @@ const ASCII_HOST_CHARS = /^[A-Za-z0-9._-]+$/;
 const NON_ASCII = /[^ -~]/; // anything but printable ASCII
 // In a name with non-ASCII letters, the ASCII part may still only be letters, digits, '.', '-', '_'.
 const NON_HOST_ASCII = /[ -,/:-@[-^`{-~]/;
-const IPV4 =
-  /^(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
 const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 const ZONE_ID = /^[a-z0-9_.-]+$/;
 const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
@@ -52,8 +50,9 @@ const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
  */
 export function normalizeHostname(host: string): string | null {
   if (typeof host !== 'string' || host.length === 0 || host.length > 1024) return null;
+  if (isPlainName(host)) return host;
   // Captured methods throughout (primordials.ts): the app may have replaced the prototypes' own.
-  if (regExpTest(IPV4, host)) return host;
+  if (isDottedDecimal(host)) return host;
   if (stringCharCodeAt(host, 0) === 0x5b /* [ */) {
     return stringCharCodeAt(host, host.length - 1) === 0x5d /* ] */
       ? normalizeIpv6(stringSlice(host, 1, -1))
@@ -83,9 +82,78 @@ export function normalizeHostname(host: string): string | null {
   return name;
 }
 
+/**
+ * A name that is already canonical, the common case: lowercase letters, digits, '-' and '_' in
+ * labels joined by single dots, at most 253 characters, and a last label that cannot be read as an
+ * IPv4 number (digits only, or `0x` and hex digits), so the URL parser would leave it as it is.
+ * A loop rather than the regular expressions below: V8 compiles each of those at its first use,
+ * which the agent paid at every cold start for a policy with allowed domains.
+ */
+export function isPlainName(text: string): boolean {
+  const length = text.length;
+  if (length === 0 || length > MAX_HOSTNAME_LENGTH) return false;
+  let labelStart = 0;
+  for (let index = 0; index < length; index++) {
+    const code = stringCharCodeAt(text, index);
+    if (code === 0x2e /* . */) {
+      if (index === labelStart) return false; // an empty label, or a leading dot
+      labelStart = index + 1;
+    } else if (!isNameCharacter(code)) {
+      return false;
+    }
+  }
+  return labelStart < length && !isNumericLabel(text, labelStart);
+}
+
+function isNameCharacter(code: number): boolean {
+  return (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39) || code === 0x2d || code === 0x5f;
+}
+
+/** The label from `start` to the end is `[0-9]+` or `0x[0-9a-f]*`. */
+function isNumericLabel(text: string, start: number): boolean {
+  let index = start;
+  const hex =
+    text.length - start >= 2 &&
+    stringCharCodeAt(text, start) === 0x30 &&
+    stringCharCodeAt(text, start + 1) === 0x78;
+  if (hex) index += 2;
+  for (; index < text.length; index++) {
+    const code = stringCharCodeAt(text, index);
+    const digit = code >= 0x30 && code <= 0x39;
+    if (!digit && !(hex && code >= 0x61 && code <= 0x66)) return false;
+  }
+  return true;
+}
+
 /** Is `host` (already normalised) an IPv4 or IPv6 address rather than a name? */
 export function isIpAddress(host: string): boolean {
-  return stringIncludes(host, ':') || regExpTest(IPV4, host);
+  return stringIncludes(host, ':') || isDottedDecimal(host);
+}
+
+/**
+ * Canonical dotted-decimal IPv4, as the URL parser writes it: four numbers 0-255 without leading
+ * zeros. A loop rather than a regular expression: V8 compiles a regular expression at its first
+ * use, and this one, with its alternations, cost ~0.15 ms of every cold start of the agent.
+ */
+function isDottedDecimal(text: string): boolean {
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let index = 0; index <= text.length; index++) {
+    const code = index === text.length ? 0x2e /* . */ : stringCharCodeAt(text, index);
+    if (code === 0x2e) {
+      if (digits === 0 || parts === 4) return false;
+      parts++;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (code < 0x30 || code > 0x39 || (digits === 1 && value === 0)) return false;
+    value = value * 10 + (code - 0x30);
+    digits++;
+    if (value > 255) return false;
+  }
+  return parts === 4;
 }
 
 function normalizeIpv6(address: string): string | null {
