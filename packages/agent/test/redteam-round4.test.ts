@@ -1,0 +1,115 @@
+// Red team, round 4: loader escape hatches, worker threads, network APIs above the socket, and the
+// integrity of events and of terminateOnDeny. A hostile dependency that knows the agent is there
+// tries to run code the agent does not govern, to survive terminateOnDeny, or to make an event name
+// the wrong package. The observers live in the test process: a TCP server on 127.0.0.2 that counts
+// what really arrived, and the event files. Each finding's test failed against the bundle before its
+// fix (see the commit messages); attacks that held are kept, grouped, as regression tests.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AgentEvent,
+  appResults,
+  cleanup,
+  ensureAgentBuilt,
+  policy,
+  type RunOptions,
+  type RunResult,
+  runFixture,
+} from './harness.js';
+import { attackSource, DENY_ALL, FORBIDDEN_HOST, forbiddenServer, type Observer } from './redteam-support.js';
+
+let server: Observer;
+beforeAll(async () => {
+  await ensureAgentBuilt();
+  server = await forbiddenServer();
+}, 120_000);
+afterAll(() => server.close());
+
+// A worker (eval'd source) that dials FORBIDDEN:PORT and posts what happened.
+const HELPERS = `
+const { Worker } = require('node:worker_threads');
+const WORKER_DIAL = \`
+const net = require('node:net');
+const { parentPort } = require('node:worker_threads');
+const socket = net.connect(Number(process.env.RT_PORT), '${FORBIDDEN_HOST}');
+socket.on('connect', () => { socket.destroy(); parentPort.postMessage({ connected: true }); });
+socket.on('error', (error) => parentPort.postMessage({ error: error.code || String(error) }));
+\`;
+const inWorker = (source, options = {}) => new Promise((resolve) => {
+  let worker;
+  try { worker = new Worker(source, { eval: true, ...options }); } catch (error) { resolve({ thrown: error.code || String(error) }); return; }
+  let result = { exited: true };
+  worker.on('message', (message) => { result = message; });
+  worker.on('error', (error) => { result = { workerError: String(error && error.message) }; });
+  worker.on('exit', (code) => resolve({ ...result, exitCode: code }));
+});
+`;
+
+interface Outcome {
+  run: RunResult;
+  accepted: number;
+}
+
+async function attack(body: string, options: Partial<RunOptions> = {}): Promise<Outcome> {
+  const before = server.accepted();
+  const run = await runFixture({
+    policy: DENY_ALL,
+    ...options,
+    source: attackSource(`${HELPERS}\n${body}`),
+    env: { RT_PORT: String(server.port), ...options.env },
+    timeoutMs: 30_000,
+  });
+  return { run, accepted: server.accepted() - before };
+}
+
+const denials = (events: AgentEvent[]) => events.filter((event) => event.action === 'deny');
+
+// A worker's agent read the policy again from where the process's agent had read it: ES_POLICY_FILE,
+// or the extension's policy.json in ES_RUNTIME_DIR. An app allowed to write there (filesystem
+// observe: one event; filesystem grant: no hooks at all) replaced it with a grant-everything policy
+// and started a worker, which then reached 127.0.0.2 under network deny, unreported.
+// GOT THROUGH before the fix: `{ connected: true }`, the server accepted the connection. Fix: a
+// worker inherits the policy of the thread that starts it (worker_threads environment data, set by
+// the Worker hook around the construction only), and reads no file.
+describe('red team 4: a worker gets the policy of the process, not the policy file as it is now', () => {
+  const GRANT_ALL = { name: 'planted', network: 'grant', filesystem: 'grant', process: 'grant' };
+  // the file is replaced as a whole (write a temporary file, rename it over), as a careful attacker would
+  const REWRITE_AND_DIAL = `
+const path = process.env.RT_HANDOFF ? require('node:path').join(process.env.ES_RUNTIME_DIR, 'policy.json') : process.env.ES_POLICY_FILE;
+fs.writeFileSync(path + '.new', process.env.RT_PLANT);
+fs.renameSync(path + '.new', path);
+report(await inWorker(WORKER_DIAL));`;
+
+  it.each([
+    ['ES_POLICY_FILE, filesystem observe', 'observe', false],
+    ["the extension's policy.json, filesystem observe", 'observe', true],
+    ["the extension's policy.json, filesystem grant", 'grant', true],
+  ] as const)('%s: the worker is still under network deny', async (_label, filesystem, handOff) => {
+    const group = { ...DENY_ALL, filesystem };
+    const { run, accepted } = await attack(
+      REWRITE_AND_DIAL,
+      handOff
+        ? {
+            policy: null,
+            env: {
+              RT_HANDOFF: '1',
+              RT_PLANT: JSON.stringify({ policy: GRANT_ALL, source: 'control-plane' }),
+            },
+            setup: ({ runtimeDir }) => {
+              mkdirSync(runtimeDir, { recursive: true });
+              writeFileSync(
+                join(runtimeDir, 'policy.json'),
+                JSON.stringify({ policy: group, source: 'control-plane' }),
+              );
+            },
+          }
+        : { policy: group, env: { RT_PLANT: JSON.stringify(GRANT_ALL) } },
+    );
+    const detail = JSON.stringify({ results: appResults(run), stderr: run.stderr });
+    expect(accepted, detail).toBe(0);
+    expect(appResults(run)[0], detail).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
+    expect(denials(run.events).map((event) => event.target)).toContain(`${FORBIDDEN_HOST}:${server.port}`);
+    cleanup(run);
+  });
+});
