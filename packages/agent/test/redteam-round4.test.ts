@@ -113,3 +113,31 @@ report(await inWorker(WORKER_DIAL));`;
     cleanup(run);
   });
 });
+
+// terminateOnDeny in a worker thread: `process.reallyExit` there ends the worker only. The main
+// thread saw the worker exit with 70 and carried on: a hostile dependency could probe denied
+// operations from throwaway workers, as often as it liked, without ever ending the function.
+// GOT THROUGH before the fix: `{ survived: true, workerExit: 70 }`. Fix: a worker's agent ends the
+// whole process (SIGKILL: a thread cannot give its process an exit status) after writing its events.
+describe('red team 4: terminateOnDeny in a worker thread', () => {
+  it('ends the whole process, not just the worker', async () => {
+    const { run, accepted } = await attack(
+      `
+// and the worker replaces what the agent might call to end its process
+const outcome = await inWorker('process.kill = () => true; process._kill = () => 0; process.reallyExit = () => {}; process.exit = () => {};' + WORKER_DIAL);
+report({ survived: true, outcome });`,
+      { policy: { ...DENY_ALL, terminateOnDeny: true } },
+    );
+    const detail = JSON.stringify({
+      code: run.code,
+      signal: run.signal,
+      out: run.appOutput,
+      stderr: run.stderr,
+    });
+    expect(accepted, detail).toBe(0);
+    expect(run.appOutput, detail).not.toContain('survived');
+    expect(run.signal, detail).toBe('SIGKILL');
+    expect(denials(run.events), detail).toEqual([expect.objectContaining({ terminated: true })]);
+    cleanup(run);
+  });
+});
