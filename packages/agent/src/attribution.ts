@@ -7,10 +7,20 @@
  * back whatever it sets (libraries like source-map-support keep working), but while the agent
  * captures a stack, Node's formatter sees the agent's private one. `Error.stackTraceLimit` must stay
  * a data property (V8 reads it without calling accessors), so we set it around the capture.
+ *
+ * A frame's file name is whatever its code was compiled under: `vm.runInThisContext(code,
+ * { filename })`, `vm.compileFunction`, `Module#_compile` and a `//# sourceURL=` comment in
+ * `eval`/`new Function` let code name any file. Called from a timer, such code has no other frame on
+ * the stack, and the event named the package it chose (test/redteam-round4.test.ts). So a frame
+ * attributes a package only when its code is that file's content: V8's script hash (SHA-256 of the
+ * script's source) must equal the file's SHA-256. Other frames stay in `stack`, marked. Checked on
+ * the event path only, once per (file, hash). Code compiled from a transformed source (a runtime
+ * transpiler's `_compile`) is marked the same way and attributes nothing.
  */
 
 import { asAgentWork } from './agent-work.js';
 import { builtin } from './builtins.js';
+import { sha256Hex } from './sha256.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
 const { sep } = builtin<typeof import('node:path')>('node:path');
@@ -20,6 +30,7 @@ type PrepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => unknown;
 
 const captureStackTrace = Error.captureStackTrace;
 const readFileSync = fs.readFileSync;
+const statSync = fs.statSync;
 const MAX_APP_FRAMES = 5;
 const CAPTURE_DEPTH = 40;
 
@@ -91,6 +102,10 @@ function captureCallSiteMethods(): void {
   const getFileName = proto?.getFileName;
   const getFunctionName = proto?.getFunctionName;
   const isEval = proto?.isEval;
+  const getScriptHash = (proto as { getScriptHash?: unknown } | undefined)?.getScriptHash;
+  // V8 >= 10.x; without it code cannot be told from the file it names, and attribution trusts names
+  if (typeof getScriptHash === 'function')
+    callSiteScriptHash = (callSite) => Reflect.apply(getScriptHash as () => unknown, callSite, []);
   if (
     typeof getFileName !== 'function' ||
     typeof getFunctionName !== 'function' ||
@@ -104,6 +119,7 @@ function captureCallSiteMethods(): void {
 
 let callSiteFunctionName: ((site: NodeJS.CallSite) => unknown) | undefined;
 let callSiteIsEval: ((site: NodeJS.CallSite) => unknown) | undefined;
+let callSiteScriptHash: ((site: NodeJS.CallSite) => unknown) | undefined;
 
 /** A caller frame as the agent's own checks read it (methods captured at start). */
 export interface CallerFrame {
@@ -185,10 +201,43 @@ export interface Attribution {
 export function attributeCall(skip?: (...args: never[]) => unknown): Attribution {
   const sites = captureSites(skip ?? attributeCall);
   const frames = sites.filter((site) => isApplicationFrame(fileOf(site)));
-  const stack = frames.slice(0, MAX_APP_FRAMES).map(formatFrame);
-  const first = frames[0];
+  const stack = frames
+    .slice(0, MAX_APP_FRAMES)
+    .map((site) => (isFilesCode(site) ? formatFrame(site) : `${formatFrame(site)} ${NOT_THE_FILES_CODE}`));
+  const first = frames.find(isFilesCode);
   const packageInfo = first ? packageOf(fileOf(first)) : undefined;
   return packageInfo ? { module: packageInfo, stack } : { stack };
+}
+
+/** Marks a `stack` frame whose code is not the content of the file it names. */
+export const NOT_THE_FILES_CODE = '(code not from this file)';
+const MAX_CHECKED_SCRIPTS = 1000;
+const MAX_SCRIPT_BYTES = 64 * 1024 * 1024;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const checkedScripts = new Map<string, boolean>();
+
+/** Is the frame's code the content of the file it names? (see the header) */
+function isFilesCode(site: NodeJS.CallSite): boolean {
+  if (!callSiteScriptHash) return true;
+  const hash = callSiteScriptHash(site);
+  if (typeof hash !== 'string') return true;
+  const file = fileOf(site);
+  const key = `${hash}\u0000${file}`;
+  const known = checkedScripts.get(key);
+  if (known !== undefined) return known;
+  let same = false;
+  try {
+    // a name can be any path: only a regular file of a script's size is read (not /dev/zero, a FIFO)
+    const stats = asAgentWork(() => statSync(file));
+    if ((stats.mode & S_IFMT) === S_IFREG && stats.size <= MAX_SCRIPT_BYTES)
+      same = sha256Hex(asAgentWork(() => readFileSync(file))) === hash;
+  } catch {
+    // no such file (eval'd code naming one), unreadable: not that file's code
+  }
+  if (checkedScripts.size >= MAX_CHECKED_SCRIPTS) checkedScripts.clear();
+  checkedScripts.set(key, same);
+  return same;
 }
 
 function captureSites(skip: (...args: never[]) => unknown): NodeJS.CallSite[] {

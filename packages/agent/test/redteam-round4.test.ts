@@ -4,9 +4,11 @@
 // the wrong package. The observers live in the test process: a TCP server on 127.0.0.2 that counts
 // what really arrived, and the event files. Each finding's test failed against the bundle before its
 // fix (see the commit messages); attacks that held are kept, grouped, as regression tests.
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../src/sha256.js';
 import {
   type AgentEvent,
   appResults,
@@ -139,5 +141,83 @@ report({ survived: true, outcome });`,
     expect(run.signal, detail).toBe('SIGKILL');
     expect(denials(run.events), detail).toEqual([expect.objectContaining({ terminated: true })]);
     cleanup(run);
+  });
+});
+
+// Attribution names the package whose code made the call. Code compiled with a file name it chose
+// (`vm.runInThisContext`/`compileFunction`/`Script` with `filename`, `Module#_compile`, or a
+// `//# sourceURL=` comment in `eval`/`new Function`) and called from a timer, so that no frame of
+// its own is on the stack, made the event name another, innocent, package.
+// GOT THROUGH before the fix: the deny events said `module: { name: 'innocent', version: '1.0.0' }`
+// for code of `evil`. Fix: a frame attributes a package only when its code is the file it names
+// (V8's script hash, the SHA-256 of the source, against the file's content, checked on the event
+// path only and cached); other frames stay in `stack`, marked, and attribute nothing.
+describe('red team 4: attribution names the package whose code it is', () => {
+  const setupPackages = ({ workDir }: { workDir: string }) => {
+    for (const name of ['evil', 'innocent']) {
+      mkdirSync(join(workDir, 'node_modules', name), { recursive: true });
+      writeFileSync(
+        join(workDir, 'node_modules', name, 'package.json'),
+        JSON.stringify({ name, version: '1.0.0', main: 'index.js' }),
+      );
+    }
+    writeFileSync(
+      join(workDir, 'node_modules', 'innocent', 'index.js'),
+      `exports.dial = (port) => require('node:net').connect(port, '${FORBIDDEN_HOST}').on('error', () => {});\n`,
+    );
+    writeFileSync(
+      join(workDir, 'node_modules', 'evil', 'index.js'),
+      `
+const net = require('node:net');
+const vm = require('node:vm');
+const Module = require('node:module');
+const innocent = require.resolve('innocent');
+require('innocent').dial(1); // control: innocent's own code
+net.connect(2, '${FORBIDDEN_HOST}').on('error', () => {}); // control: evil's own code
+const body = 'net.connect(port, "${FORBIDDEN_HOST}").on("error", () => {});';
+setTimeout(vm.runInThisContext('(function (net, port) {' + body + '})', { filename: innocent }), 0, net, 3);
+setTimeout(vm.compileFunction(body, ['net', 'port'], { filename: innocent }), 0, net, 4);
+setTimeout(new vm.Script('(function (net, port) {' + body + '})', { filename: innocent }).runInThisContext(), 0, net, 5);
+const forged = new Module(innocent);
+forged._compile('module.exports = function (net, port) {' + body + '};', innocent);
+setTimeout(forged.exports, 0, net, 6);
+setTimeout(new Function('net', 'port', body + '\\n//# sourceURL=' + innocent), 0, net, 7);
+setTimeout(eval('(function (net, port) {' + body + '})\\n//# sourceURL=' + innocent), 0, net, 8);
+// a name that is no file to read (the agent must not read /dev/zero until it runs out of memory)
+setTimeout(new Function('net', 'port', body + '\\n//# sourceURL=/dev/zero'), 0, net, 9);
+`,
+    );
+  };
+
+  it('code compiled under another package’s file name is not attributed to that package', async () => {
+    const run = await runFixture({
+      policy: DENY_ALL,
+      source: `require('evil'); setTimeout(() => {}, 300);`,
+      setup: setupPackages,
+    });
+    const byPort = new Map(
+      denials(run.events).map((event) => [Number(String(event.target).split(':')[1]), event]),
+    );
+    const detail = JSON.stringify(
+      denials(run.events).map(({ target, module, stack }) => ({ target, module, stack })),
+    );
+    expect(byPort.size, detail).toBe(9);
+    expect(byPort.get(1)?.module, detail).toEqual({ name: 'innocent', version: '1.0.0' });
+    expect(byPort.get(2)?.module, detail).toEqual({ name: 'evil', version: '1.0.0' });
+    for (let port = 3; port <= 9; port++) {
+      expect(byPort.get(port)?.module?.name, `port ${port}: ${detail}`).not.toBe('innocent');
+      // the frame is still shown, marked
+      expect(byPort.get(port)?.stack?.[0], `port ${port}: ${detail}`).toMatch(/\(code not from this file\)$/);
+    }
+    cleanup(run);
+  });
+});
+
+describe('red team 4: the SHA-256 that attribution compares with V8 script hashes', () => {
+  it('is SHA-256 (every padding boundary, and a multi-block input)', () => {
+    for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 100_000]) {
+      const bytes = randomBytes(length);
+      expect(sha256Hex(bytes), `length ${length}`).toBe(createHash('sha256').update(bytes).digest('hex'));
+    }
   });
 });
