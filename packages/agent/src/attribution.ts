@@ -58,6 +58,8 @@ export function agentFileName(): string {
  * makes it final.
  */
 export function protectStackCapture(provisional = false): void {
+  // ~0.05 ms: node:vm is small, and only what Node's loader already loaded is behind it
+  captureVmFunctions();
   const descriptor = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
   if (descriptor && (!descriptor.configurable || descriptor.get)) {
     if (!provisional) settleProvisional?.(true);
@@ -172,22 +174,81 @@ function captureCallers(skip: (...args: never[]) => unknown, limit: number): unk
   const appLimit = getOwnDescriptor(Error, 'stackTraceLimit');
   capturing = true;
   try {
-    Error.stackTraceLimit = limit;
-    const set = getOwnDescriptor(Error, 'stackTraceLimit');
-    if (!set || !('value' in set) || set.value !== limit) return null;
-    captureStackTrace(holder, skip as () => void);
+    captureInto(holder, skip, limit, appLimit);
     const sites = holder.stack;
     return Array.isArray(sites) ? sites : null;
   } catch {
     return null;
   } finally {
     capturing = wasCapturing;
-    try {
-      if (appLimit && 'value' in appLimit) Error.stackTraceLimit = appLimit.value as number;
-    } catch {
-      // a frozen limit was never changed
-    }
+    restoreLimit(appLimit);
   }
+}
+
+/**
+ * Fills `holder.stack` with at most `limit` frames below `skip`. V8 reads this realm's
+ * `Error.stackTraceLimit` as a data property only: an app that froze it (at 0), deleted it from a
+ * non-extensible `Error` or made it an accessor leaves V8 nothing to capture, and assigning to an
+ * accessor would run the app's setter inside the agent's work. Then the capture goes through the
+ * `Error` of a private vm context, whose limit is the agent's (its frames are this realm's, and the
+ * main realm's `prepareStackTrace`, the agent's accessor, formats them).
+ */
+function captureInto(
+  holder: { stack?: unknown },
+  skip: (...args: never[]) => unknown,
+  limit: number,
+  appLimit: PropertyDescriptor | undefined,
+): void {
+  if (appLimit && 'value' in appLimit && appLimit.writable) {
+    Error.stackTraceLimit = limit;
+    captureStackTrace(holder, skip as () => void);
+    return;
+  }
+  const realm = privateRealm();
+  if (!realm) return;
+  realm.error.stackTraceLimit = limit;
+  Reflect.apply(realm.captureStackTrace, realm.error, [holder, skip]);
+}
+
+function restoreLimit(appLimit: PropertyDescriptor | undefined): void {
+  try {
+    if (appLimit && 'value' in appLimit && appLimit.writable)
+      Error.stackTraceLimit = appLimit.value as number;
+  } catch {
+    // made read-only meanwhile: nothing of ours to undo
+  }
+}
+
+interface PrivateRealm {
+  error: { stackTraceLimit: number };
+  captureStackTrace: (target: object, skip?: unknown) => void;
+}
+/** `node:vm`'s functions, captured at start (the app may replace the module's properties). */
+let vmCreateContext: ((sandbox: object) => object) | undefined;
+let vmRunInContext: ((code: string, context: object) => unknown) | undefined;
+let realmMade: PrivateRealm | null | undefined;
+
+function captureVmFunctions(): void {
+  if (vmCreateContext) return;
+  const vm = builtin<typeof import('node:vm')>('node:vm');
+  const { createContext, runInContext } = vm;
+  vmCreateContext = (sandbox) => Reflect.apply(createContext, vm, [sandbox]) as object;
+  vmRunInContext = (code, context) => Reflect.apply(runInContext, vm, [code, context]);
+}
+
+/** Made the first time it is needed (only when the app tampered with the limit): ~1 ms once. */
+function privateRealm(): PrivateRealm | null {
+  if (realmMade !== undefined) return realmMade;
+  realmMade = null;
+  if (!vmCreateContext || !vmRunInContext) return null;
+  // a prototype-free sandbox: the context's global looks names up on it first, and an
+  // `Object.prototype.Error` of the app's would otherwise answer
+  const error = vmRunInContext('Error', vmCreateContext(Object.create(null))) as PrivateRealm['error'] & {
+    captureStackTrace?: unknown;
+  };
+  if (typeof error?.captureStackTrace !== 'function') return null;
+  realmMade = { error, captureStackTrace: error.captureStackTrace as PrivateRealm['captureStackTrace'] };
+  return realmMade;
 }
 
 export interface Attribution {
@@ -243,22 +304,17 @@ function isFilesCode(site: NodeJS.CallSite): boolean {
 function captureSites(skip: (...args: never[]) => unknown): NodeJS.CallSite[] {
   const holder: { stack?: unknown } = {};
   const wasCapturing = capturing;
-  const appLimit = Error.stackTraceLimit;
+  const appLimit = getOwnDescriptor(Error, 'stackTraceLimit');
   capturing = true;
   try {
-    Error.stackTraceLimit = CAPTURE_DEPTH;
-    captureStackTrace(holder, skip as () => void);
+    captureInto(holder, skip, CAPTURE_DEPTH, appLimit);
     const sites = holder.stack;
     return Array.isArray(sites) ? sites.filter(isCallSite) : [];
   } catch {
     return [];
   } finally {
     capturing = wasCapturing;
-    try {
-      Error.stackTraceLimit = appLimit;
-    } catch {
-      // a frozen limit was never changed
-    }
+    restoreLimit(appLimit);
   }
 }
 

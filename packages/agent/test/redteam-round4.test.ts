@@ -221,3 +221,38 @@ describe('red team 4: the SHA-256 that attribution compares with V8 script hashe
     }
   });
 });
+
+// `Error.stackTraceLimit` frozen at 0 (or made a non-configurable accessor, which V8 does not call):
+// V8 then captures no frame at all in this realm. The deny event carried no `module` and no `stack`,
+// and the agent, unable to prove its own event-file writes were its own, judged them as the app's:
+// under filesystem deny the event reached stdout only, not ES_EVENT_FILE or the spool.
+// GOT THROUGH before the fix (a documented limitation then). Fix: the agent captures through the
+// `Error` of a private `vm` context (its own limit; `node:vm`'s functions captured at start), made
+// the first time the app's limit cannot be set.
+describe('red team 4: a frozen Error.stackTraceLimit hides nothing', () => {
+  it.each([
+    [
+      'frozen at 0',
+      `Object.defineProperty(Error, 'stackTraceLimit', { value: 0, writable: false, configurable: false });`,
+    ],
+    [
+      'a non-configurable accessor',
+      `Object.defineProperty(Error, 'stackTraceLimit', { get: () => 0, set() {}, configurable: false });`,
+    ],
+  ])('%s: the event names the caller and reaches every sink', async (_label, freeze) => {
+    const { run, accepted } = await attack(`
+${freeze}
+function hostileCaller() { return tryConnect({ host: FORBIDDEN, port: PORT }); }
+report(await hostileCaller());`);
+    const detail = JSON.stringify({ events: run.events, stdout: run.stdoutEvents, stderr: run.stderr });
+    expect(accepted, detail).toBe(0);
+    expect(appResults(run)[0], detail).toEqual({ error: 'ERR_ACCESS_DENIED' });
+    for (const sink of [run.events, run.spoolEvents, run.stdoutEvents]) {
+      const [event] = denials(sink).filter((each) => String(each.target).startsWith(`${FORBIDDEN_HOST}:`));
+      expect(event?.stack, detail).toEqual(
+        expect.arrayContaining([expect.stringMatching(/app\.cjs:\d+:\d+ hostileCaller$/)]),
+      );
+    }
+    cleanup(run);
+  });
+});
