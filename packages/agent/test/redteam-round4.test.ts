@@ -14,7 +14,6 @@ import {
   appResults,
   cleanup,
   ensureAgentBuilt,
-  policy,
   type RunOptions,
   type RunResult,
   runFixture,
@@ -252,6 +251,53 @@ report(await hostileCaller());`);
       expect(event?.stack, detail).toEqual(
         expect.arrayContaining([expect.stringMatching(/app\.cjs:\d+:\d+ hostileCaller$/)]),
       );
+    }
+    cleanup(run);
+  });
+});
+
+describe('red team 4: attacks that held (regression)', () => {
+  it('loader roads to net and workers started every other way stay under deny', async () => {
+    const { run, accepted } = await attack(
+      `
+const { SHARE_ENV } = require('node:worker_threads');
+const Module = require('node:module');
+const vm = require('node:vm');
+const results = {};
+// loader roads
+for (const key of Object.keys(require.cache)) delete require.cache[key];
+results.purgedCache = await tryConnect({ host: FORBIDDEN, port: PORT }, require('node:net'));
+results.importNamespace = await tryConnect({ host: FORBIDDEN, port: PORT }, await import('node:net'));
+Module.prototype.require = function (id) { return Module._load(id, this, false); };
+results.ownRequire = await tryConnect({ host: FORBIDDEN, port: PORT }, module.require('net'));
+const escaped = vm.runInNewContext('this.constructor.constructor("return process")()', {});
+results.vmProcess = await tryConnect({ host: FORBIDDEN, port: PORT }, escaped.getBuiltinModule ? escaped.getBuiltinModule('net') : net);
+results.syncedExports = (() => { require('node:module').syncBuiltinESMExports(); return 'ok'; })();
+results.afterSync = await tryConnect({ host: FORBIDDEN, port: PORT }, await import('node:net'));
+// workers
+const SPAWN = "try { require('node:child_process').execFileSync('/bin/touch', [process.env.RT_TARGET + '/child-ran']); } catch (error) { require('node:worker_threads').parentPort.postMessage({ spawn: error.code }); }";
+results.workerSpawn = await inWorker(SPAWN, { env: { RT_TARGET: process.env.RT_TARGET } });
+results.nested = await inWorker("const { Worker, parentPort } = require('node:worker_threads'); new Worker(" + JSON.stringify(WORKER_DIAL) + ", { eval: true, env: { RT_PORT: process.env.RT_PORT }, execArgv: [] }).on('message', (m) => parentPort.postMessage(m));", { env: { RT_PORT: process.env.RT_PORT }, execArgv: [] });
+process.env.NODE_OPTIONS = '';
+process.env.ES_POLICY_FILE = '/nonexistent';
+results.editedNodeOptions = await inWorker(WORKER_DIAL);
+results.shareEnv = await inWorker(WORKER_DIAL, { env: SHARE_ENV });
+results.dataUrl = await new Promise((resolve) => {
+  const worker = new Worker(new URL('data:text/javascript,' + encodeURIComponent(
+    "import { connect } from 'node:net'; import { parentPort } from 'node:worker_threads';" +
+    "const socket = connect(" + PORT + ", '" + FORBIDDEN + "'); socket.on('connect', () => parentPort.postMessage({ connected: true })); socket.on('error', (error) => parentPort.postMessage({ error: error.code }));")));
+  worker.on('message', resolve);
+  worker.on('error', (error) => resolve({ workerError: String(error.message) }));
+});
+report(results);`,
+      { env: { RT_TARGET: '/tmp/redteam4-nothing-here' } },
+    );
+    const [results] = appResults(run) as Array<Record<string, Record<string, unknown> | string>>;
+    const detail = JSON.stringify({ results, stderr: run.stderr });
+    expect(accepted, detail).toBe(0);
+    for (const [name, result] of Object.entries(results ?? {})) {
+      if (name === 'syncedExports') continue;
+      expect(JSON.stringify(result), `${name}: ${detail}`).toMatch(/ERR_ACCESS_DENIED/);
     }
     cleanup(run);
   });
