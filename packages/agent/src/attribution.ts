@@ -7,10 +7,20 @@
  * back whatever it sets (libraries like source-map-support keep working), but while the agent
  * captures a stack, Node's formatter sees the agent's private one. `Error.stackTraceLimit` must stay
  * a data property (V8 reads it without calling accessors), so we set it around the capture.
+ *
+ * A frame's file name is whatever its code was compiled under: `vm.runInThisContext(code,
+ * { filename })`, `vm.compileFunction`, `Module#_compile` and a `//# sourceURL=` comment in
+ * `eval`/`new Function` let code name any file. Called from a timer, such code has no other frame on
+ * the stack, and the event named the package it chose (test/redteam-round4.test.ts). So a frame
+ * attributes a package only when its code is that file's content: V8's script hash (SHA-256 of the
+ * script's source) must equal the file's SHA-256. Other frames stay in `stack`, marked. Checked on
+ * the event path only, once per (file, hash). Code compiled from a transformed source (a runtime
+ * transpiler's `_compile`) is marked the same way and attributes nothing.
  */
 
 import { asAgentWork } from './agent-work.js';
 import { builtin } from './builtins.js';
+import { sha256Hex } from './sha256.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
 const { sep } = builtin<typeof import('node:path')>('node:path');
@@ -20,6 +30,7 @@ type PrepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => unknown;
 
 const captureStackTrace = Error.captureStackTrace;
 const readFileSync = fs.readFileSync;
+const statSync = fs.statSync;
 const MAX_APP_FRAMES = 5;
 const CAPTURE_DEPTH = 40;
 
@@ -47,6 +58,8 @@ export function agentFileName(): string {
  * makes it final.
  */
 export function protectStackCapture(provisional = false): void {
+  // ~0.05 ms: node:vm is small, and only what Node's loader already loaded is behind it
+  captureVmFunctions();
   const descriptor = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
   if (descriptor && (!descriptor.configurable || descriptor.get)) {
     if (!provisional) settleProvisional?.(true);
@@ -91,6 +104,10 @@ function captureCallSiteMethods(): void {
   const getFileName = proto?.getFileName;
   const getFunctionName = proto?.getFunctionName;
   const isEval = proto?.isEval;
+  const getScriptHash = (proto as { getScriptHash?: unknown } | undefined)?.getScriptHash;
+  // V8 >= 10.x; without it code cannot be told from the file it names, and attribution trusts names
+  if (typeof getScriptHash === 'function')
+    callSiteScriptHash = (callSite) => Reflect.apply(getScriptHash as () => unknown, callSite, []);
   if (
     typeof getFileName !== 'function' ||
     typeof getFunctionName !== 'function' ||
@@ -104,6 +121,7 @@ function captureCallSiteMethods(): void {
 
 let callSiteFunctionName: ((site: NodeJS.CallSite) => unknown) | undefined;
 let callSiteIsEval: ((site: NodeJS.CallSite) => unknown) | undefined;
+let callSiteScriptHash: ((site: NodeJS.CallSite) => unknown) | undefined;
 
 /** A caller frame as the agent's own checks read it (methods captured at start). */
 export interface CallerFrame {
@@ -156,22 +174,81 @@ function captureCallers(skip: (...args: never[]) => unknown, limit: number): unk
   const appLimit = getOwnDescriptor(Error, 'stackTraceLimit');
   capturing = true;
   try {
-    Error.stackTraceLimit = limit;
-    const set = getOwnDescriptor(Error, 'stackTraceLimit');
-    if (!set || !('value' in set) || set.value !== limit) return null;
-    captureStackTrace(holder, skip as () => void);
+    captureInto(holder, skip, limit, appLimit);
     const sites = holder.stack;
     return Array.isArray(sites) ? sites : null;
   } catch {
     return null;
   } finally {
     capturing = wasCapturing;
-    try {
-      if (appLimit && 'value' in appLimit) Error.stackTraceLimit = appLimit.value as number;
-    } catch {
-      // a frozen limit was never changed
-    }
+    restoreLimit(appLimit);
   }
+}
+
+/**
+ * Fills `holder.stack` with at most `limit` frames below `skip`. V8 reads this realm's
+ * `Error.stackTraceLimit` as a data property only: an app that froze it (at 0), deleted it from a
+ * non-extensible `Error` or made it an accessor leaves V8 nothing to capture, and assigning to an
+ * accessor would run the app's setter inside the agent's work. Then the capture goes through the
+ * `Error` of a private vm context, whose limit is the agent's (its frames are this realm's, and the
+ * main realm's `prepareStackTrace`, the agent's accessor, formats them).
+ */
+function captureInto(
+  holder: { stack?: unknown },
+  skip: (...args: never[]) => unknown,
+  limit: number,
+  appLimit: PropertyDescriptor | undefined,
+): void {
+  if (appLimit && 'value' in appLimit && appLimit.writable) {
+    Error.stackTraceLimit = limit;
+    captureStackTrace(holder, skip as () => void);
+    return;
+  }
+  const realm = privateRealm();
+  if (!realm) return;
+  realm.error.stackTraceLimit = limit;
+  Reflect.apply(realm.captureStackTrace, realm.error, [holder, skip]);
+}
+
+function restoreLimit(appLimit: PropertyDescriptor | undefined): void {
+  try {
+    if (appLimit && 'value' in appLimit && appLimit.writable)
+      Error.stackTraceLimit = appLimit.value as number;
+  } catch {
+    // made read-only meanwhile: nothing of ours to undo
+  }
+}
+
+interface PrivateRealm {
+  error: { stackTraceLimit: number };
+  captureStackTrace: (target: object, skip?: unknown) => void;
+}
+/** `node:vm`'s functions, captured at start (the app may replace the module's properties). */
+let vmCreateContext: ((sandbox: object) => object) | undefined;
+let vmRunInContext: ((code: string, context: object) => unknown) | undefined;
+let realmMade: PrivateRealm | null | undefined;
+
+function captureVmFunctions(): void {
+  if (vmCreateContext) return;
+  const vm = builtin<typeof import('node:vm')>('node:vm');
+  const { createContext, runInContext } = vm;
+  vmCreateContext = (sandbox) => Reflect.apply(createContext, vm, [sandbox]) as object;
+  vmRunInContext = (code, context) => Reflect.apply(runInContext, vm, [code, context]);
+}
+
+/** Made the first time it is needed (only when the app tampered with the limit): ~1 ms once. */
+function privateRealm(): PrivateRealm | null {
+  if (realmMade !== undefined) return realmMade;
+  realmMade = null;
+  if (!vmCreateContext || !vmRunInContext) return null;
+  // a prototype-free sandbox: the context's global looks names up on it first, and an
+  // `Object.prototype.Error` of the app's would otherwise answer
+  const error = vmRunInContext('Error', vmCreateContext(Object.create(null))) as PrivateRealm['error'] & {
+    captureStackTrace?: unknown;
+  };
+  if (typeof error?.captureStackTrace !== 'function') return null;
+  realmMade = { error, captureStackTrace: error.captureStackTrace as PrivateRealm['captureStackTrace'] };
+  return realmMade;
 }
 
 export interface Attribution {
@@ -185,31 +262,59 @@ export interface Attribution {
 export function attributeCall(skip?: (...args: never[]) => unknown): Attribution {
   const sites = captureSites(skip ?? attributeCall);
   const frames = sites.filter((site) => isApplicationFrame(fileOf(site)));
-  const stack = frames.slice(0, MAX_APP_FRAMES).map(formatFrame);
-  const first = frames[0];
+  const stack = frames
+    .slice(0, MAX_APP_FRAMES)
+    .map((site) => (isFilesCode(site) ? formatFrame(site) : `${formatFrame(site)} ${NOT_THE_FILES_CODE}`));
+  const first = frames.find(isFilesCode);
   const packageInfo = first ? packageOf(fileOf(first)) : undefined;
   return packageInfo ? { module: packageInfo, stack } : { stack };
+}
+
+/** Marks a `stack` frame whose code is not the content of the file it names. */
+export const NOT_THE_FILES_CODE = '(code not from this file)';
+const MAX_CHECKED_SCRIPTS = 1000;
+const MAX_SCRIPT_BYTES = 64 * 1024 * 1024;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const checkedScripts = new Map<string, boolean>();
+
+/** Is the frame's code the content of the file it names? (see the header) */
+function isFilesCode(site: NodeJS.CallSite): boolean {
+  if (!callSiteScriptHash) return true;
+  const hash = callSiteScriptHash(site);
+  if (typeof hash !== 'string') return true;
+  const file = fileOf(site);
+  const key = `${hash}\u0000${file}`;
+  const known = checkedScripts.get(key);
+  if (known !== undefined) return known;
+  let same = false;
+  try {
+    // a name can be any path: only a regular file of a script's size is read (not /dev/zero, a FIFO)
+    const stats = asAgentWork(() => statSync(file));
+    if ((stats.mode & S_IFMT) === S_IFREG && stats.size <= MAX_SCRIPT_BYTES)
+      same = sha256Hex(asAgentWork(() => readFileSync(file))) === hash;
+  } catch {
+    // no such file (eval'd code naming one), unreadable: not that file's code
+  }
+  if (checkedScripts.size >= MAX_CHECKED_SCRIPTS) checkedScripts.clear();
+  checkedScripts.set(key, same);
+  return same;
 }
 
 function captureSites(skip: (...args: never[]) => unknown): NodeJS.CallSite[] {
   const holder: { stack?: unknown } = {};
   const wasCapturing = capturing;
-  const appLimit = Error.stackTraceLimit;
+  const appLimit = getOwnDescriptor(Error, 'stackTraceLimit');
   capturing = true;
   try {
-    Error.stackTraceLimit = CAPTURE_DEPTH;
-    captureStackTrace(holder, skip as () => void);
+    captureInto(holder, skip, CAPTURE_DEPTH, appLimit);
     const sites = holder.stack;
     return Array.isArray(sites) ? sites.filter(isCallSite) : [];
   } catch {
     return [];
   } finally {
     capturing = wasCapturing;
-    try {
-      Error.stackTraceLimit = appLimit;
-    } catch {
-      // a frozen limit was never changed
-    }
+    restoreLimit(appLimit);
   }
 }
 

@@ -18,6 +18,7 @@ import { installHooks, installHooksBeforePolicy } from './hooks/registry.js';
 import { describeError, logLine } from './log.js';
 import { loadPolicy, policyHandOffPending } from './policy-source.js';
 import { flushPendingEvents, initReporter } from './report.js';
+import { takeInheritedPolicy } from './worker-thread.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
 const { join } = builtin<typeof import('node:path')>('node:path');
@@ -45,17 +46,24 @@ function start(): void {
   // hooks is most of the agent's start-up work and needs no policy, so it is done first and its cost
   // hides in the wait; the hooks of the categories the policy grants come out again below.
   // (Stack capture first: hooks tell the agent's own work from the app's by its stack.)
+  // A worker thread takes the policy of the thread that started it, never the files as they are now
+  // (worker-thread.ts).
+  const inherited = takeInheritedPolicy();
   let installedEarly: ReturnType<typeof installHooksBeforePolicy> | undefined;
-  if (policyHandOffPending(env, runtimeDir)) {
+  if (!inherited && policyHandOffPending(env, runtimeDir)) {
     protectStackCapture(true);
     installedEarly = installHooksBeforePolicy(context);
   }
 
   // the agent's own reads: once hooks are in, they must not count as the app's (e.g. a content read
   // of a file under /tmp would end the exemption of the runtime's handler resolution)
-  const loaded = asAgentWork(() => loadPolicy({ env, runtimeDir, failMode: failMode.mode, inLambda }));
+  const loaded =
+    inherited ?? asAgentWork(() => loadPolicy({ env, runtimeDir, failMode: failMode.mode, inLambda }));
   const { policy } = loaded;
-  if (loaded.source === 'fail-mode') {
+  // (a worker's inherited policy was already explained by the thread that started it)
+  if (inherited) {
+    // nothing to say
+  } else if (loaded.source === 'fail-mode') {
     logLine(`no policy could be had (${loaded.reason}); enforcing ES_FAIL_MODE=${failMode.mode}`);
   } else if (loaded.source === 'cache') {
     logLine(`using the cached policy group "${policy.name}" (${loaded.reason})`);

@@ -3,8 +3,14 @@
  * functions are captured at agent load, so an app that replaces `process.exit` or registers 'exit'
  * handlers cannot keep itself alive or run more code: `process.reallyExit` is the binding behind
  * `process.exit` and skips the 'exit' handlers.
+ *
+ * In a worker thread `reallyExit` and `exit` end only the worker: the main thread would see it exit
+ * with 70 and carry on (a dependency could probe denied operations from throwaway workers). There
+ * the process is killed with SIGKILL: a thread cannot give its process an exit status, and no
+ * handler can catch that signal. The main thread's pending repeat counts are lost then.
  */
 import { flushPendingEvents } from './report.js';
+import { inWorkerThread } from './worker-thread.js';
 
 /** Exit status of a process ended by terminateOnDeny (non-zero, distinct from a plain crash's 1). */
 export const TERMINATE_EXIT_CODE = 70;
@@ -13,6 +19,11 @@ type ReallyExit = (code: number) => never;
 const reallyExit: ReallyExit | undefined = (process as unknown as { reallyExit?: ReallyExit }).reallyExit;
 const exit = process.exit;
 const kill = process.kill;
+// `process.kill` looks `process._kill` (the binding) up at call time: an app that replaces it makes
+// the captured `kill` a no-op, so the binding itself is captured too (signal 9 is SIGKILL on Linux)
+type RawKill = (pid: number, signal: number) => number;
+const rawKill: RawKill | undefined = (process as unknown as { _kill?: RawKill })._kill;
+const SIGKILL = 9;
 const pid = process.pid;
 
 export function terminateProcess(): never {
@@ -21,9 +32,11 @@ export function terminateProcess(): never {
   } catch {
     // the deny event itself is already written; pending repeat counts are best effort
   }
+  if (inWorkerThread && typeof rawKill === 'function') Reflect.apply(rawKill, process, [pid, SIGKILL]);
   if (typeof reallyExit === 'function') Reflect.apply(reallyExit, process, [TERMINATE_EXIT_CODE]);
   Reflect.apply(exit, process, [TERMINATE_EXIT_CODE]);
   // only reached when process.exit was neutralised before the agent loaded
+  if (typeof rawKill === 'function') Reflect.apply(rawKill, process, [pid, SIGKILL]);
   Reflect.apply(kill, process, [pid, 'SIGKILL']);
   throw new Error('AppDefender could not terminate the process');
 }

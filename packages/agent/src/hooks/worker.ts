@@ -9,6 +9,9 @@
  * `SHARE_ENV` this process's `process.env` is corrected in place; `eval: true` changes nothing about
  * preloading.
  *
+ * The policy in force goes to the worker with its construction (worker-thread.ts): a worker reading
+ * the policy file again would read what the app may have written there since.
+ *
  * The replacement is a plain function sharing the original prototype (so `instanceof Worker` and
  * subclasses keep working) and the prototype's `constructor` points back at it, so nothing the app
  * can reach leads to the unwrapped class.
@@ -16,7 +19,9 @@
 import type { Operation } from '@appdefender/policy';
 import { patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
+import { getContext } from '../context.js';
 import { enforce } from '../enforce.js';
+import { type InheritedPolicy, withPolicyHandOff } from '../worker-thread.js';
 import type { HookDescriptor } from './registry.js';
 import { agentPath, fixEnvInPlace, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 
@@ -37,6 +42,7 @@ const EXPOSE_INTERNALS = /^--expose[-_]internals\b/;
 let SHARE_ENV: symbol | undefined;
 /** The process's real environment store, which SHARE_ENV shares (the app may replace `process.env`). */
 let sharedEnv: NodeJS.ProcessEnv | undefined;
+let setEnvironmentData: typeof import('node:worker_threads').setEnvironmentData | undefined;
 
 export const hook: HookDescriptor = {
   name: 'worker',
@@ -46,6 +52,7 @@ export const hook: HookDescriptor = {
     const workerThreads = builtin<typeof import('node:worker_threads')>('node:worker_threads');
     SHARE_ENV = workerThreads.SHARE_ENV;
     sharedEnv = process.env;
+    setEnvironmentData = workerThreads.setEnvironmentData;
     patchMethod<AnyFunction>(workerThreads, 'Worker', (original) =>
       wrapWorker(original as unknown as WorkerClass),
     );
@@ -68,7 +75,10 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
       // (`Boolean.prototype.execArgv = ['--expose-internals']`, `.env = {}`), which the app can fill in
       args[1] = { env: fixedEnv(process.env) };
     }
-    return ReflectConstruct(Original, args, new.target);
+    const handOff = policyHandOff();
+    const target = new.target;
+    if (!handOff || !setEnvironmentData) return ReflectConstruct(Original, args, target);
+    return withPolicyHandOff(setEnvironmentData, handOff, () => ReflectConstruct(Original, args, target));
   } as unknown as AnyFunction & { prototype: object };
   Worker.prototype = Original.prototype;
   Object.defineProperty(Original.prototype, 'constructor', {
@@ -78,6 +88,21 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
     enumerable: false,
   });
   return Worker;
+}
+
+let handOffCache: InheritedPolicy | undefined;
+
+/** What a worker inherits: the policy in force and where it came from (fixed once the agent started). */
+function policyHandOff(): InheritedPolicy | undefined {
+  if (handOffCache) return handOffCache;
+  const context = getContext();
+  if (!context) return undefined;
+  handOffCache = {
+    policy: context.policy,
+    source: context.policySource,
+    ...(context.failReason !== undefined ? { reason: context.failReason } : {}),
+  };
+  return handOffCache;
 }
 
 /**
