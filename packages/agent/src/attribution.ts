@@ -19,6 +19,7 @@
  */
 
 import { asAgentWork } from './agent-work.js';
+import { whenBuiltinLoaded } from './builtin-loads.js';
 import { builtin } from './builtins.js';
 import { sha256Hex } from './sha256.js';
 
@@ -58,8 +59,10 @@ export function agentFileName(): string {
  * makes it final.
  */
 export function protectStackCapture(provisional = false): void {
-  // ~0.05 ms: node:vm is small, and only what Node's loader already loaded is behind it
-  captureVmFunctions();
+  // node:vm's functions as the module has them when it loads, before the app can replace them
+  // (loading it now cost 1.7 M instructions of every cold start; it is needed only if the app
+  // freezes Error.stackTraceLimit)
+  stopWaitingForVm ??= whenBuiltinLoaded(['vm'], captureVmFunctions);
   const descriptor = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
   if (descriptor && (!descriptor.configurable || descriptor.get)) {
     if (!provisional) settleProvisional?.(true);
@@ -93,6 +96,7 @@ let settleProvisional: ((keep: boolean) => void) | undefined;
 /** Takes out a provisional accessor (see protectStackCapture) as if it had never been there. */
 export function withdrawStackCapture(): void {
   settleProvisional?.(false);
+  stopWaitingForVm?.();
 }
 
 function captureCallSiteMethods(): void {
@@ -223,7 +227,8 @@ interface PrivateRealm {
   error: { stackTraceLimit: number };
   captureStackTrace: (target: object, skip?: unknown) => void;
 }
-/** `node:vm`'s functions, captured at start (the app may replace the module's properties). */
+/** `node:vm`'s functions, captured when it loads (the app may replace the module's properties). */
+let stopWaitingForVm: (() => void) | undefined;
 let vmCreateContext: ((sandbox: object) => object) | undefined;
 let vmRunInContext: ((code: string, context: object) => unknown) | undefined;
 let realmMade: PrivateRealm | null | undefined;
@@ -240,6 +245,9 @@ function captureVmFunctions(): void {
 function privateRealm(): PrivateRealm | null {
   if (realmMade !== undefined) return realmMade;
   realmMade = null;
+  // loading node:vm captures its functions (see protectStackCapture); if the app loaded it while
+  // nothing watched, they are not to be trusted and attribution goes without a private realm
+  if (!vmCreateContext) builtin<typeof import('node:vm')>('node:vm');
   if (!vmCreateContext || !vmRunInContext) return null;
   // a prototype-free sandbox: the context's global looks names up on it first, and an
   // `Object.prototype.Error` of the app's would otherwise answer

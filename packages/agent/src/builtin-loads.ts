@@ -13,10 +13,11 @@
  * runs the patches waiting for that module. The list's contents never change; the prototype goes
  * back as soon as nothing is waiting.
  *
- * Only patches with a safety net below them belong here: the bindings under these modules
- * (process_wrap, spawn_sync, cares_wrap, udp_wrap) are hooked at start. An app that resets the
- * list's prototype before loading one of them loses the public API hooks' error shapes and event
- * details, never a verdict (test/lazy-builtins.test.ts).
+ * Only what has a safety net belongs here: the bindings under these modules (process_wrap,
+ * spawn_sync, cares_wrap, udp_wrap) are hooked at start, and `node:vm`'s functions (attribution.ts)
+ * only serve event details. An app that resets the list's prototype before loading one of them
+ * loses the public API hooks' error shapes and some event details, never a verdict
+ * (test/lazy-builtins.test.ts).
  */
 import { asAgentWork } from './agent-work.js';
 import { currentPatchRecords, type PatchRecord, recordPatches, recordUndo } from './bindings.js';
@@ -45,18 +46,21 @@ let trapped: { list: unknown[]; prototype: object; proxy: object } | undefined;
  * Runs `patch` once, as soon as any of the builtins `ids` (`'dns'`, `'dns/promises'`) has been
  * loaded: now, if one already is. Without a load list to watch (a future Node), it loads the first
  * one now and patches it, as the agent did before.
+ * @returns a function that stops waiting (no-op once the patch ran)
  */
-export function whenBuiltinLoaded(ids: readonly string[], patch: () => void): void {
+export function whenBuiltinLoaded(ids: readonly string[], patch: () => void): () => void {
   const entry: Waiting = { ids, patch, records: currentPatchRecords() };
   const list = loadList();
   if (!list || anyLoaded(list, ids)) {
     if (!list) builtin(`node:${ids[0]}`);
     patch();
-    return;
+    return () => {};
   }
   waiting[waiting.length] = entry;
-  recordUndo(() => stopWaiting(entry));
+  const stop = () => stopWaiting(entry);
+  recordUndo(stop);
   watch(list);
+  return stop;
 }
 
 /** How many patches are still waiting for their module (tests). */

@@ -101,7 +101,7 @@ describe("red team: the app's code never runs with the agent's exemption", () =>
 });
 
 describe('red team: a frozen Error.stackTraceLimit', () => {
-  it("the connection is still refused and reported once on stdout (see redteam-round4 for the other sinks)", async () => {
+  it('the connection is still refused and reported once on stdout (see redteam-round4 for the other sinks)', async () => {
     const { result, accepted } = await run(`
       Object.defineProperty(Error, 'stackTraceLimit', { value: 0, writable: false, configurable: false });
       report({ error: (await tryConnect({ host: FORBIDDEN, port: PORT })).error });`);
