@@ -96,7 +96,9 @@ function watch(list: unknown[]): void {
         enumerable: true,
         configurable: true,
       } as PropertyDescriptor);
-      if (stored && typeof value === 'string' && stringStartsWith(value, PREFIX)) {
+      // patched even when the element could not be stored (an app that made the list
+      // non-extensible): Node's push then throws, but the module counts as loaded all the same
+      if (typeof value === 'string' && stringStartsWith(value, PREFIX)) {
         loaded(stringSlice(value, PREFIX.length));
       }
       return stored;

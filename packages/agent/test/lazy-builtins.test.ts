@@ -148,6 +148,34 @@ describe('modules hooked when the app loads them', () => {
   });
 });
 
+describe('an app that breaks the load list', () => {
+  // Node's push into a non-extensible list throws after the module was evaluated: each require fails
+  // once per module it loads, until the module itself counts as loaded; it must come back hooked
+  it('made non-extensible: a module required until it loads comes back hooked', async () => {
+    const { outcome } = await run(
+      `// what reporting and printing load lazily, loaded first: after this no module can load twice
+       console.log('warm-up');
+       require('node:dns');
+       require('node:net').connect(9, '127.0.0.2').on('error', () => {});
+       Object.preventExtensions(process.moduleLoadList);
+       let failures = 0;
+       const retry = (step) => {
+         for (;;) {
+           try { return step(); } catch (error) { if (++failures > 30) throw error; }
+         }
+       };
+       const dgram = retry(() => require('node:dgram'));
+       const socket = retry(() => dgram.createSocket('udp4'));
+       socket.send('x', 9, '127.0.0.2', (error) => {
+         socket.close();
+         console.log(JSON.stringify({ result: { failedFirst: failures > 0, send: error && error.code } }));
+       });`,
+      DENY,
+    );
+    expect(outcome).toEqual({ failedFirst: true, send: 'ERR_ACCESS_DENIED' });
+  });
+});
+
 describe('an app that takes the watch out before loading them', () => {
   it('still has every spawn, query and datagram judged by the bindings, and reported', async () => {
     const { outcome, markers, result } = await run(
