@@ -14,11 +14,18 @@ import { protectStackCapture, withdrawStackCapture } from './attribution.js';
 import { builtin } from './builtins.js';
 import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
 import { EventSink, spoolFileIn } from './event-sink.js';
-import { installHooks, installHooksBeforePolicy } from './hooks/registry.js';
+import { hooksNeededBy, installHooks, installHooksBeforePolicy } from './hooks/registry.js';
 import { describeError, logLine } from './log.js';
 import { loadPolicy, policyHandOffPending } from './policy-source.js';
 import { flushPendingEvents, initReporter } from './report.js';
-import { takeInheritedPolicy } from './worker-thread.js';
+import { endBeforeAppCode } from './terminate.js';
+import {
+  type InheritedPolicy,
+  inWorkerThread,
+  MIN_WORKER_STACK_MB,
+  takeInheritedPolicy,
+  workerStackSizeMb,
+} from './worker-thread.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
 const { join } = builtin<typeof import('node:path')>('node:path');
@@ -38,7 +45,10 @@ function start(): void {
   const inLambda = Boolean(env.AWS_LAMBDA_RUNTIME_API || env.AWS_LAMBDA_FUNCTION_NAME);
   const failMode = failModeFromEnv(env);
   if (failMode.problem) logLine(failMode.problem);
-  const appDirs = [env.LAMBDA_TASK_ROOT || process.cwd()];
+  // A worker thread takes the policy of the thread that started it, never the files as they are now,
+  // and its application directories (worker-thread.ts).
+  const inherited = takeInheritedPolicy();
+  const appDirs = inherited?.appDirs ? [...inherited.appDirs] : [env.LAMBDA_TASK_ROOT || process.cwd()];
   // Filled in below and set (setContext) only once complete: hooks let everything through until then.
   const context = { appDirs, runtimeDir } as AgentContext;
 
@@ -46,9 +56,6 @@ function start(): void {
   // hooks is most of the agent's start-up work and needs no policy, so it is done first and its cost
   // hides in the wait; the hooks of the categories the policy grants come out again below.
   // (Stack capture first: hooks tell the agent's own work from the app's by its stack.)
-  // A worker thread takes the policy of the thread that started it, never the files as they are now
-  // (worker-thread.ts).
-  const inherited = takeInheritedPolicy();
   let installedEarly: ReturnType<typeof installHooksBeforePolicy> | undefined;
   if (!inherited && policyHandOffPending(env, runtimeDir)) {
     protectStackCapture(true);
@@ -105,12 +112,40 @@ function start(): void {
   });
   const governsSomething =
     policy.network !== 'grant' || policy.filesystem !== 'grant' || policy.process !== 'grant';
+  if (governsSomething) {
+    const stackMb = workerStackSizeMb();
+    if (stackMb !== undefined && stackMb < MIN_WORKER_STACK_MB) {
+      endBeforeAppCode(
+        `this worker's resourceLimits.stackSizeMb ${stackMb} is too small for the agent's hooks (at least ${MIN_WORKER_STACK_MB})`,
+      );
+    }
+  }
   if (governsSomething) protectStackCapture();
   else withdrawStackCapture();
-  if (installedEarly) installedEarly.keepFor(policy);
-  else if (governsSomething) installHooks(context);
+  let installed: string[] = [];
+  if (installedEarly) installed = installedEarly.keepFor(policy);
+  else if (governsSomething) installed = installHooks(context);
+  context.installedHooks = installed;
+  if (inWorkerThread) endWorkerMissingHooks(policy, installed, inherited);
   if (governsSomething) process.on('exit', flushPendingEvents);
   if (context.spoolEvents) writeRuntimeFile(context);
+}
+
+/**
+ * A worker whose agent could not install a hook that the thread starting it has (or, when nothing was
+ * handed over, any hook its policy needs) would run its code with that road open: it ends instead
+ * (worker-thread.ts). A hook that no thread of this Node can install is logged and skipped as before.
+ */
+function endWorkerMissingHooks(
+  policy: AgentContext['policy'],
+  installed: readonly string[],
+  fromThread: InheritedPolicy | undefined,
+): void {
+  const expected = fromThread?.hooks ?? hooksNeededBy(policy);
+  const missing = hooksNeededBy(policy).filter(
+    (name) => expected.includes(name) && !installed.includes(name),
+  );
+  if (missing.length > 0) endBeforeAppCode(`the agent could not install its ${missing.join(', ')} hooks`);
 }
 
 /** `runtime.json` for the extension's function registration (docs/architecture.md). */
@@ -142,6 +177,10 @@ if (!(globalThis as Record<symbol, unknown>)[STARTED] && !getContext()) {
   try {
     start();
   } catch (error) {
+    // A worker ends instead: the agent of the thread that started it runs, so the failure is this
+    // worker's own (a tiny stack, a removed working directory...), something the app may have
+    // arranged, and its code must not run unprotected. The function's own process carries on.
+    if (inWorkerThread) endBeforeAppCode(`the agent could not start: ${describeError(error)}`);
     logLine(`the agent could not start and is not protecting this process: ${describeError(error)}`);
   }
 }
