@@ -30,6 +30,8 @@ export interface AgentContext {
   /** Why the fail mode is in force, when `policySource` is 'fail-mode'. */
   failReason?: string;
   failMode: FailMode;
+  /** The hooks installed at start (a worker started from here must install them too). */
+  installedHooks?: readonly string[];
   /** LAMBDA_TASK_ROOT, else the working directory at start; governed by `filesystem` besides /tmp. */
   appDirs: string[];
   /** ES_RUNTIME_DIR (default /tmp/.appdefender): hand-off files, never governed or reported. */

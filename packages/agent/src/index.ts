@@ -12,13 +12,21 @@ import { createDecider, detectCloudProvider, IpNameTable } from '@appdefender/po
 import { asAgentWork } from './agent-work.js';
 import { protectStackCapture, withdrawStackCapture } from './attribution.js';
 import { builtin } from './builtins.js';
+import { INHERITED_POLICY_KEY, type ParentHandOff, policyDigest, takeParentHandOff } from './child-policy.js';
 import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
 import { EventSink, spoolFileIn } from './event-sink.js';
-import { installHooks, installHooksBeforePolicy } from './hooks/registry.js';
+import { hooksNeededBy, installHooks, installHooksBeforePolicy } from './hooks/registry.js';
 import { describeError, logLine } from './log.js';
-import { loadPolicy, policyHandOffPending } from './policy-source.js';
+import { failModePolicy, type LoadedPolicy, loadPolicy, policyHandOffPending } from './policy-source.js';
 import { flushPendingEvents, initReporter } from './report.js';
-import { takeInheritedPolicy } from './worker-thread.js';
+import { endBeforeAppCode } from './terminate.js';
+import {
+  type InheritedPolicy,
+  inWorkerThread,
+  MIN_WORKER_STACK_MB,
+  takeInheritedPolicy,
+  workerStackSizeMb,
+} from './worker-thread.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
 const { join } = builtin<typeof import('node:path')>('node:path');
@@ -38,7 +46,13 @@ function start(): void {
   const inLambda = Boolean(env.AWS_LAMBDA_RUNTIME_API || env.AWS_LAMBDA_FUNCTION_NAME);
   const failMode = failModeFromEnv(env);
   if (failMode.problem) logLine(failMode.problem);
-  const appDirs = [env.LAMBDA_TASK_ROOT || process.cwd()];
+  // A worker thread takes the policy of the thread that started it, a Node child process the policy
+  // of its parent process, never the files as they are now (worker-thread.ts, child-policy.ts).
+  const fromThread = takeInheritedPolicy();
+  const fromParent = inWorkerThread ? undefined : takeParentHandOff(env);
+  if (fromParent) startedByAgent = true;
+  const inherited = fromThread ?? (fromParent && 'policy' in fromParent ? fromParent : undefined);
+  const appDirs = applicationDirs(env, fromThread, fromParent);
   // Filled in below and set (setContext) only once complete: hooks let everything through until then.
   const context = { appDirs, runtimeDir } as AgentContext;
 
@@ -46,21 +60,36 @@ function start(): void {
   // hooks is most of the agent's start-up work and needs no policy, so it is done first and its cost
   // hides in the wait; the hooks of the categories the policy grants come out again below.
   // (Stack capture first: hooks tell the agent's own work from the app's by its stack.)
-  // A worker thread takes the policy of the thread that started it, never the files as they are now
-  // (worker-thread.ts).
-  const inherited = takeInheritedPolicy();
   let installedEarly: ReturnType<typeof installHooksBeforePolicy> | undefined;
-  if (!inherited && policyHandOffPending(env, runtimeDir)) {
+  if (!inherited && !(fromParent && 'unreadable' in fromParent) && policyHandOffPending(env, runtimeDir)) {
     protectStackCapture(true);
     installedEarly = installHooksBeforePolicy(context);
   }
 
-  // the agent's own reads: once hooks are in, they must not count as the app's (e.g. a content read
-  // of a file under /tmp would end the exemption of the runtime's handler resolution)
-  const loaded =
-    inherited ?? asAgentWork(() => loadPolicy({ env, runtimeDir, failMode: failMode.mode, inLambda }));
+  const sourceOptions = { env, runtimeDir, failMode: failMode.mode, inLambda };
+  let loaded: LoadedPolicy;
+  if (inherited) loaded = inherited;
+  else if (fromParent && 'unreadable' in fromParent)
+    loaded = failModePolicy(
+      sourceOptions,
+      `${INHERITED_POLICY_KEY} is unreadable (${fromParent.unreadable})`,
+    );
+  else {
+    // the agent's own reads: once hooks are in, they must not count as the app's (e.g. a content read
+    // of a file under /tmp would end the exemption of the runtime's handler resolution)
+    loaded = asAgentWork(() => loadPolicy(sourceOptions));
+    // a policy too large to be handed over whole came as its digest: the file must still hold it
+    if (fromParent && 'digest' in fromParent && loaded.source !== 'fail-mode') {
+      if (policyDigest(loaded.policy) !== fromParent.digest) {
+        loaded = failModePolicy(
+          sourceOptions,
+          `the ${loaded.source} policy "${loaded.policy.name}" is not the policy the parent process enforces (another SHA-256)`,
+        );
+      }
+    }
+  }
   const { policy } = loaded;
-  // (a worker's inherited policy was already explained by the thread that started it)
+  // (an inherited policy was already explained by the thread or process that started this one)
   if (inherited) {
     // nothing to say
   } else if (loaded.source === 'fail-mode') {
@@ -105,12 +134,65 @@ function start(): void {
   });
   const governsSomething =
     policy.network !== 'grant' || policy.filesystem !== 'grant' || policy.process !== 'grant';
+  if (governsSomething) {
+    const stackMb = workerStackSizeMb();
+    if (stackMb !== undefined && stackMb < MIN_WORKER_STACK_MB) {
+      endBeforeAppCode(
+        `this worker's resourceLimits.stackSizeMb ${stackMb} is too small for the agent's hooks (at least ${MIN_WORKER_STACK_MB})`,
+      );
+    }
+  }
   if (governsSomething) protectStackCapture();
   else withdrawStackCapture();
-  if (installedEarly) installedEarly.keepFor(policy);
-  else if (governsSomething) installHooks(context);
+  let installed: string[] = [];
+  if (installedEarly) installed = installedEarly.keepFor(policy);
+  else if (governsSomething) installed = installHooks(context);
+  context.installedHooks = installed;
+  if (inWorkerThread) endWorkerMissingHooks(policy, installed, fromThread);
   if (governsSomething) process.on('exit', flushPendingEvents);
   if (context.spoolEvents) writeRuntimeFile(context);
+}
+
+/** Set once this process's agent found a hand-off from its parent's agent: it was started governed. */
+let startedByAgent = false;
+
+/**
+ * LAMBDA_TASK_ROOT, else the working directory at start. A worker is the same process: it takes the
+ * starting thread's. A process started in a directory that no longer exists (`process.cwd()` throws)
+ * takes its parent's, when its parent's agent said which; the agent failed to start there before.
+ */
+function applicationDirs(
+  env: NodeJS.ProcessEnv,
+  fromThread: InheritedPolicy | undefined,
+  fromParent: ParentHandOff | undefined,
+): string[] {
+  if (fromThread?.appDirs) return [...fromThread.appDirs];
+  if (env.LAMBDA_TASK_ROOT) return [env.LAMBDA_TASK_ROOT];
+  let cwd = '';
+  try {
+    cwd = process.cwd();
+  } catch {
+    // ENOENT: the directory was removed
+  }
+  if (cwd) return [cwd];
+  return fromParent && 'appDirs' in fromParent ? [...fromParent.appDirs] : [];
+}
+
+/**
+ * A worker whose agent could not install a hook that the thread starting it has (or, when nothing was
+ * handed over, any hook its policy needs) would run its code with that road open: it ends instead
+ * (worker-thread.ts). A hook that no thread of this Node can install is logged and skipped as before.
+ */
+function endWorkerMissingHooks(
+  policy: AgentContext['policy'],
+  installed: readonly string[],
+  fromThread: InheritedPolicy | undefined,
+): void {
+  const expected = fromThread?.hooks ?? hooksNeededBy(policy);
+  const missing = hooksNeededBy(policy).filter(
+    (name) => expected.includes(name) && !installed.includes(name),
+  );
+  if (missing.length > 0) endBeforeAppCode(`the agent could not install its ${missing.join(', ')} hooks`);
 }
 
 /** `runtime.json` for the extension's function registration (docs/architecture.md). */
@@ -142,6 +224,11 @@ if (!(globalThis as Record<symbol, unknown>)[STARTED] && !getContext()) {
   try {
     start();
   } catch (error) {
+    // A worker, or a child of a governed process, ends instead: the agent that started it runs, so the
+    // failure is this one's own (a tiny stack, a removed working directory...), something the app may
+    // have arranged, and its code must not run unprotected. The function's own process carries on.
+    if (inWorkerThread || startedByAgent)
+      endBeforeAppCode(`the agent could not start: ${describeError(error)}`);
     logLine(`the agent could not start and is not protecting this process: ${describeError(error)}`);
   }
 }

@@ -47,7 +47,7 @@ export function loadPolicy(options: PolicySourceOptions): LoadedPolicy {
       return { policy: readPolicyFile(env.ES_POLICY_FILE), source: 'file' };
     } catch (error) {
       // an explicit local policy that is wrong must not be silently replaced by another source
-      return failMode(options, groupName, `ES_POLICY_FILE ${env.ES_POLICY_FILE}: ${describeError(error)}`);
+      return failModePolicy(options, `ES_POLICY_FILE ${env.ES_POLICY_FILE}: ${describeError(error)}`);
     }
   }
 
@@ -66,7 +66,7 @@ export function loadPolicy(options: PolicySourceOptions): LoadedPolicy {
   if (groupName === OBSERVE_ALL.name)
     return { policy: OBSERVE_ALL, source: 'file', reason: 'built-in public group' };
   if (!groupName) reasons.push('neither ES_POLICY_FILE nor ES_POLICY_GROUP_NAME is set');
-  return failMode(options, groupName, reasons.join('; ') || 'no policy source available');
+  return failModePolicy(options, reasons.join('; ') || 'no policy source available');
 }
 
 /**
@@ -198,8 +198,9 @@ function writeCache(runtimeDir: string, cachePath: string, policy: PolicyGroup):
   }
 }
 
-/** The policy that the fail mode stands for. */
-function failMode(options: PolicySourceOptions, groupName: string | undefined, reason: string): LoadedPolicy {
+/** The policy that the fail mode stands for, named after ES_POLICY_GROUP_NAME when set. */
+export function failModePolicy(options: PolicySourceOptions, reason: string): LoadedPolicy {
+  const groupName = options.env.ES_POLICY_GROUP_NAME?.trim() || undefined;
   const mode = options.failMode === 'open' ? 'grant' : options.failMode === 'closed' ? 'deny' : 'observe';
   const policy: PolicyGroup = {
     ...OBSERVE_ALL,

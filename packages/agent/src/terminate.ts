@@ -9,6 +9,7 @@
  * the process is killed with SIGKILL: a thread cannot give its process an exit status, and no
  * handler can catch that signal. The main thread's pending repeat counts are lost then.
  */
+import { logLine } from './log.js';
 import { flushPendingEvents } from './report.js';
 import { inWorkerThread } from './worker-thread.js';
 
@@ -39,4 +40,17 @@ export function terminateProcess(): never {
   if (typeof rawKill === 'function') Reflect.apply(rawKill, process, [pid, SIGKILL]);
   Reflect.apply(kill, process, [pid, 'SIGKILL']);
   throw new Error('AppDefender could not terminate the process');
+}
+
+/**
+ * Ends this worker thread, or this process, before the app's code in it runs: a worker, or a child
+ * of a governed process, must never run with the agent missing or some of its hooks missing. In a
+ * worker `process.exit` stops only the worker, at once (its 'exit' event gets code 1); in a process,
+ * `reallyExit` ends it with 1 before any 'exit' handler could run. Nothing of the app's has run yet.
+ */
+export function endBeforeAppCode(why: string): never {
+  logLine(`${why}: the ${inWorkerThread ? 'worker' : 'process'} ends before its code runs`);
+  if (!inWorkerThread && typeof reallyExit === 'function') Reflect.apply(reallyExit, process, [1]);
+  Reflect.apply(exit, process, [1]);
+  throw new Error('AppDefender could not end the thread');
 }

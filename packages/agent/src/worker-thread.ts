@@ -11,6 +11,12 @@
  *   deletes it before the app's first line: neither the app nor its own workers ever see it there.
  * - **terminateOnDeny must end the process, not the thread.** `process.reallyExit`/`exit` in a
  *   worker stop only that worker (terminate.ts).
+ * - **The stack can be tiny.** `resourceLimits.stackSizeMb` sets a worker's stack; below about
+ *   0.255 MB (Node 20 and 22) the agent ran out of it part-way through installing its hooks and the
+ *   worker's code ran with some of them missing (test/redteam-round4.test.ts). The Worker hook raises
+ *   a smaller value to MIN_WORKER_STACK_MB; a worker whose stack is still smaller (one started while
+ *   the Worker hook was not installed: process grant), or whose agent could not install a hook the
+ *   starting thread has, is ended before its code runs (terminate.ts `endBeforeAppCode`).
  *
  * Which thread this is gets decided once, at agent load, before any application code runs here.
  */
@@ -27,7 +33,18 @@ export interface InheritedPolicy {
   policy: PolicyGroup;
   source: PolicySource;
   reason?: string;
+  /** The hooks installed in the starting thread: the worker must have them too. */
+  hooks?: readonly string[];
+  /** The starting thread's application directories (the worker is the same process). */
+  appDirs?: readonly string[];
 }
+
+/**
+ * The smallest worker stack (MB) the agent accepts: Node's worker bootstrap plus the agent's start
+ * need about 0.255 MB (measured on Node 20 and 22, 192 KiB of it Node's own reserve), and the app's
+ * first lines need some more; twice that leaves room for the agent to grow.
+ */
+export const MIN_WORKER_STACK_MB = 0.5;
 
 /**
  * Node's worker bootstrap loads `worker_threads` before the preloads run; the main thread normally
@@ -60,7 +77,15 @@ export function takeInheritedPolicy(): InheritedPolicy | undefined {
     policy: parsePolicyGroup(handOff.policy),
     source: handOff.source,
     ...(typeof handOff.reason === 'string' ? { reason: handOff.reason } : {}),
+    ...(Array.isArray(handOff.hooks) ? { hooks: handOff.hooks } : {}),
+    ...(Array.isArray(handOff.appDirs) ? { appDirs: handOff.appDirs } : {}),
   };
+}
+
+/** This worker's stack, as Node set it (at least Node's own 192 KiB reserve); undefined in the main thread. */
+export function workerStackSizeMb(): number | undefined {
+  const size = workerThreads?.resourceLimits?.stackSizeMb;
+  return typeof size === 'number' ? size : undefined;
 }
 
 /**

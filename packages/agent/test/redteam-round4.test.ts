@@ -5,7 +5,7 @@
 // what really arrived, and the event files. Each finding's test failed against the bundle before its
 // fix (see the commit messages); attacks that held are kept, grouped, as regression tests.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/sha256.js';
@@ -18,7 +18,14 @@ import {
   type RunResult,
   runFixture,
 } from './harness.js';
-import { attackSource, DENY_ALL, FORBIDDEN_HOST, forbiddenServer, type Observer } from './redteam-support.js';
+import {
+  attackSource,
+  DENY_ALL,
+  FORBIDDEN_HOST,
+  forbiddenServer,
+  type Observer,
+  targetDir,
+} from './redteam-support.js';
 
 let server: Observer;
 beforeAll(async () => {
@@ -299,6 +306,134 @@ report(results);`,
       if (name === 'syncedExports') continue;
       expect(JSON.stringify(result), `${name}: ${detail}`).toMatch(/ERR_ACCESS_DENIED/);
     }
+    cleanup(run);
+  });
+});
+
+// A worker started with a tiny `resourceLimits.stackSizeMb` (about 0.25 MB; Node's own bootstrap
+// needs just under that) ran out of stack part-way through its agent's start: the hooks installed
+// until then stayed, the rest were skipped with a log line, and at some sizes the worker's own code
+// still ran. GOT THROUGH before the fix: at 0.2532-0.2540 MB (Node 20) the hooks of node:dns were
+// missing, and the worker's `dns.lookup` of a denied name went out unjudged and unreported.
+// Fix: the Worker hook raises a smaller stackSizeMb to what the agent needs (leaving any other value
+// alone), and a worker's agent whose stack is still too small (a Worker the hook did not see: process
+// grant) or whose hooks could not all be installed ends the worker before its code runs, saying why.
+describe('red team 4: a worker with a tiny stack never runs with some hooks missing', () => {
+  // sizes around where Node's bootstrap, the agent and the app's first lines stop fitting
+  const SIZES = Array.from({ length: 21 }, (_, i) => Number((0.25 + i * 0.0003).toFixed(4)));
+  const SWEEP = `
+const target = process.env.RT_TARGET;
+const WORKER_TRY = \`
+const { parentPort, resourceLimits } = require('node:worker_threads');
+const out = { stackSizeMb: resourceLimits.stackSizeMb };
+try { require('node:fs').writeFileSync(process.env.RT_TARGET + '/written-' + process.env.RT_SIZE, 'x'); out.write = 'written'; }
+catch (error) { out.write = error.code || String(error); }
+require('node:dns').lookup('denied-name.invalid', (error) => {
+  out.dns = error ? error.code : 'resolved';
+  const socket = require('node:net').connect(Number(process.env.RT_PORT), '${FORBIDDEN_HOST}');
+  socket.on('connect', () => { socket.destroy(); out.connect = 'connected'; parentPort.postMessage(out); });
+  socket.on('error', (error) => { out.connect = error.code || String(error); parentPort.postMessage(out); });
+});\`;
+const results = {};
+for (const size of ${JSON.stringify(SIZES)}) {
+  results[size] = await inWorker(WORKER_TRY, { resourceLimits: { stackSizeMb: size }, env: { ...process.env, RT_SIZE: String(size) } });
+}
+report(results);`;
+
+  const sweep = async (policy: Record<string, unknown>) => {
+    const target = targetDir();
+    const outcome = await attack(SWEEP, { policy, env: { RT_TARGET: target.dir } });
+    const written = readdirSync(target.dir);
+    target.remove();
+    const [results] = appResults(outcome.run) as Array<Record<string, Record<string, unknown>>>;
+    return { ...outcome, results: results ?? {}, written };
+  };
+
+  it('through the Worker hook: the stack is raised and every worker runs governed', async () => {
+    const { run, accepted, results, written } = await sweep(DENY_ALL);
+    const detail = JSON.stringify({ results, stderr: run.stderr });
+    expect(accepted, detail).toBe(0);
+    expect(written, detail).toEqual([]);
+    for (const size of SIZES) {
+      expect(results[size], `${size}: ${detail}`).toMatchObject({
+        write: 'ERR_ACCESS_DENIED',
+        dns: 'ERR_ACCESS_DENIED',
+        connect: 'ERR_ACCESS_DENIED',
+      });
+      expect(results[size]?.stackSizeMb, `${size}: ${detail}`).toBeGreaterThanOrEqual(0.5);
+    }
+    expect(run.stderr, detail).not.toContain('could not');
+    cleanup(run);
+  });
+
+  it('a Worker the hook did not see (process grant): the worker ends before its code runs, saying why', async () => {
+    const { run, accepted, results, written } = await sweep({ ...DENY_ALL, process: 'grant' });
+    const detail = JSON.stringify({ results, stderr: run.stderr });
+    expect(accepted, detail).toBe(0);
+    expect(written, detail).toEqual([]);
+    for (const size of SIZES) {
+      const result = results[size] ?? {};
+      // the app's code in the worker never started: nothing posted, a non-zero exit
+      expect(result.stackSizeMb, `${size}: ${detail}`).toBeUndefined();
+      expect(result.exitCode, `${size}: ${detail}`).not.toBe(0);
+    }
+    expect(run.stderr, detail).toMatch(/stackSizeMb .* too small .*the worker ends before its code runs/);
+    cleanup(run);
+  });
+
+  it('a stackSizeMb that is large enough is left as it is', async () => {
+    const { run } = await attack(`
+const READ = "require('node:worker_threads').parentPort.postMessage(require('node:worker_threads').resourceLimits);";
+report({
+  two: await inWorker(READ, { resourceLimits: { stackSizeMb: 2 } }),
+  half: await inWorker(READ, { resourceLimits: { stackSizeMb: 0.5 } }),
+  other: await inWorker(READ, { resourceLimits: { maxOldGenerationSizeMb: 64 } }),
+  none: await inWorker(READ),
+});`);
+    const [results] = appResults(run) as Array<Record<string, Record<string, unknown>>>;
+    const detail = JSON.stringify({ results, stderr: run.stderr });
+    expect(results?.two?.stackSizeMb, detail).toBe(2);
+    expect(results?.half?.stackSizeMb, detail).toBe(0.5);
+    expect(results?.other, detail).toMatchObject({ stackSizeMb: 4, maxOldGenerationSizeMb: 64 });
+    expect(results?.none?.stackSizeMb, detail).toBe(4);
+    cleanup(run);
+  });
+});
+
+// A worker started after the app removed its working directory: the worker's agent failed on the
+// empty working directory ("could not start and is not protecting this process") and the worker's
+// code ran without it. GOT THROUGH before the fix: `{ connected: true }`. Fix: a worker takes the
+// starting thread's application directories, and a worker whose agent cannot start ends.
+describe('red team 4: a worker started from a removed working directory', () => {
+  it('is governed all the same', async () => {
+    const { run, accepted } = await attack(
+      `
+const path = require('node:path');
+const gone = path.join(__dirname, 'gone');
+fs.mkdirSync(gone);
+process.chdir(gone);
+fs.rmdirSync(gone);
+report(await new Promise((resolve) => {
+  const worker = new Worker(path.join(__dirname, 'dial.cjs'));
+  worker.on('message', resolve);
+  worker.on('error', (error) => resolve({ workerError: String(error.message) }));
+  worker.on('exit', (code) => resolve({ exitCode: code }));
+}));`,
+      {
+        policy: { ...DENY_ALL, filesystem: 'observe' },
+        setup: ({ workDir }) =>
+          writeFileSync(
+            join(workDir, 'dial.cjs'),
+            `const socket = require('node:net').connect(Number(process.env.RT_PORT), '${FORBIDDEN_HOST}');
+const { parentPort } = require('node:worker_threads');
+socket.on('connect', () => { socket.destroy(); parentPort.postMessage({ connected: true }); });
+socket.on('error', (error) => parentPort.postMessage({ error: error.code || String(error) }));`,
+          ),
+      },
+    );
+    const detail = JSON.stringify({ results: appResults(run), stderr: run.stderr });
+    expect(accepted, detail).toBe(0);
+    expect(appResults(run)[0], detail).toEqual({ error: 'ERR_ACCESS_DENIED' });
     cleanup(run);
   });
 });

@@ -259,7 +259,10 @@ function wrapExecve(original: AnyFunction): AnyFunction {
     if (isArray(rawArgv)) for (let i = 0; i < rawArgv.length; i++) argv[i] = toText(rawArgv[i]);
     const denied = judgeSpawn(file, isArray(rawArgv) ? argv : [file], 'process.execve');
     if (denied) throw denied;
-    const fixed = fixedEnv(env && typeof env === 'object' ? (env as Record<string, unknown>) : process.env);
+    const fixed = fixedEnv(
+      env && typeof env === 'object' ? (env as Record<string, unknown>) : process.env,
+      true,
+    );
     const rest: unknown[] = [file, isArray(rawArgv) ? argv : (rawArgv ?? []), fixed];
     for (let i = 3; i < args.length; i++) rest[i] = args[i];
     return ReflectApply(original, this, rest);

@@ -42,6 +42,11 @@ export const HOOKS: readonly HookDescriptor[] = [
   loaderEscapesHook,
 ];
 
+/** The names of the hooks `policy` needs: those of the categories it does not grant. */
+export function hooksNeededBy(policy: PolicyGroup): string[] {
+  return HOOKS.filter((hook) => policy[hook.category] !== 'grant').map((hook) => hook.name);
+}
+
 /** Installs the hooks the policy needs; a hook that fails to install is logged and skipped. */
 export function installHooks(context: AgentContext): string[] {
   const installed = installEach(

@@ -21,7 +21,7 @@ import { patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { getContext } from '../context.js';
 import { enforce } from '../enforce.js';
-import { type InheritedPolicy, withPolicyHandOff } from '../worker-thread.js';
+import { type InheritedPolicy, MIN_WORKER_STACK_MB, withPolicyHandOff } from '../worker-thread.js';
 import type { HookDescriptor } from './registry.js';
 import { agentPath, fixEnvInPlace, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 
@@ -101,6 +101,8 @@ function policyHandOff(): InheritedPolicy | undefined {
     policy: context.policy,
     source: context.policySource,
     ...(context.failReason !== undefined ? { reason: context.failReason } : {}),
+    ...(context.installedHooks !== undefined ? { hooks: context.installedHooks } : {}),
+    appDirs: context.appDirs,
   };
   return handOffCache;
 }
@@ -147,6 +149,33 @@ function snapshotOptions(options: object): Record<string, unknown> {
   return copy;
 }
 
+/** The resource limits Worker reads (lib/internal/worker.js parseResourceLimits, Node 20 and 22). */
+const RESOURCE_LIMIT_KEYS = [
+  'maxYoungGenerationSizeMb',
+  'maxOldGenerationSizeMb',
+  'codeRangeSizeMb',
+  'stackSizeMb',
+];
+
+/**
+ * The resource limits as a copy, each read once (a getter could answer this check one value and
+ * the Worker another), with a stack too small for the worker's agent raised to what it needs
+ * (worker-thread.ts): below it the agent ran out of stack part-way through installing its hooks.
+ * Any other value is left as the app gave it (Node ignores what is not a positive number).
+ */
+function withAgentStack(limits: object): Record<string, unknown> {
+  const copy = objectCreate(null) as Record<string, unknown>;
+  for (let i = 0; i < RESOURCE_LIMIT_KEYS.length; i++) {
+    const key = RESOURCE_LIMIT_KEYS[i] as string;
+    const value = (limits as Record<string, unknown>)[key];
+    if (value !== undefined) copy[key] = value;
+  }
+  const stack = copy.stackSizeMb;
+  if (typeof stack === 'number' && stack > 0 && stack < MIN_WORKER_STACK_MB)
+    copy.stackSizeMb = MIN_WORKER_STACK_MB;
+  return copy;
+}
+
 /** Corrects the (already copied, see snapshotOptions) options in place. */
 function withAgentEnv(options: Record<string, unknown>): Record<string, unknown> {
   const env = options.env;
@@ -158,6 +187,8 @@ function withAgentEnv(options: Record<string, unknown>): Record<string, unknown>
   } else if (typeof env === 'object') {
     options.env = fixedEnv(env as Record<string, unknown>);
   }
+  const limits = options.resourceLimits;
+  if (limits !== null && typeof limits === 'object') options.resourceLimits = withAgentStack(limits);
   // An explicit execArgv replaces the inherited one, which holds `--require` when the agent was
   // preloaded on the command line rather than through NODE_OPTIONS; the agent goes first.
   const execArgv = options.execArgv;

@@ -5,7 +5,10 @@
  * `--require <this agent>` is appended to NODE_OPTIONS when missing, and the agent's configuration
  * variables are set to this process's values (removed when this process had none). Harmless for
  * programs that are not Node: they ignore NODE_OPTIONS and pass it on to their own children.
+ * A child process also gets the policy in force (ES_INHERITED_POLICY, child-policy.ts), whatever the
+ * app put there; a worker gets it otherwise (worker-thread.ts), so its environment only loses the app's.
  */
+import { childHandOffValue, INHERITED_POLICY_KEY } from '../../child-policy.js';
 
 /** The agent's configuration, as read at start; the child must see exactly this. */
 const CONFIG_KEYS = [
@@ -70,6 +73,12 @@ function isConfigKey(key: string): boolean {
   return false;
 }
 
+/** `ES_INHERITED_POLICY=…` for a child process, or undefined when there is no policy yet. */
+function handOffPair(): string | undefined {
+  const value = childHandOffValue();
+  return value === undefined ? undefined : `${INHERITED_POLICY_KEY}=${value}`;
+}
+
 /**
  * NODE_OPTIONS starting with the agent's `--require`. Preloads run in order, NODE_OPTIONS' before the
  * command line's: a preload of the app's placed before the agent would run first and could disarm
@@ -99,7 +108,10 @@ export function fixEnvPairs(envPairs: unknown): void {
     if (key === 'NODE_OPTIONS') {
       if (nodeOptionsIndex !== -1) arraySplice(pairs, nodeOptionsIndex, 1);
       nodeOptionsIndex = i;
-    } else if (configValues.has(key) && (isConfigKey(key) || configValues.get(key) !== undefined)) {
+    } else if (
+      key === INHERITED_POLICY_KEY ||
+      (configValues.has(key) && (isConfigKey(key) || configValues.get(key) !== undefined))
+    ) {
       arraySplice(pairs, i, 1);
       if (nodeOptionsIndex > i) nodeOptionsIndex--;
     }
@@ -107,6 +119,8 @@ export function fixEnvPairs(envPairs: unknown): void {
   configValues.forEach((value, key) => {
     if (value !== undefined) pairs[pairs.length] = `${key}=${value}`;
   });
+  const handOff = handOffPair();
+  if (handOff !== undefined) pairs[pairs.length] = handOff;
   if (nodeOptionsIndex === -1) {
     pairs[pairs.length] = `NODE_OPTIONS=${withAgentRequire(undefined)}`;
   } else {
@@ -122,14 +136,18 @@ export function fixEnvPairs(envPairs: unknown): void {
 export function fixEnvInPlace(env: Record<string, string | undefined>): void {
   if (!agentFile) return;
   for (let i = 0; i < CONFIG_KEYS.length; i++) delete env[CONFIG_KEYS[i] as string];
+  delete env[INHERITED_POLICY_KEY];
   configValues.forEach((value, key) => {
     if (value !== undefined) env[key] = value;
   });
   env.NODE_OPTIONS = withAgentRequire(env.NODE_OPTIONS);
 }
 
-/** A corrected copy of an environment object (worker `env`, `process.execve`). */
-export function fixedEnv(env: Record<string, unknown>): Record<string, string> {
+/**
+ * A corrected copy of an environment object: a worker's `env`, or (`forProcess`) the environment of
+ * `process.execve`, whose new program gets the policy in force like any child process.
+ */
+export function fixedEnv(env: Record<string, unknown>, forProcess = false): Record<string, string> {
   const out: Record<string, string> = {};
   const keys = objectKeys(env);
   for (let i = 0; i < keys.length; i++) {
@@ -138,9 +156,12 @@ export function fixedEnv(env: Record<string, unknown>): Record<string, string> {
     if (value !== undefined) out[key] = String(value);
   }
   for (let i = 0; i < CONFIG_KEYS.length; i++) delete out[CONFIG_KEYS[i] as string];
+  delete out[INHERITED_POLICY_KEY];
   configValues.forEach((value, key) => {
     if (value !== undefined) out[key] = value;
   });
+  const handOff = forProcess ? childHandOffValue() : undefined;
+  if (handOff !== undefined) out[INHERITED_POLICY_KEY] = handOff;
   out.NODE_OPTIONS = withAgentRequire(out.NODE_OPTIONS);
   return out;
 }
