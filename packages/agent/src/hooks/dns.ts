@@ -34,6 +34,9 @@ export const hook: HookDescriptor = { name: 'dns', category: 'network', install 
 let net: typeof import('node:net');
 // captured at install: the app could replace net.isIP later
 let isIP: (input: string) => number;
+// captured at install, to tell a request's real completion from a forged one (learnOnComplete)
+let executionAsyncId: () => number;
+let asyncIdOf: AnyFunction | undefined;
 
 /** Resolver methods and the record type each queries (for the event's rrtype). */
 const RESOLVER_METHODS: Readonly<Record<string, string>> = {
@@ -95,6 +98,7 @@ let context: AgentContext;
 function install(agentContext: AgentContext): void {
   net = builtin<typeof import('node:net')>('node:net');
   isIP = net.isIP;
+  executionAsyncId = builtin<typeof import('node:async_hooks')>('node:async_hooks').executionAsyncId;
   context = agentContext;
   patchBinding();
   // the module when it loads, if ever (net loads it for its first lookup): the binding above judges
@@ -242,6 +246,10 @@ function patchBinding(): void {
     | { ChannelWrap?: { prototype: object }; getaddrinfo?: unknown; getnameinfo?: unknown }
     | undefined;
   if (!cares) return;
+  const requestPrototype = (cares as { GetAddrInfoReqWrap?: { prototype?: { getAsyncId?: unknown } } })
+    .GetAddrInfoReqWrap?.prototype;
+  if (typeof requestPrototype?.getAsyncId === 'function')
+    asyncIdOf = requestPrototype.getAsyncId as AnyFunction;
   patchMethod(
     cares,
     'getaddrinfo',
@@ -338,9 +346,28 @@ function nameVerdict(hostname: string): string | undefined {
   }
 }
 
-/** Learns the answer of a system-resolver lookup when it completes (see address-learning.ts). */
+/**
+ * Learns the answer of a system-resolver lookup when it completes (see address-learning.ts).
+ *
+ * The wrapper sits on the request, where the app can reach it (async_hooks hands out the request),
+ * and a function the app holds can be run with nothing under it on the stack: bound, as a promise
+ * reaction, V8 runs it from the microtask checkpoint Node makes from C++ after a callback. So the
+ * stack alone does not tell the real completion: that one runs in the request's own async context
+ * (libuv's callback, through MakeCallback), which no microtask or other callback does. Checked when
+ * something is learned only.
+ */
+function runsAsItsOwnCompletion(request: object): boolean {
+  try {
+    // the request's id is assigned when it is dispatched, so it is read now
+    const id = apply(asyncIdOf as AnyFunction, request, []);
+    return typeof id === 'number' && id > 0 && executionAsyncId() === id;
+  } catch {
+    return false; // not a real request: its completion would never come from libuv
+  }
+}
+
 function learnOnComplete(request: unknown, hostname: string): void {
-  if (!request || typeof request !== 'object') return;
+  if (!request || typeof request !== 'object' || !asyncIdOf) return;
   const verdict = nameVerdict(hostname);
   if (verdict !== 'grant' && verdict !== 'observe') return;
   const observed = verdict === 'observe';
@@ -350,7 +377,7 @@ function learnOnComplete(request: unknown, hostname: string): void {
   target.oncomplete = function learnThenComplete(this: unknown, ...args: unknown[]) {
     const status = args[0];
     const addresses = args[1];
-    if (!status) {
+    if (!status && this === request && runsAsItsOwnCompletion(request)) {
       try {
         learnAddresses(context, hostname, addresses, observed);
       } catch {

@@ -115,9 +115,10 @@ function hasNewAddress(learned: Map<string, number>, list: string[], now: number
  * on request objects the app can reach (a raw `process.binding('cares_wrap')` request, or any
  * lookup's request through `async_hooks`), and calling one with made-up addresses (`0, ['evil-ip']`)
  * would make an allowed name vouch for any address. A real completion comes straight from the event
- * loop: below the agent's own frames there is nothing, or only Node's `onlookupall` (node:dns) for
- * the agent's own `dns.lookup`. Any other caller (app code, nextTick, a timer) learns nothing
- * (test/redteam-net.test.ts).
+ * loop: below the agent's own frames there is nothing. Any other caller (app code, nextTick, a
+ * timer) learns nothing (test/redteam-net.test.ts); a bound function run as a promise reaction has
+ * nothing below it either, which the completion's own check of its async context refuses
+ * (hooks/dns.ts, learnOnComplete; test/redteam-round5.test.ts).
  */
 function calledByTheResolver(): boolean {
   const files = callerFiles(learnAddresses, 8);
@@ -125,7 +126,7 @@ function calledByTheResolver(): boolean {
   const agent = agentFileName();
   let i = 0;
   while (i < files.length && files[i] === agent) i++;
-  return i === files.length || (i === files.length - 1 && files[i] === 'node:dns');
+  return i === files.length;
 }
 
 /**
@@ -145,8 +146,8 @@ export function resolvableAllowedNames(allowedDomains: readonly string[]): strin
 
 /**
  * Resolves the allowed names now and every few minutes (unref'd timer: never keeps the process
- * alive). Runs as the agent's own work: the DNS hooks learn the answers but neither judge nor
- * report them.
+ * alive). Runs as the agent's own work: the DNS hooks learn the answers (from the getaddrinfo
+ * request's completion) but neither judge nor report them.
  */
 export function resolveAllowedNames(
   context: AgentContext,
@@ -170,10 +171,10 @@ export function resolveAllowedNames(
       const name = names[index] as string;
       try {
         asAgentWork(() =>
-          lookup(name, { all: true }, (error, addresses) => {
-            if (!error) learnAddresses(context, name, addresses);
-            settleOne();
-          }),
+          // the answers are learned where every system lookup's are, on the request's completion
+          // (hooks/dns.ts, learnOnComplete), not here: this callback is reachable by the app
+          // (`req.callback`), and its caller could not be told from a forged one
+          lookup(name, { all: true }, () => settleOne()),
         );
       } catch (error) {
         logOnce(`resolve:${name}`, `cannot resolve allowed name ${name}: ${String(error)}`);
