@@ -77,3 +77,54 @@ report(await tryConnect({ host: FORBIDDEN, port: PORT }));`);
     cleanup(run);
   });
 });
+
+// `node --build-snapshot <entry>` runs the entry without the preload modules NODE_OPTIONS names
+// (Node 20 and 22): a Node child the policy lets start (`node` among allowedCommands, or process
+// observe) ran the app's code with no agent at all, under no policy. The entry is the app's own
+// file, so the app needs no write to plant one.
+// GOT THROUGH before the fix: the server on 127.0.0.2 accepted the snapshot builder's connection.
+describe('red team 5: a Node child started in a mode that skips the preload modules', () => {
+  const SOURCE = (port: number) => `
+const v8 = require('node:v8');
+if (v8.startupSnapshot && v8.startupSnapshot.isBuildingSnapshot()) {
+  const socket = require('node:net').connect(${port}, '${FORBIDDEN_HOST}');
+  socket.on('connect', () => { console.log('{"child":"connected"}'); socket.destroy(); });
+  socket.on('error', (error) => console.log(JSON.stringify({ child: error.code || String(error) })));
+} else {
+  const { spawnSync } = require('node:child_process');
+  const blob = require('node:path').join(require('node:os').tmpdir(), 'rt5-snapshot-' + process.pid);
+  const run = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', __filename], { encoding: 'utf8' });
+  try { require('node:fs').rmSync(blob, { force: true }); } catch {}
+  console.log(JSON.stringify({ status: run.status, error: run.error && run.error.code, out: run.stdout }));
+}`;
+
+  it('`node` among allowedCommands under process deny: the builder never runs', async () => {
+    const before = server.accepted();
+    const run = await runFixture({
+      policy: { ...DENY_ALL, process: 'deny', allowedCommands: ['node'] },
+      source: SOURCE(server.port),
+      timeoutMs: 30_000,
+    });
+    const detail = JSON.stringify({ out: run.appOutput, stderr: run.stderr, events: run.events });
+    expect(server.accepted() - before, detail).toBe(0);
+    expect(run.appOutput, detail).toContain('"error":"ERR_ACCESS_DENIED"');
+    expect(run.events.some((event) => event.action === 'deny' && event.operation === 'spawn')).toBe(true);
+    cleanup(run);
+  });
+
+  // process observe lets any program run (a shell as much as this); the start is reported as what it is
+  it('process observe: the start is reported as a Node child without the agent', async () => {
+    const run = await runFixture({
+      policy: { ...DENY_ALL, process: 'observe' },
+      source: SOURCE(server.port),
+      timeoutMs: 30_000,
+    });
+    const detail = JSON.stringify({ out: run.appOutput, stderr: run.stderr, events: run.events });
+    const started = run.events.filter((event) => event.operation === 'spawn');
+    expect(
+      started.map((event) => [event.action, event.target]),
+      detail,
+    ).toEqual([['observe', expect.stringContaining('node (without the agent)')]]);
+    cleanup(run);
+  });
+});

@@ -19,7 +19,7 @@ import { getBinding, patchMethod } from '../bindings.js';
 import { whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
-import { cString } from '../intrinsics.js';
+import { cString, stringStartsWith } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
 import type { HookDescriptor } from './registry.js';
 import { fixEnvPairs, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
@@ -118,13 +118,49 @@ export const hook: HookDescriptor = {
 };
 
 /** The ERR_ACCESS_DENIED error for spawning `file args...`, or null when allowed. */
+/**
+ * Node options under which a Node child runs code without the preload modules NODE_OPTIONS names,
+ * so without its agent: `--build-snapshot` and `--build-snapshot-config` run the builder script
+ * bare (Node 20 and 22), and `--run` (Node 22) hands a package.json script to a shell with no JS at
+ * all. Looked for anywhere in argv: options take separate values, and a false match on some other
+ * program only drops the allowedCommands grant for that one spawn.
+ */
+const PRELOAD_SKIPPING_FLAGS = ['--build-snapshot', '--build-snapshot-config', '--run'];
+
+/**
+ * The command such a spawn is judged as: not the program's own name, which `node` among
+ * allowedCommands would grant, since what runs is no longer governed (test/redteam-round5.test.ts);
+ * the process mode decides, as for a worker with `--expose-internals` (hooks/worker.ts).
+ */
+const UNGOVERNED_NODE = 'node (without the agent)';
+
+function skipsPreloadModules(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    for (let j = 0; j < PRELOAD_SKIPPING_FLAGS.length; j++) {
+      const flag = PRELOAD_SKIPPING_FLAGS[j] as string;
+      if (
+        arg === flag ||
+        (arg.length > flag.length && arg[flag.length] === '=' && stringStartsWith(arg, flag))
+      )
+        return true;
+    }
+  }
+  return false;
+}
+
 export function judgeSpawn(file: unknown, args: unknown, call: string): Error | null {
   // what exec will use: libc reads C strings, which end at a NUL the spawn bindings do not refuse
   // ('/bin/sh\0/../../usr/bin/git' is /bin/sh, though it normalises to an allowed /usr/bin/git)
   const command = cString(typeof file === 'string' ? file : toText(file));
   const argv: string[] = [];
   if (isArray(args)) for (let i = 1; i < args.length; i++) argv[i - 1] = cString(toText(args[i]));
-  const op: Operation = { category: 'process', operation: 'spawn', command, args: argv };
+  const op: Operation = {
+    category: 'process',
+    operation: 'spawn',
+    command: skipsPreloadModules(argv) ? UNGOVERNED_NODE : command,
+    args: argv,
+  };
   const denied = enforce(op, { call });
   if (denied) deniedErrors.add(denied);
   // a child may rearrange links under governed directories at any time: no more cached resolutions
