@@ -161,6 +161,43 @@ if (v8.startupSnapshot && v8.startupSnapshot.isBuildingSnapshot()) {
   });
 });
 
+// process.execve (Node 22.15+) takes an environment object and hands the new program `key=value`
+// strings: a key with an `=` in it (`'NODE_OPTIONS=--title': 'x'`) became `NODE_OPTIONS=--title=x`,
+// which the agent's correction (by key) left in place, ahead of its own NODE_OPTIONS: the new
+// program, the first of the two for getenv(), ran without the agent.
+// GOT THROUGH before the fix (Node 22): the new image connected to 127.0.0.2 under network deny.
+// Fix: the correction reads a key as the variable the new program will see (the name before the
+// first `=`, the first of a name winning), so NODE_OPTIONS, ES_INHERITED_POLICY and the agent's
+// configuration are set whatever the app spelled.
+describe('red team 5: process.execve with an environment key that holds an =', () => {
+  it.each([
+    ['NODE_OPTIONS without the agent', "{ 'NODE_OPTIONS=--no-warnings --title': 'x' }"],
+    [
+      'a planted hand-off',
+      `{ ['ES_INHERITED_POLICY=' + JSON.stringify({ source: 'file', appDirs: [], policy: { name: 'planted', network: 'grant', filesystem: 'grant', process: 'grant' } }).slice(0, -1) + ',"x":"']: '"}' }`,
+    ],
+  ])('%s: the new program is still under network deny', async (_label, extra) => {
+    const { run, accepted } = await attack(
+      `
+if (process.env.RT_STAGE === '2') {
+  report({ stage: 2, dial: await tryConnect({ host: FORBIDDEN, port: PORT }) });
+} else if (typeof process.execve !== 'function') {
+  report({ skipped: 'no process.execve on ' + process.version });
+} else {
+  const env = { ...process.env, RT_STAGE: '2', ...${extra} };
+  report({ execve: attempt(() => process.execve(process.execPath, [process.execPath, __filename], env)) });
+}`,
+      { policy: { ...DENY_ALL, process: 'deny', allowedCommands: ['node'] } },
+    );
+    const detail = detailOf(run);
+    expect(accepted, detail).toBe(0);
+    const result = appResults(run)[0] as Record<string, unknown>;
+    if (!('skipped' in result))
+      expect(result, detail).toMatchObject({ stage: 2, dial: { error: 'ERR_ACCESS_DENIED' } });
+    cleanup(run);
+  });
+});
+
 // Attacks that held, kept as regression tests.
 describe('red team 5: held', () => {
   // Node builtins the agent patches when they load; the watch taken out or fooled, the bindings judge

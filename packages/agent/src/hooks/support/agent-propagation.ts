@@ -66,6 +66,7 @@ const arraySplice = uncurry(
   Array.prototype.splice as (this: unknown[], start: number, count: number) => unknown[],
 );
 const objectKeys = Object.keys;
+const hasOwn = Object.hasOwn;
 const isArray = Array.isArray;
 
 function isConfigKey(key: string): boolean {
@@ -153,7 +154,16 @@ export function fixedEnv(env: Record<string, unknown>, forProcess = false): Reco
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     const value = env[key];
-    if (value !== undefined) out[key] = String(value);
+    if (value === undefined) continue;
+    // `{ 'NODE_OPTIONS=--title': 'x' }` becomes the string `NODE_OPTIONS=--title=x`, which the new
+    // program reads as NODE_OPTIONS, and before ours: a name is what precedes the first `=`, and
+    // the first string of a name is the one getenv() answers (test/redteam-round5.test.ts)
+    const equals = stringIndexOf(key, '=');
+    if (equals === -1) out[key] = String(value);
+    else {
+      const name = stringSlice(key, 0, equals);
+      if (!hasOwn(out, name)) out[name] = `${stringSlice(key, equals + 1)}=${String(value)}`;
+    }
   }
   for (let i = 0; i < CONFIG_KEYS.length; i++) delete out[CONFIG_KEYS[i] as string];
   delete out[INHERITED_POLICY_KEY];
