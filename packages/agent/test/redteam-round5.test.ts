@@ -144,6 +144,31 @@ if (v8.startupSnapshot && v8.startupSnapshot.isBuildingSnapshot()) {
     cleanup(run);
   });
 
+  it.each([
+    ['--build-snapshot-config', ['--build-snapshot-config', '/nonexistent/config.json']],
+    ['--run (Node 22: a package.json script, through a shell)', ['--run', 'build']],
+    ['--build-snapshot through process.execve', ['--snapshot-blob', '/tmp/x', '--build-snapshot', 'app.cjs']],
+  ])('%s is judged as a Node child without the agent', async (label, argv) => {
+    const viaExecve = label.includes('execve');
+    const run = await runFixture({
+      policy: { ...DENY_ALL, process: 'deny', allowedCommands: ['node'] },
+      source: `
+const argv = ${JSON.stringify(argv)};
+let outcome;
+if (${viaExecve}) {
+  try { process.execve ? process.execve(process.execPath, [process.execPath, ...argv]) : (outcome = 'no execve'); } catch (error) { outcome = error.code; }
+} else {
+  const run = require('node:child_process').spawnSync(process.execPath, argv);
+  outcome = run.error ? run.error.code : 'ran';
+}
+console.log(JSON.stringify({ outcome }));`,
+      timeoutMs: 30_000,
+    });
+    const detail = JSON.stringify({ out: run.appOutput, stderr: run.stderr });
+    expect(run.appOutput, detail).toMatch(/"outcome":"(ERR_ACCESS_DENIED|no execve)"/);
+    cleanup(run);
+  });
+
   // process observe lets any program run (a shell as much as this); the start is reported as what it is
   it('process observe: the start is reported as a Node child without the agent', async () => {
     const run = await runFixture({
