@@ -19,7 +19,7 @@
  */
 
 import { asAgentWork } from './agent-work.js';
-import { whenBuiltinLoaded } from './builtin-loads.js';
+import { loadForAgent, whenBuiltinLoaded } from './builtin-loads.js';
 import { builtin } from './builtins.js';
 import { sha256Hex } from './sha256.js';
 
@@ -247,7 +247,7 @@ function privateRealm(): PrivateRealm | null {
   realmMade = null;
   // loading node:vm captures its functions (see protectStackCapture); if the app loaded it while
   // nothing watched, they are not to be trusted and attribution goes without a private realm
-  if (!vmCreateContext) builtin<typeof import('node:vm')>('node:vm');
+  if (!vmCreateContext) loadForAgent('vm');
   if (!vmCreateContext || !vmRunInContext) return null;
   // a prototype-free sandbox: the context's global looks names up on it first, and an
   // `Object.prototype.Error` of the app's would otherwise answer

@@ -20,6 +20,7 @@
  * (test/lazy-builtins.test.ts).
  */
 import { asAgentWork } from './agent-work.js';
+import { callerFiles } from './attribution.js';
 import { currentPatchRecords, type PatchRecord, recordPatches, recordUndo } from './bindings.js';
 import { builtin } from './builtins.js';
 import { apply, isArray, stringSlice, stringStartsWith } from './intrinsics.js';
@@ -83,39 +84,40 @@ function anyLoaded(list: unknown[], ids: readonly string[]): boolean {
 function watch(list: unknown[]): void {
   if (trapped) return;
   const prototype = getPrototypeOf(list) as object;
+  function onSet(target: object, key: PropertyKey, value: unknown, receiver: unknown): boolean {
+    if (receiver !== list) return reflectSet(target, key, value, receiver);
+    const stored = reflectDefineProperty(list, key, {
+      __proto__: null,
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    } as PropertyDescriptor);
+    // patched even when the element could not be stored (an app that made the list
+    // non-extensible): Node's push then throws, but the module counts as loaded all the same
+    if (typeof value === 'string' && stringStartsWith(value, PREFIX)) {
+      loaded(stringSlice(value, PREFIX.length), onSet);
+    }
+    return stored;
+  }
   // null prototypes: a trap or descriptor field inherited from an Object.prototype the app
   // polluted must not be consulted
-  const handler = {
-    __proto__: null,
-    set(target: object, key: PropertyKey, value: unknown, receiver: unknown): boolean {
-      if (receiver !== list) return reflectSet(target, key, value, receiver);
-      const stored = reflectDefineProperty(list, key, {
-        __proto__: null,
-        value,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      } as PropertyDescriptor);
-      // patched even when the element could not be stored (an app that made the list
-      // non-extensible): Node's push then throws, but the module counts as loaded all the same
-      if (typeof value === 'string' && stringStartsWith(value, PREFIX)) {
-        loaded(stringSlice(value, PREFIX.length));
-      }
-      return stored;
-    },
-  } as unknown as ProxyHandler<object>;
+  const handler = { __proto__: null, set: onSet } as unknown as ProxyHandler<object>;
   const proxy = new ProxyConstructor(prototype, handler);
   setPrototypeOf(list, proxy);
   trapped = { list, prototype, proxy };
 }
 
-function loaded(id: string): void {
+function loaded(id: string, trap: (...args: never[]) => unknown): void {
   let patched = false;
+  let genuine: boolean | undefined;
   for (let i = 0; i < waiting.length; i++) {
     const entry = waiting[i] as Waiting;
     let match = false;
     for (let j = 0; j < entry.ids.length; j++) if (entry.ids[j] === id) match = true;
     if (!match) continue;
+    genuine ??= id === loadingItself || pushedByNodesLoader(trap);
+    if (!genuine) return;
     // out of the list first: the patch may load the module again (and more modules) re-entrantly
     stopWaiting(entry);
     i--;
@@ -131,6 +133,39 @@ function loaded(id: string): void {
   // another builtin) through the public loader built theirs already, from the unpatched exports
   if (patched) syncEsmNamespaces();
 }
+
+/**
+ * Loads a watched builtin for the agent itself, so that its patch runs now: the entry Node appends
+ * on the way is taken as genuine without reading the stack (no application code runs in between),
+ * which matters when the app froze `Error.stackTraceLimit` and the stack cannot be read without
+ * `node:vm`, the module being loaded (attribution.ts). Returns the module.
+ */
+export function loadForAgent<T>(id: string): T {
+  const outer = loadingItself;
+  loadingItself = id;
+  try {
+    return builtin<T>(`node:${id}`);
+  } finally {
+    loadingItself = outer;
+  }
+}
+let loadingItself: string | undefined;
+
+/**
+ * Did Node's builtin loader append this entry, or the app (`process.moduleLoadList.push('NativeModule
+ * dns')` after replacing `dns.lookup` in a module it loaded while the watch was out)? Node's push
+ * comes straight from compileForInternalLoader in realm.js (Node 20 and 22); the app's from its own
+ * code. Read only for an entry a patch waits for: at most once per watched module.
+ */
+function pushedByNodesLoader(trap: (...args: never[]) => unknown): boolean {
+  const files = callerFiles(trap, 3);
+  if (files === null) return false;
+  for (let i = 0; i < files.length; i++) {
+    if (files[i] !== '') return files[i] === NODES_LOADER;
+  }
+  return false;
+}
+const NODES_LOADER = 'node:internal/bootstrap/realm';
 
 function stopWaiting(entry: Waiting): void {
   for (let i = 0; i < waiting.length; i++) {

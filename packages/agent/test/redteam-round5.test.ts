@@ -106,6 +106,9 @@ report({ first, dial: await tryConnect({ host: FORBIDDEN, port: PORT }) });`);
     const detail = detailOf(run);
     expect(accepted, detail).toBe(0);
     expect(appResults(run)[0], detail).toMatchObject({ dial: { error: 'ERR_ACCESS_DENIED' } });
+    // and the made-up entry is not taken for Node's: the agent never adopted the planted lookup
+    // (it tells Node's loader's push from the app's by the caller), so it resolves nothing ahead
+    expect(run.stderr, detail).toContain('allowed names are not resolved ahead');
     cleanup(run);
   });
 });

@@ -15,7 +15,7 @@
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod } from '../bindings.js';
-import { whenBuiltinLoaded } from '../builtin-loads.js';
+import { loadForAgent, whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
 import { judge } from '../enforce.js';
@@ -125,7 +125,7 @@ function install(agentContext: AgentContext): void {
   // the module runs the patch above, which keeps it. None if an app kept the patch from running;
   // the allowed names are then learned only from the app's own lookups (denies more, never less).
   resolveAllowedNames(context, () => {
-    if (!originalLookup) builtin<typeof import('node:dns')>('node:dns');
+    if (!originalLookup) loadForAgent('dns');
     return originalLookup;
   });
 }
