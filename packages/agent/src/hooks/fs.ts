@@ -135,6 +135,7 @@ function patchReportWhenLoaded(): void {
   const originalGet = descriptor?.get;
   if (!descriptor || !originalGet || !descriptor.configurable) {
     patchMethod<AnyFunction>(process.report, 'writeReport', (original) => writeReportJudged(original));
+    if (process.report) guardReportSettings(process.report);
     return;
   }
   replaceProperty(process, 'report', {
@@ -143,29 +144,89 @@ function patchReportWhenLoaded(): void {
     get: function get(this: unknown) {
       const report = ReflectApply(originalGet, this, []) as object | undefined;
       patchMethod<AnyFunction>(report, 'writeReport', (original) => writeReportJudged(original));
+      if (report) guardReportSettings(report);
       return report;
     },
   });
 }
 
-/** writeReport([filename][, err]): a relative name lands in `process.report.directory`, else the cwd. */
+/** Where Node writes a report named `filename` (none: report.<date>...json), or null for stdout/stderr. */
+function reportPath(filename: string, directory: string): string | null {
+  if (filename === 'stdout' || filename === 'stderr') return null;
+  const name = filename === '' ? 'report.json' : filename;
+  return name.startsWith('/') ? name : `${directory === '' ? process.cwd() : directory}/${name}`;
+}
+
+function judgeReport(filename: string, directory: string): void {
+  const path = reportPath(filename, directory);
+  const denied = path === null ? null : judgePath(path, 'write', 'process.report');
+  if (denied) throw denied;
+}
+
+/** writeReport([filename][, err]): without a name, `report.filename`; relative: `report.directory` or the cwd. */
 function writeReportJudged(original: AnyFunction): AnyFunction {
   return function (this: unknown, ...args: unknown[]) {
-    const filename = typeof args[0] === 'string' && args[0] !== '' ? args[0] : undefined;
-    const directory = process.report?.directory || undefined;
-    // without a name Node picks report.<date>.<time>.<pid>.<seq>.json in the report directory or cwd
-    const path =
-      filename === undefined
-        ? `${directory ?? process.cwd()}/report.json`
-        : filename.startsWith('/') || !directory
-          ? filename
-          : `${directory}/${filename}`;
-    if (filename !== 'stdout' && filename !== 'stderr') {
-      const denied = judgePath(path, 'write', 'process.report.writeReport');
-      if (denied) throw denied;
-    }
+    const report = process.report;
+    const filename = typeof args[0] === 'string' && args[0] !== '' ? args[0] : toText(report?.filename ?? '');
+    judgeReport(filename, toText(report?.directory ?? ''));
     return ReflectApply(original, this, args);
   };
+}
+
+const REPORT_TRIGGERS = ['reportOnSignal', 'reportOnUncaughtException', 'reportOnFatalError'] as const;
+let reportGuarded = false;
+
+/**
+ * Reports Node writes by itself (on a signal, an uncaught exception, a fatal error) go through its
+ * own C++ file stream, into `report.directory` (else the cwd at that moment) under `report.filename`:
+ * so the settings are judged when they are made. Turning a trigger on judges where the report would
+ * land and pins an empty directory to the cwd, so that a later chdir cannot move it
+ * (test/redteam-round6.test.ts).
+ */
+function guardReportSettings(report: object): void {
+  if (reportGuarded) return;
+  reportGuarded = true;
+  const settings = report as Record<string, unknown>;
+  const setterOf = (key: string): AnyFunction | undefined => {
+    const descriptor = Object.getOwnPropertyDescriptor(report, key);
+    return descriptor?.set as AnyFunction | undefined;
+  };
+  const setDirectory = setterOf('directory');
+  const triggered = (): boolean => {
+    for (const key of REPORT_TRIGGERS) if (settings[key] === true) return true;
+    return false;
+  };
+  const guard = (key: string, judge: (value: unknown) => unknown) => {
+    const descriptor = Object.getOwnPropertyDescriptor(report, key);
+    const set = descriptor?.set;
+    if (!descriptor || !set || !descriptor.configurable) return;
+    replaceProperty(report, key, {
+      ...descriptor,
+      set: function (this: unknown, value: unknown) {
+        ReflectApply(set, this, [judge(value)]);
+      },
+    });
+  };
+  guard('directory', (value) => {
+    const directory = typeof value === 'string' && value === '' && triggered() ? process.cwd() : value;
+    if (typeof directory === 'string') judgeReport(toText(settings.filename ?? ''), directory);
+    return directory;
+  });
+  guard('filename', (value) => {
+    if (typeof value === 'string') judgeReport(value, toText(settings.directory ?? ''));
+    return value;
+  });
+  for (const key of REPORT_TRIGGERS)
+    guard(key, (value) => {
+      if (value !== true) return value;
+      let directory = toText(settings.directory ?? '');
+      judgeReport(toText(settings.filename ?? ''), directory);
+      if (directory === '' && setDirectory) {
+        directory = process.cwd();
+        ReflectApply(setDirectory, report, [directory]);
+      }
+      return value;
+    });
 }
 
 /**

@@ -1,0 +1,99 @@
+// Red team, round 6: files written natively, outside the fs binding, under `filesystem: deny`.
+// A hostile app that knows the agent is there asks Node's diagnostics, the module compile cache or a
+// Unix-socket listener to create a file in a fresh directory under /tmp (governed); the test process
+// checks that nothing appeared there. Each finding's test failed against the bundle before its fix
+// (see the commit messages); attacks that held are kept, grouped, as a regression test.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { appResults, cleanup, ensureAgentBuilt, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
+
+beforeAll(() => ensureAgentBuilt(), 120_000);
+
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+
+async function attack(body: string): Promise<{ results: Record<string, unknown>[]; created: string[] }> {
+  const target = targetDir();
+  try {
+    const run = await runFixture({
+      policy: DENY_ALL,
+      source: attackSource(`const DIR = process.env.RT_TARGET_DIR;\n${body}`),
+      env: { RT_TARGET: join(target.dir, 'written'), RT_TARGET_DIR: target.dir },
+      timeoutMs: 30_000,
+    });
+    const results = appResults(run);
+    cleanup(run);
+    return { results, created: readdirSync(target.dir) };
+  } finally {
+    target.remove();
+  }
+}
+
+const workerExit = (execArgv: string[]) => `
+  const { Worker } = require('node:worker_threads');
+  await new Promise((resolve) => {
+    let worker;
+    try { worker = new Worker('1', { eval: true, execArgv: ${JSON.stringify(execArgv)}.map((f) => f.replace('DIR', DIR)) }); }
+    catch (error) { report({ error: error.code }); resolve(); return; }
+    worker.on('error', (error) => report({ error: error.code }));
+    worker.on('exit', () => { report({ exited: true }); resolve(); });
+  });`;
+
+// Each body writes (or would write) into DIR; `created` must stay empty.
+const FINDINGS: Record<string, string> = {
+  // the report module writes with its own C++ file stream; writeReport() without a name used
+  // `report.filename`, which the hook did not look at (it judged <cwd>/report.json)
+  'process.report.filename + writeReport() from an ungoverned working directory': `
+    process.chdir('/dev/shm');
+    report(attempt(() => { process.report.filename = TARGET; process.report.writeReport(); }));`,
+  // reports Node writes by itself, on a signal or an uncaught exception, into report.directory
+  'process.report.reportOnSignal with report.directory set': `
+    report(attempt(() => { const r = process.report; r.directory = DIR; r.signal = 'SIGUSR2'; r.reportOnSignal = true; }));
+    process.kill(process.pid, 'SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 300));`,
+  'process.report.reportOnSignal enabled in an ungoverned cwd, then chdir into the target': `
+    process.chdir('/dev/shm');
+    report(attempt(() => { const r = process.report; r.signal = 'SIGUSR2'; r.reportOnSignal = true; }));
+    process.chdir(DIR);
+    process.kill(process.pid, 'SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.chdir('/');`,
+  // profiles and snapshots a worker writes natively when it exits (or nears its heap limit)
+  'a worker with --cpu-prof --cpu-prof-dir': workerExit(['--cpu-prof', '--cpu-prof-dir=DIR']),
+  'a worker with --heap-prof --heap-prof-dir': workerExit(['--heap-prof', '--heap-prof-dir=DIR']),
+  'a worker with --diagnostic-dir --cpu-prof': workerExit(['--diagnostic-dir=DIR', '--cpu-prof']),
+  'a worker with --cpu-prof started from the target directory': `
+    process.chdir(DIR);
+    ${workerExit(['--cpu-prof'])}
+    process.chdir('/');`,
+  // the socket file is created by bind(2) in pipe_wrap, not by the fs binding
+  'net.Server.listen({ path }) under the target directory': `
+    const server = require('node:net').createServer();
+    report(await new Promise((resolve) => {
+      server.on('error', (error) => resolve({ error: error.code }));
+      server.listen({ path: TARGET }, () => resolve({ listening: true }));
+    }));
+    // not closed: close() would unlink the socket file the attack is about`,
+};
+
+describe('red team 6: files Node writes natively (filesystem deny)', () => {
+  for (const [name, body] of Object.entries(FINDINGS)) {
+    it(`blocks ${name}`, async () => {
+      const { results, created } = await attack(body);
+      expect(created, JSON.stringify(results)).toEqual([]);
+    });
+  }
+
+  it.skipIf(NODE_MAJOR < 22)('blocks module.enableCompileCache(dir) (Node 22)', async () => {
+    const { results, created } = await attack(`
+      const fs = require('node:fs');
+      const source = '/dev/shm/rt6-module-' + process.pid + '.cjs';
+      fs.writeFileSync(source, 'module.exports = () => 1;');
+      report(attempt(() => require('node:module').enableCompileCache(DIR)));
+      require(source);
+      require('node:module').flushCompileCache?.();
+      fs.unlinkSync(source);`);
+    expect(created, JSON.stringify(results)).toEqual([]);
+  });
+});
