@@ -22,6 +22,7 @@ import { builtin } from '../builtins.js';
 import { getContext } from '../context.js';
 import { enforce } from '../enforce.js';
 import { type InheritedPolicy, MIN_WORKER_STACK_MB, withPolicyHandOff } from '../worker-thread.js';
+import { judgePath } from './fs.js';
 import type { HookDescriptor } from './registry.js';
 import { agentPath, fixEnvInPlace, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 
@@ -67,7 +68,7 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
       // judged and used: one copy (see snapshotOptions). A function is an options object to Worker
       // too (it reads `options.env`, `options.execArgv`...), and once went past unjudged and uncorrected
       const snapshot = snapshotOptions(options);
-      const denied = judgeEscapingFlags(snapshot.execArgv);
+      const denied = judgeEscapingFlags(snapshot.execArgv) ?? judgeDiagnosticFlags(snapshot.execArgv);
       if (denied) throw denied;
       args[1] = withAgentEnv(snapshot);
     } else {
@@ -126,6 +127,37 @@ function judgeEscapingFlags(execArgv: unknown): Error | null {
     args: flags,
   };
   return enforce(op, { call: 'new Worker' });
+}
+
+// Worker execArgv flags with which Node itself writes files when the worker exits (profiles), nears
+// its heap limit (snapshots) or gets a signal (reports), and the flags naming where ('_' = '-')
+const DIAGNOSTIC_WRITER =
+  /^--(?:cpu[-_]prof|heap[-_]prof|heapsnapshot[-_]near[-_]heap[-_]limit|heapsnapshot[-_]signal|report[-_]on[-_]signal|report[-_]uncaught[-_]exception|report[-_]on[-_]fatalerror)(?![-_]dir|[-_]name|[-_]interval)/;
+const DIAGNOSTIC_PLACE =
+  /^--(?:cpu[-_]prof[-_]dir|heap[-_]prof[-_]dir|diagnostic[-_]dir|report[-_]dir|report[-_]directory|report[-_]filename)(?:=(.*))?$/;
+
+/**
+ * Those files are written by Node's C++ code, out of every fs hook: a worker with such a flag is
+ * judged as a write where the file would land (each place named, else the working directory), under
+ * the filesystem policy (test/redteam-round6.test.ts).
+ */
+function judgeDiagnosticFlags(execArgv: unknown): Error | null {
+  if (!isArray(execArgv)) return null;
+  const flags = execArgv as string[]; // strings already (snapshotOptions)
+  let writes = false;
+  let named = false;
+  let denied: Error | null = null;
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i] as string;
+    if (regExpExec(DIAGNOSTIC_WRITER, flag) !== null) writes = true;
+    const place = regExpExec(DIAGNOSTIC_PLACE, flag);
+    if (place === null) continue;
+    const value = place[1] ?? toText(flags[++i] ?? '');
+    named = true;
+    denied ??= judgePath(`${value === '' ? '.' : value}/diagnostic`, 'write', 'new Worker');
+  }
+  if (!writes) return null;
+  return denied ?? (named ? null : judgePath(`${process.cwd()}/diagnostic`, 'write', 'new Worker'));
 }
 
 /**
