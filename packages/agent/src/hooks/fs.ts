@@ -6,9 +6,10 @@
  */
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
-import { patchMethod, replaceProperty } from '../bindings.js';
+import { getBinding, patchMethod, replaceProperty } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
+import { UV_EACCES } from '../network/errno.js';
 import { privateBytes } from './fs-binding.js';
 import type { HookDescriptor } from './registry.js';
 import { governedCandidate, resolveGoverned } from './support/fs-paths.js';
@@ -67,6 +68,8 @@ export const hook: HookDescriptor = {
       syncJudged('process.loadEnvFile', 'read', original, './.env'),
     );
     patchReportWhenLoaded();
+    const pipe = getBinding('pipe_wrap') as { Pipe?: { prototype: object } } | undefined;
+    patchMethod<AnyFunction>(pipe?.Pipe?.prototype, 'bind', (original) => pipeBindJudged(original));
     patchMethod<AnyFunction>(loadQuietly('node:wasi'), 'WASI', (original) => wrapWasi(original));
     const v8 = builtin<typeof import('node:v8')>('node:v8');
     patchMethod<AnyFunction>(v8, 'writeHeapSnapshot', (original) =>
@@ -148,6 +151,23 @@ function patchReportWhenLoaded(): void {
       return report;
     },
   });
+}
+
+/**
+ * A Unix-socket listener (`net.Server.listen({ path })`, raw `Pipe.bind`) creates its socket file
+ * with bind(2) in pipe_wrap, not through the fs binding: judged as a write of that path, refused
+ * the way a bind fails (EACCES, which listen emits as an `error`). Abstract sockets (a leading NUL)
+ * have no file (test/redteam-round6.test.ts).
+ */
+function pipeBindJudged(original: AnyFunction): AnyFunction {
+  return function bind(this: unknown, ...args: unknown[]) {
+    const name = args[0];
+    if (typeof name === 'string' && name !== '' && name.charCodeAt(0) !== 0) {
+      const denied = judgePath(name, 'write', 'net.Server.listen');
+      if (denied) return UV_EACCES;
+    }
+    return ReflectApply(original, this, args);
+  };
 }
 
 /** Where Node writes a report named `filename` (none: report.<date>...json), or null for stdout/stderr. */
