@@ -3,15 +3,19 @@
 // Unix-socket listener to create a file in a fresh directory under /tmp (governed); the test process
 // checks that nothing appeared there. Each finding's test failed against the bundle before its fix
 // (see the commit messages); attacks that held are kept, grouped, as a regression test.
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { appResults, cleanup, ensureAgentBuilt, runFixture } from './harness.js';
+import { appResults, cleanup, ensureAgentBuilt, runFixture, testNodeBinary } from './harness.js';
 import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
 
 beforeAll(() => ensureAgentBuilt(), 120_000);
 
-const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+// the Node the fixtures run on (APPDEFENDER_TEST_NODE), not the one running vitest
+const NODE_MAJOR = Number(
+  execFileSync(testNodeBinary(), ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0],
+);
 
 async function attack(body: string): Promise<{ results: Record<string, unknown>[]; created: string[] }> {
   const target = targetDir();

@@ -68,6 +68,9 @@ export const hook: HookDescriptor = {
       syncJudged('process.loadEnvFile', 'read', original, './.env'),
     );
     patchReportWhenLoaded();
+    patchMethod<AnyFunction>(builtin<object>('node:module'), 'enableCompileCache', (original) =>
+      compileCacheJudged(original),
+    );
     const pipe = getBinding('pipe_wrap') as { Pipe?: { prototype: object } } | undefined;
     patchMethod<AnyFunction>(pipe?.Pipe?.prototype, 'bind', (original) => pipeBindJudged(original));
     patchMethod<AnyFunction>(loadQuietly('node:wasi'), 'WASI', (original) => wrapWasi(original));
@@ -151,6 +154,34 @@ function patchReportWhenLoaded(): void {
       return report;
     },
   });
+}
+
+/**
+ * `module.enableCompileCache` (Node 22) has Node's C++ code write V8 code caches into a directory,
+ * out of every fs hook: judged as a write there when it is turned on. The directory is read once
+ * (an options object's getter could answer the judge one and Node another) and Node gets it as
+ * judged; none given: NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache, as Node does
+ * (test/redteam-round6.test.ts).
+ */
+function compileCacheJudged(original: AnyFunction): AnyFunction {
+  return function enableCompileCache(this: unknown, ...args: unknown[]) {
+    const options = args[0];
+    let directory: unknown = options;
+    if (options !== null && typeof options === 'object') {
+      const { directory: chosen, portable } = options as { directory?: unknown; portable?: unknown };
+      directory = chosen;
+      args[0] = { directory: chosen, portable };
+    }
+    if (directory === undefined || directory === '')
+      directory =
+        process.env.NODE_COMPILE_CACHE ||
+        `${builtin<typeof import('node:os')>('node:os').tmpdir()}/node-compile-cache`;
+    if (typeof directory === 'string') {
+      const denied = judgePath(`${directory}/cache`, 'write', 'module.enableCompileCache');
+      if (denied) throw denied;
+    }
+    return ReflectApply(original, this, args);
+  };
 }
 
 /**
