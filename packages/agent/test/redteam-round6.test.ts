@@ -71,6 +71,22 @@ const FINDINGS: Record<string, string> = {
     process.chdir(DIR);
     ${workerExit(['--cpu-prof'])}
     process.chdir('/');`,
+  // a worker with a small heap reaches its limit on demand; the snapshot lands in the cwd
+  'v8.setHeapSnapshotNearHeapLimit in a worker with a small heap, from the target directory': `
+    process.chdir(DIR);
+    const { Worker } = require('node:worker_threads');
+    await new Promise((resolve) => {
+      const worker = new Worker(\`
+        let refused = null;
+        try { require('node:v8').setHeapSnapshotNearHeapLimit(1); } catch (error) { refused = error.code; }
+        if (refused) require('node:worker_threads').parentPort.postMessage(refused);
+        else { const hog = []; for (;;) hog.push(new Array(1e5).fill(Math.random())); }\`,
+        { eval: true, resourceLimits: { maxOldGenerationSizeMb: 20 } });
+      worker.on('message', (code) => report({ error: code }));
+      worker.on('error', (error) => report({ workerError: error.code }));
+      worker.on('exit', resolve);
+    });
+    process.chdir('/');`,
   // the socket file is created by bind(2) in pipe_wrap, not by the fs binding
   'net.Server.listen({ path }) under the target directory': `
     const server = require('node:net').createServer();
@@ -99,5 +115,38 @@ describe('red team 6: files Node writes natively (filesystem deny)', () => {
       require('node:module').flushCompileCache?.();
       fs.unlinkSync(source);`);
     expect(created, JSON.stringify(results)).toEqual([]);
+  });
+});
+
+describe('red team 6: held (regression)', () => {
+  it('fs.watch, an inspector heap snapshot saved through fs, fd 0 closed and the target opened in its place, a zlib pipeline', async () => {
+    const { results, created } = await attack(`
+      // control: the report settings still take an ungoverned directory
+      report({ reportToStdout: attempt(() => { process.report.directory = '/dev/shm'; return typeof process.report.getReport(); }).ok });
+      report({ watch: attempt(() => fs.watch(DIR).close()).error });
+      const inspector = require('node:inspector');
+      const session = new inspector.Session();
+      session.connect();
+      const chunks = [];
+      session.on('HeapProfiler.addHeapSnapshotChunk', (message) => chunks.push(message.params.chunk));
+      await new Promise((resolve) => session.post('HeapProfiler.takeHeapSnapshot', null, resolve));
+      session.disconnect();
+      report({ snapshot: attempt(() => fs.writeFileSync(DIR + '/inspector.heapsnapshot', chunks.join(''))).error });
+      report({ fd0: attempt(() => { fs.closeSync(0); return fs.openSync(TARGET, 'w'); }).error });
+      const { pipeline, Readable } = require('node:stream');
+      report({ pipeline: await new Promise((resolve) => {
+        try {
+          pipeline(Readable.from(['x']), require('node:zlib').createGzip(), fs.createWriteStream(DIR + '/piped.gz'), (error) => resolve(error ? error.code : 'ok'));
+        } catch (error) { resolve(error.code); }
+      }) });`);
+    expect(created).toEqual([]);
+    const merged = Object.assign({}, ...results);
+    expect(merged).toMatchObject({
+      watch: 'ERR_ACCESS_DENIED',
+      snapshot: 'ERR_ACCESS_DENIED',
+      fd0: 'ERR_ACCESS_DENIED',
+      pipeline: 'ERR_ACCESS_DENIED',
+      reportToStdout: 'object',
+    });
   });
 });

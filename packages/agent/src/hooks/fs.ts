@@ -78,6 +78,7 @@ export const hook: HookDescriptor = {
     patchMethod<AnyFunction>(v8, 'writeHeapSnapshot', (original) =>
       syncJudged('v8.writeHeapSnapshot', 'write', original),
     );
+    patchMethod<AnyFunction>(v8, 'setHeapSnapshotNearHeapLimit', (original) => nearHeapLimitJudged(original));
   },
 };
 
@@ -180,6 +181,24 @@ function compileCacheJudged(original: AnyFunction): AnyFunction {
       const denied = judgePath(`${directory}/cache`, 'write', 'module.enableCompileCache');
       if (denied) throw denied;
     }
+    return ReflectApply(original, this, args);
+  };
+}
+
+/**
+ * `v8.setHeapSnapshotNearHeapLimit` has Node's C++ code write heap snapshots, near the heap limit,
+ * into the working directory (a worker with small resourceLimits gets there on demand): judged as a
+ * write there when it is asked for (test/redteam-round6.test.ts). Under `--diagnostic-dir`, which
+ * only the operator can give the process, that directory is where they go.
+ */
+function nearHeapLimitJudged(original: AnyFunction): AnyFunction {
+  return function setHeapSnapshotNearHeapLimit(this: unknown, ...args: unknown[]) {
+    const denied = judgePath(
+      `${process.cwd()}/heap.heapsnapshot`,
+      'write',
+      'v8.setHeapSnapshotNearHeapLimit',
+    );
+    if (denied) throw denied;
     return ReflectApply(original, this, args);
   };
 }
