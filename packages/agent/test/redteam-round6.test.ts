@@ -4,10 +4,17 @@
 // checks that nothing appeared there. Each finding's test failed against the bundle before its fix
 // (see the commit messages); attacks that held are kept, grouped, as a regression test.
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { appResults, cleanup, ensureAgentBuilt, runFixture, testNodeBinary } from './harness.js';
+import {
+  appResults,
+  cleanup,
+  ensureAgentBuilt,
+  node22Binary,
+  runFixture,
+  testNodeBinary,
+} from './harness.js';
 import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
 
 beforeAll(() => ensureAgentBuilt(), 120_000);
@@ -17,10 +24,14 @@ const NODE_MAJOR = Number(
   execFileSync(testNodeBinary(), ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0],
 );
 
-async function attack(body: string): Promise<{ results: Record<string, unknown>[]; created: string[] }> {
+async function attack(
+  body: string,
+  nodeBinary?: string,
+): Promise<{ results: Record<string, unknown>[]; created: string[] }> {
   const target = targetDir();
   try {
     const run = await runFixture({
+      nodeBinary,
       policy: DENY_ALL,
       source: attackSource(`const DIR = process.env.RT_TARGET_DIR;\n${body}`),
       env: { RT_TARGET: join(target.dir, 'written'), RT_TARGET_DIR: target.dir },
@@ -105,15 +116,21 @@ describe('red team 6: files Node writes natively (filesystem deny)', () => {
     });
   }
 
-  it.skipIf(NODE_MAJOR < 22)('blocks module.enableCompileCache(dir) (Node 22)', async () => {
-    const { results, created } = await attack(`
+  // Node 22 only: on the Node 22 binary of testing/node22 whichever Node runs the suite (skipped,
+  // as test/node22.test.ts is, only when that binary is not installed)
+  const compileCacheNode = NODE_MAJOR >= 22 ? testNodeBinary() : node22Binary;
+  it.skipIf(!existsSync(compileCacheNode))('blocks module.enableCompileCache(dir) (Node 22)', async () => {
+    const { results, created } = await attack(
+      `
       const fs = require('node:fs');
       const source = '/dev/shm/rt6-module-' + process.pid + '.cjs';
       fs.writeFileSync(source, 'module.exports = () => 1;');
       report(attempt(() => require('node:module').enableCompileCache(DIR)));
       require(source);
       require('node:module').flushCompileCache?.();
-      fs.unlinkSync(source);`);
+      fs.unlinkSync(source);`,
+      compileCacheNode,
+    );
     expect(created, JSON.stringify(results)).toEqual([]);
   });
 });
