@@ -72,7 +72,10 @@ describe('unix sockets', () => {
   });
 
   it('denies a raw pipe_wrap connect', async () => {
-    const run = await runFixture({ policy: policy({ network: 'deny', filesystem: 'grant' }), source: pipeFixture(RAW_CONNECT) });
+    const run = await runFixture({
+      policy: policy({ network: 'deny', filesystem: 'grant' }),
+      source: pipeFixture(RAW_CONNECT),
+    });
     const outcome = appResult<{ status?: number; accepted: number }>(run);
     expect(outcome.status).toBeLessThan(0);
     expect(outcome.accepted).toBe(0);
