@@ -21,7 +21,7 @@
  *   (ES_FAIL_MODE then, with a log line saying why). Only such large policies depend on the file
  *   staying as it was.
  */
-import { type PolicyGroup, parsePolicyGroup } from '@appdefender/policy';
+import { POLICY_GROUP_FIELDS, type PolicyGroup, parsePolicyGroup } from '@appdefender/policy';
 import { getContext, type PolicySource } from './context.js';
 import { describeError } from './log.js';
 import { sha256Hex } from './sha256.js';
@@ -30,20 +30,6 @@ export const INHERITED_POLICY_KEY = 'ES_INHERITED_POLICY';
 
 /** The largest hand-off given whole (its JSON is ASCII: characters are bytes). */
 const INLINE_MAX_LENGTH = 64 * 1024;
-
-/** The fields of a policy group, in the canonical order (types.ts PolicyGroup). */
-const POLICY_FIELDS = [
-  'name',
-  'description',
-  'network',
-  'filesystem',
-  'process',
-  'terminateOnDeny',
-  'allowCloudProviderTraffic',
-  'allowedDomains',
-  'allowedPaths',
-  'allowedCommands',
-] as const satisfies readonly (keyof PolicyGroup)[];
 
 const POLICY_SOURCES: readonly PolicySource[] = ['file', 'extension', 'control-plane', 'cache', 'fail-mode'];
 
@@ -87,8 +73,8 @@ function jsonStringList(list: readonly string[]): string {
 /** The canonical JSON of a (validated) policy group: fixed field order, ASCII, no whitespace. */
 export function canonicalPolicyJson(policy: PolicyGroup): string {
   let out = '{';
-  for (let i = 0; i < POLICY_FIELDS.length; i++) {
-    const field = POLICY_FIELDS[i] as (typeof POLICY_FIELDS)[number];
+  for (let i = 0; i < POLICY_GROUP_FIELDS.length; i++) {
+    const field = POLICY_GROUP_FIELDS[i] as (typeof POLICY_GROUP_FIELDS)[number];
     const value = policy[field] as unknown;
     let json: string;
     if (typeof value === 'string') json = asciiJsonString(value);

@@ -10,26 +10,20 @@
 // as its SHA-256 instead: the child reads the file and refuses one that differs (ES_FAIL_MODE, logged).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AgentEvent,
   appResult,
   cleanup,
-  ensureAgentBuilt,
   fixturePath,
   node22Binary,
   type RunOptions,
   type RunResult,
   runFixture,
 } from './harness.js';
-import { FORBIDDEN_HOST, forbiddenServer, type Observer } from './redteam-support.js';
+import { FORBIDDEN_HOST, useForbiddenServer } from './redteam-support.js';
 
-let server: Observer;
-beforeAll(async () => {
-  await ensureAgentBuilt();
-  server = await forbiddenServer();
-}, 120_000);
-afterAll(() => server.close());
+const server = useForbiddenServer();
 
 const PARENT_POLICY = {
   name: 'child-parent',

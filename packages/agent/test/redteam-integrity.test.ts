@@ -3,16 +3,11 @@
 // process: a loopback server on 127.0.0.2 that must see no connection, and the event files.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPath, appResults, cleanup, ensureAgentBuilt, policy, runFixture } from './harness.js';
-import { attackSource, DENY_ALL, forbiddenServer, type Observer } from './redteam-support.js';
+import { describe, expect, it } from 'vitest';
+import { agentPath, appResults, cleanup, policy, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, useForbiddenServer } from './redteam-support.js';
 
-let server: Observer;
-beforeAll(async () => {
-  await ensureAgentBuilt();
-  server = await forbiddenServer();
-}, 120_000);
-afterAll(() => server.close());
+const server = useForbiddenServer();
 
 async function run(body: string, fields: Record<string, unknown> = {}) {
   const before = server.accepted();

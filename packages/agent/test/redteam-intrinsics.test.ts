@@ -5,16 +5,11 @@
 // a target file, a file a child process would create) live in the test process.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appResults, cleanup, ensureAgentBuilt, runFixture } from './harness.js';
-import { attackSource, DENY_ALL, forbiddenServer, type Observer, targetDir } from './redteam-support.js';
+import { describe, expect, it } from 'vitest';
+import { appResults, cleanup, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, targetDir, useForbiddenServer } from './redteam-support.js';
 
-let server: Observer;
-beforeAll(async () => {
-  await ensureAgentBuilt();
-  server = await forbiddenServer();
-}, 120_000);
-afterAll(() => server.close());
+const server = useForbiddenServer();
 
 /** Runs an attack; the server must see nothing and the target must not exist. */
 async function expectBlocked(body: string): Promise<Record<string, unknown>[]> {

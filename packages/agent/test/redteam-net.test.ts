@@ -1,16 +1,11 @@
 // Red team, network: a hostile app under `network: deny, allowedDomains: ['localhost']` tries every
 // road to 127.0.0.2 (a loopback address no allowed name resolves to). The server lives in the test
 // process and must see no connection, whatever the app believes happened.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appResults, cleanup, ensureAgentBuilt, policy, runFixture } from './harness.js';
-import { attackSource, DENY_ALL, forbiddenServer, type Observer } from './redteam-support.js';
+import { describe, expect, it } from 'vitest';
+import { appResults, cleanup, policy, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, useForbiddenServer } from './redteam-support.js';
 
-let server: Observer;
-beforeAll(async () => {
-  await ensureAgentBuilt();
-  server = await forbiddenServer();
-}, 120_000);
-afterAll(() => server.close());
+const server = useForbiddenServer();
 
 /** Runs one attack and checks that the forbidden server saw nothing. */
 async function expectBlocked(body: string): Promise<Record<string, unknown>[]> {

@@ -4,16 +4,11 @@
 // server on 127.0.0.2 that must see no connection, and a file that a child would create.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPath, appResults, cleanup, ensureAgentBuilt, policy, runFixture } from './harness.js';
-import { attackSource, DENY_ALL, forbiddenServer, type Observer, targetDir } from './redteam-support.js';
+import { describe, expect, it } from 'vitest';
+import { agentPath, appResults, cleanup, policy, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, targetDir, useForbiddenServer } from './redteam-support.js';
 
-let server: Observer;
-beforeAll(async () => {
-  await ensureAgentBuilt();
-  server = await forbiddenServer();
-}, 120_000);
-afterAll(() => server.close());
+const server = useForbiddenServer();
 
 /** Node children may start (observed), network is denied: a child must carry the agent. */
 const NODE_CHILDREN_OBSERVED = policy({

@@ -6,16 +6,11 @@
 // that must see no connection); every attack got through before its fix (see the commit messages).
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPath, appResults, cleanup, ensureAgentBuilt, policy, runFixture } from './harness.js';
-import { attackSource, DENY_ALL, forbiddenServer, type Observer, targetDir } from './redteam-support.js';
+import { describe, expect, it } from 'vitest';
+import { agentPath, appResults, cleanup, policy, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, targetDir, useForbiddenServer } from './redteam-support.js';
 
-let server: Observer;
-beforeAll(async () => {
-  await ensureAgentBuilt();
-  server = await forbiddenServer();
-}, 120_000);
-afterAll(() => server.close());
+const server = useForbiddenServer();
 
 /** A scratch directory outside every governed directory (/dev/shm: not /tmp, not the app dir). */
 function outsideDir(): { dir: string; remove(): void } {

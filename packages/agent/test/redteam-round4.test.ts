@@ -7,32 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/sha256.js';
-import {
-  type AgentEvent,
-  appResults,
-  cleanup,
-  ensureAgentBuilt,
-  type RunOptions,
-  type RunResult,
-  runFixture,
-} from './harness.js';
-import {
-  attackSource,
-  DENY_ALL,
-  FORBIDDEN_HOST,
-  forbiddenServer,
-  type Observer,
-  targetDir,
-} from './redteam-support.js';
+import { type AgentEvent, appResults, cleanup, type RunOptions, runFixture } from './harness.js';
+import { DENY_ALL, FORBIDDEN_HOST, runAttack, targetDir, useForbiddenServer } from './redteam-support.js';
 
-let server: Observer;
-beforeAll(async () => {
-  await ensureAgentBuilt();
-  server = await forbiddenServer();
-}, 120_000);
-afterAll(() => server.close());
+const server = useForbiddenServer();
 
 // A worker (eval'd source) that dials FORBIDDEN:PORT and posts what happened.
 const HELPERS = `
@@ -54,22 +34,8 @@ const inWorker = (source, options = {}) => new Promise((resolve) => {
 });
 `;
 
-interface Outcome {
-  run: RunResult;
-  accepted: number;
-}
-
-async function attack(body: string, options: Partial<RunOptions> = {}): Promise<Outcome> {
-  const before = server.accepted();
-  const run = await runFixture({
-    policy: DENY_ALL,
-    ...options,
-    source: attackSource(`${HELPERS}\n${body}`),
-    env: { RT_PORT: String(server.port), ...options.env },
-    timeoutMs: 30_000,
-  });
-  return { run, accepted: server.accepted() - before };
-}
+const attack = (body: string, options: Partial<RunOptions> = {}) =>
+  runAttack(server, `${HELPERS}\n${body}`, options);
 
 const denials = (events: AgentEvent[]) => events.filter((event) => event.action === 'deny');
 

@@ -5,47 +5,13 @@
 // the event files. Each finding's test failed against the bundle before its fix (see the commit
 // messages); attacks that held are kept, grouped, as regression tests.
 import { readdirSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  appResults,
-  cleanup,
-  ensureAgentBuilt,
-  type RunOptions,
-  type RunResult,
-  runFixture,
-} from './harness.js';
-import {
-  attackSource,
-  DENY_ALL,
-  FORBIDDEN_HOST,
-  forbiddenServer,
-  type Observer,
-  targetDir,
-} from './redteam-support.js';
+import { describe, expect, it } from 'vitest';
+import { appResults, cleanup, type RunOptions, type RunResult, runFixture } from './harness.js';
+import { DENY_ALL, FORBIDDEN_HOST, runAttack, targetDir, useForbiddenServer } from './redteam-support.js';
 
-let server: Observer;
-beforeAll(async () => {
-  await ensureAgentBuilt();
-  server = await forbiddenServer();
-}, 120_000);
-afterAll(() => server.close());
+const server = useForbiddenServer();
 
-interface Outcome {
-  run: RunResult;
-  accepted: number;
-}
-
-async function attack(body: string, options: Partial<RunOptions> = {}): Promise<Outcome> {
-  const before = server.accepted();
-  const run = await runFixture({
-    policy: DENY_ALL,
-    ...options,
-    source: attackSource(body),
-    env: { RT_PORT: String(server.port), ...options.env },
-    timeoutMs: 30_000,
-  });
-  return { run, accepted: server.accepted() - before };
-}
+const attack = (body: string, options: Partial<RunOptions> = {}) => runAttack(server, body, options);
 
 const detailOf = (run: RunResult) => JSON.stringify({ results: appResults(run), stderr: run.stderr });
 

@@ -8,7 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixturePath, policy } from './harness.js';
+import { afterAll, beforeAll } from 'vitest';
+import {
+  ensureAgentBuilt,
+  fixturePath,
+  policy,
+  type RunOptions,
+  type RunResult,
+  runFixture,
+} from './harness.js';
 
 /** network, filesystem and process all denied; only `localhost` may be reached. */
 export const DENY_ALL = policy({
@@ -46,6 +54,53 @@ export async function forbiddenServer(): Promise<Observer> {
     accepted: () => accepted,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * The observer for a test file: the agent is built and the server started before the file's tests,
+ * and the server closed after them. Read `port` and `accepted()` inside tests only.
+ */
+export function useForbiddenServer(): Observer {
+  let started: Observer | undefined;
+  beforeAll(async () => {
+    await ensureAgentBuilt();
+    started = await forbiddenServer();
+  }, 120_000);
+  afterAll(() => started?.close());
+  const current = (): Observer => {
+    if (!started) throw new Error('the observer server is started in beforeAll: use it inside a test');
+    return started;
+  };
+  return {
+    get port() {
+      return current().port;
+    },
+    accepted: () => current().accepted(),
+    close: () => current().close(),
+  };
+}
+
+export interface Attack {
+  run: RunResult;
+  /** connections the observer accepted during the run */
+  accepted: number;
+}
+
+/** Runs `body` as an attack fixture (DENY_ALL unless `options.policy`), with RT_PORT set to the observer's. */
+export async function runAttack(
+  server: Observer,
+  body: string,
+  options: Partial<RunOptions> = {},
+): Promise<Attack> {
+  const before = server.accepted();
+  const run = await runFixture({
+    policy: DENY_ALL,
+    ...options,
+    source: attackSource(body),
+    env: { RT_PORT: String(server.port), ...options.env },
+    timeoutMs: 30_000,
+  });
+  return { run, accepted: server.accepted() - before };
 }
 
 /** A fresh directory under /tmp (governed) for files an attack must not create. */
