@@ -64,9 +64,10 @@ export function whenBuiltinLoaded(ids: readonly string[], patch: () => void): ()
   return stop;
 }
 
-/** How many patches are still waiting for their module (tests). */
-export function waitingPatchCount(): number {
-  return waiting.length;
+/** Has Node loaded the builtin `id` (`'worker_threads'`) in this thread? */
+export function isBuiltinLoaded(id: string): boolean {
+  const list = loadList();
+  return list !== undefined && anyLoaded(list, [id]);
 }
 
 function loadList(): unknown[] | undefined {
@@ -131,7 +132,12 @@ function loaded(id: string, trap: (...args: never[]) => unknown): void {
   }
   // the module's own ESM namespace is built after this returns, but a patch that loaded it (or
   // another builtin) through the public loader built theirs already, from the unpatched exports
-  if (patched) syncEsmNamespaces();
+  if (!patched) return;
+  try {
+    syncEsmNamespaces();
+  } catch (error) {
+    logLine(`ESM namespaces of builtins could not be synced: ${describeError(error)}`);
+  }
 }
 
 /**
@@ -181,11 +187,11 @@ function stopWaiting(entry: Waiting): void {
   }
 }
 
-function syncEsmNamespaces(): void {
-  try {
-    const { syncBuiltinESMExports } = builtin<typeof import('node:module')>('node:module');
-    apply(syncBuiltinESMExports, undefined, []);
-  } catch (error) {
-    logLine(`ESM namespaces of builtins could not be synced: ${describeError(error)}`);
-  }
+/**
+ * ESM named imports of node:* builtins (`import { connect } from 'node:net'`) are live bindings
+ * that only follow patches of the CommonJS exports after this call.
+ */
+export function syncEsmNamespaces(): void {
+  const { syncBuiltinESMExports } = builtin<typeof import('node:module')>('node:module');
+  apply(syncBuiltinESMExports, undefined, []);
 }

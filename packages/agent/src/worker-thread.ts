@@ -21,6 +21,7 @@
  * Which thread this is gets decided once, at agent load, before any application code runs here.
  */
 import { type PolicyGroup, parsePolicyGroup } from '@appdefender/policy';
+import { isBuiltinLoaded } from './builtin-loads.js';
 import { builtin } from './builtins.js';
 import type { PolicySource } from './context.js';
 
@@ -52,8 +53,7 @@ export const MIN_WORKER_STACK_MB = 0.5;
  * When it is loaded (an earlier preload), `isMainThread` decides.
  */
 function detectWorkerThread(): WorkerThreads | undefined {
-  const loaded = (process as unknown as { moduleLoadList?: unknown }).moduleLoadList;
-  if (!Array.isArray(loaded) || !loaded.includes('NativeModule worker_threads')) return undefined;
+  if (!isBuiltinLoaded('worker_threads')) return undefined;
   const workerThreads = builtin<WorkerThreads>('node:worker_threads');
   return workerThreads.isMainThread ? undefined : workerThreads;
 }

@@ -6,7 +6,7 @@
  */
 import type { Category, PolicyGroup } from '@appdefender/policy';
 import { type PatchRecord, recordPatches, undoPatches } from '../bindings.js';
-import { builtin } from '../builtins.js';
+import { syncEsmNamespaces } from '../builtin-loads.js';
 import type { AgentContext } from '../context.js';
 import { describeError, logLine } from '../log.js';
 import { hook as childProcessHook } from './child-process.js';
@@ -110,12 +110,4 @@ function installEach(
   }
   if (timing) logLine(`hook install times: ${times.join(', ')}`);
   return installed;
-}
-
-/**
- * ESM named imports of node:* builtins (`import { connect } from 'node:net'`) are live bindings
- * that only follow our patches of the CommonJS exports after this call.
- */
-function syncEsmNamespaces(): void {
-  builtin<typeof import('node:module')>('node:module').syncBuiltinESMExports();
 }
