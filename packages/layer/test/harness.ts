@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { type LambdaSim, type StartLambdaOptions, startLambda } from '@appdefender/lambda-sim';
 import { buildApp, hashSecret, openStorage, type Storage } from '@appdefender/server';
+import { afterAll, beforeAll } from 'vitest';
 // @ts-expect-error build.mjs is plain JavaScript without type declarations
 import { buildAgent } from '../../agent/build.mjs';
 // @ts-expect-error build.mjs is plain JavaScript without type declarations
@@ -29,6 +30,31 @@ export async function buildTestLayer(): Promise<string> {
   const agentBundle = await buildAgent({ outfile: join(outDir, 'agent.cjs') });
   const { layerDir } = await buildLayer({ outDir, agentBundle, zips: false });
   return layerDir as string;
+}
+
+/**
+ * The layer built and a control plane started before a test file's tests, and the control plane
+ * closed after them: the set-up every end-to-end file shares. Read its fields inside tests only.
+ */
+export function useLayerAndControlPlane(): { readonly layerDir: string; readonly plane: ControlPlane } {
+  let started: { layerDir: string; plane: ControlPlane } | undefined;
+  beforeAll(async () => {
+    started = { layerDir: await buildTestLayer(), plane: await startControlPlane() };
+  });
+  afterAll(() => started?.plane.close());
+  const current = () => {
+    if (!started)
+      throw new Error('the layer and control plane are set up in beforeAll: use them inside a test');
+    return started;
+  };
+  return {
+    get layerDir() {
+      return current().layerDir;
+    },
+    get plane() {
+      return current().plane;
+    },
+  };
 }
 
 /** A task root (/var/task) holding one fixture handler and the shared operations module. */

@@ -6,19 +6,10 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildTestLayer,
-  type ControlPlane,
-  eventually,
-  freshDir,
-  spooledIds,
-  startControlPlane,
-  startFunction,
-} from './harness.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, freshDir, spooledIds, startFunction, useLayerAndControlPlane } from './harness.js';
 
-let layerDir: string;
-let plane: ControlPlane;
+const setup = useLayerAndControlPlane();
 const targets: net.Server[] = [];
 
 async function listenOn(host: string): Promise<number> {
@@ -28,31 +19,28 @@ async function listenOn(host: string): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-beforeAll(async () => {
-  layerDir = await buildTestLayer();
-  plane = await startControlPlane();
-});
-
 afterAll(async () => {
-  await plane?.close();
   for (const server of targets) server.close();
 });
 
 function envFor(licenseKey: string, group: string): Record<string, string> {
-  return { ES_API_URL: plane.url, ES_LICENSE_KEY: licenseKey, ES_POLICY_GROUP_NAME: group };
+  return { ES_API_URL: setup.plane.url, ES_LICENSE_KEY: licenseKey, ES_POLICY_GROUP_NAME: group };
 }
 
 describe('deny policies end to end', () => {
   it('denies outbound and /tmp writes with ERR_ACCESS_DENIED, and reports deny events', async () => {
     // Prepare
     const port = await listenOn('127.0.0.1');
-    const licenseKey = await plane.accountWithGroup({
+    const licenseKey = await setup.plane.accountWithGroup({
       name: 'e2e-deny-network-files',
       network: 'deny',
       filesystem: 'deny',
       process: 'observe',
     });
-    const fn = await startFunction({ layerDir, env: envFor(licenseKey, 'e2e-deny-network-files') });
+    const fn = await startFunction({
+      layerDir: setup.layerDir,
+      env: envFor(licenseKey, 'e2e-deny-network-files'),
+    });
     const written = join(freshDir('denied-writes'), 'out.txt');
 
     // Act
@@ -66,7 +54,7 @@ describe('deny policies end to end', () => {
       write: 'ERR_ACCESS_DENIED',
     });
     expect(fs.existsSync(written)).toBe(false);
-    const stored = await plane.storedEvents(licenseKey);
+    const stored = await setup.plane.storedEvents(licenseKey);
     const denied = stored.filter((event) => event.action === 'deny');
     expect(denied.find((event) => event.category === 'network')).toMatchObject({
       operation: 'connect',
@@ -87,16 +75,16 @@ describe('deny policies end to end', () => {
   // The runtime itself loads a native addon (the Runtime API client) at start: process "deny" must
   // not stop the runtime the function needs to live (contract §1), only the function's own spawns.
   it('denies spawns with ERR_ACCESS_DENIED without stopping the runtime, and reports the deny event', async () => {
-    const licenseKey = await plane.accountWithGroup({
+    const licenseKey = await setup.plane.accountWithGroup({
       name: 'e2e-deny-process',
       network: 'observe',
       filesystem: 'observe',
       process: 'deny',
     });
-    const fn = await startFunction({ layerDir, env: envFor(licenseKey, 'e2e-deny-process') });
+    const fn = await startFunction({ layerDir: setup.layerDir, env: envFor(licenseKey, 'e2e-deny-process') });
     const result = await fn.lambda.invoke({ spawn: true });
     expect(result.result).toEqual({ module: 'commonjs', spawn: 'ERR_ACCESS_DENIED' });
-    const stored = await plane.storedEvents(licenseKey);
+    const stored = await setup.plane.storedEvents(licenseKey);
     expect(stored.some((event) => event.category === 'process' && event.action === 'deny')).toBe(true);
     await fn.lambda.shutdown();
   });
@@ -105,14 +93,18 @@ describe('deny policies end to end', () => {
     // Prepare: one target reached by an allowed name, one by an address no allowed name resolves to
     const allowedPort = await listenOn('127.0.0.1');
     const otherPort = await listenOn('127.0.0.2');
-    const licenseKey = await plane.accountWithGroup({
+    const licenseKey = await setup.plane.accountWithGroup({
       name: 'e2e-allowed-domains',
       network: 'deny',
       filesystem: 'grant',
       process: 'grant',
       allowedDomains: ['localhost'],
     });
-    const fn = await startFunction({ layerDir, kind: 'esm', env: envFor(licenseKey, 'e2e-allowed-domains') });
+    const fn = await startFunction({
+      layerDir: setup.layerDir,
+      kind: 'esm',
+      env: envFor(licenseKey, 'e2e-allowed-domains'),
+    });
 
     // Act
     const allowed = await fn.lambda.invoke({ connect: { host: 'localhost', port: allowedPort } });
@@ -121,7 +113,7 @@ describe('deny policies end to end', () => {
     // Assess
     expect(allowed.result).toEqual({ module: 'esm', connect: 'ok' });
     expect(denied.result).toEqual({ module: 'esm', connect: 'ERR_ACCESS_DENIED' });
-    const stored = await plane.storedEvents(licenseKey);
+    const stored = await setup.plane.storedEvents(licenseKey);
     expect(stored.filter((event) => event.action === 'deny').map((event) => event.target)).toEqual([
       `127.0.0.2:${otherPort}`,
     ]);
@@ -131,14 +123,14 @@ describe('deny policies end to end', () => {
   it('terminateOnDeny ends the process before the operation, and the deny event still arrives', async () => {
     // Prepare
     const port = await listenOn('127.0.0.1');
-    const licenseKey = await plane.accountWithGroup({
+    const licenseKey = await setup.plane.accountWithGroup({
       name: 'e2e-terminate',
       network: 'deny',
       filesystem: 'grant',
       process: 'grant',
       terminateOnDeny: true,
     });
-    const fn = await startFunction({ layerDir, env: envFor(licenseKey, 'e2e-terminate') });
+    const fn = await startFunction({ layerDir: setup.layerDir, env: envFor(licenseKey, 'e2e-terminate') });
     let connections = 0;
     targets.at(-1)?.on('connection', () => connections++);
 
@@ -149,7 +141,7 @@ describe('deny policies end to end', () => {
     expect(terminated.ok).toBe(false);
     expect(terminated.reset).toBe('failure');
     await eventually('the terminating deny event', async () =>
-      (await plane.storedEvents(licenseKey)).some(
+      (await setup.plane.storedEvents(licenseKey)).some(
         (event) => event.category === 'network' && event.action === 'deny' && event.terminated === true,
       ),
     );

@@ -6,43 +6,35 @@
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildTestLayer,
-  type ControlPlane,
-  eventually,
-  freshDir,
-  spooledIds,
-  startControlPlane,
-  startFunction,
-} from './harness.js';
+import { eventually, freshDir, spooledIds, startFunction, useLayerAndControlPlane } from './harness.js';
 
-let layerDir: string;
-let plane: ControlPlane;
+const setup = useLayerAndControlPlane();
 let target: net.Server;
 let targetPort: number;
 
 beforeAll(async () => {
-  layerDir = await buildTestLayer();
-  plane = await startControlPlane();
   target = net.createServer((socket) => socket.end());
   await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
   targetPort = (target.address() as net.AddressInfo).port;
 });
 
 afterAll(async () => {
-  await plane?.close();
   target?.close();
 });
 
 describe.each(['cjs', 'esm'] as const)('observeAll.ability, %s handler', (kind) => {
   it('lets the handler connect out, write /tmp and spawn; observe events and the function reach the control plane', async () => {
     // Prepare
-    const licenseKey = await plane.temporaryKey();
+    const licenseKey = await setup.plane.temporaryKey();
     const written = join(freshDir('writes'), 'out.txt');
     const fn = await startFunction({
-      layerDir,
+      layerDir: setup.layerDir,
       kind,
-      env: { ES_API_URL: plane.url, ES_LICENSE_KEY: licenseKey, ES_POLICY_GROUP_NAME: 'observeAll.ability' },
+      env: {
+        ES_API_URL: setup.plane.url,
+        ES_LICENSE_KEY: licenseKey,
+        ES_POLICY_GROUP_NAME: 'observeAll.ability',
+      },
     });
 
     // Act
@@ -62,7 +54,7 @@ describe.each(['cjs', 'esm'] as const)('observeAll.ability, %s handler', (kind) 
     });
 
     // Assess: observe events were delivered before the invocation ended (no waiting needed)
-    const stored = await plane.storedEvents(licenseKey);
+    const stored = await setup.plane.storedEvents(licenseKey);
     const observed = stored.map((event) => `${event.category}:${event.action}`);
     expect(observed).toEqual(
       expect.arrayContaining(['network:observe', 'filesystem:observe', 'process:observe']),
@@ -76,8 +68,11 @@ describe.each(['cjs', 'esm'] as const)('observeAll.ability, %s handler', (kind) 
     expect(stored.map((event) => event.id).sort()).toEqual(spooledIds(fn.runtimeDir).sort());
 
     // Assess: the function is registered as AWS / nodejs20.x
-    await eventually('function registration', async () => (await plane.functions(licenseKey)).length === 1);
-    expect((await plane.functions(licenseKey))[0]).toMatchObject({
+    await eventually(
+      'function registration',
+      async () => (await setup.plane.functions(licenseKey)).length === 1,
+    );
+    expect((await setup.plane.functions(licenseKey))[0]).toMatchObject({
       provider: 'aws',
       runtime: 'nodejs20.x',
       region: 'us-east-1',
@@ -96,12 +91,12 @@ describe.each(['cjs', 'esm'] as const)('observeAll.ability, %s handler', (kind) 
 describe('shutdown', () => {
   it('delivers events written while the runtime exits, before the extension exits', async () => {
     // Prepare: the handler writes a file in its SIGTERM handler
-    const licenseKey = await plane.temporaryKey();
+    const licenseKey = await setup.plane.temporaryKey();
     const lastWords = join(freshDir('sigterm'), 'bye.txt');
     const fn = await startFunction({
-      layerDir,
+      layerDir: setup.layerDir,
       env: {
-        ES_API_URL: plane.url,
+        ES_API_URL: setup.plane.url,
         ES_LICENSE_KEY: licenseKey,
         ES_POLICY_GROUP_NAME: 'observeAll.ability',
         E2E_WRITE_ON_SIGTERM: lastWords,
@@ -114,7 +109,7 @@ describe('shutdown', () => {
 
     // Assess: the extension exited by itself (not killed) after delivering the late event
     expect(shutdown.killed).not.toContain('extension:appdefender');
-    const stored = await plane.storedEvents(licenseKey);
+    const stored = await setup.plane.storedEvents(licenseKey);
     expect(stored.some((event) => event.target === lastWords)).toBe(true);
     expect(stored.map((event) => event.id).sort()).toEqual(spooledIds(fn.runtimeDir).sort());
     expect(fn.lambda.logs.join('\n')).toMatch(

@@ -6,27 +6,10 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildTestLayer,
-  type ControlPlane,
-  freshDir,
-  spooledIds,
-  startControlPlane,
-  startFunction,
-} from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { freshDir, spooledIds, startFunction, useLayerAndControlPlane } from './harness.js';
 
-let layerDir: string;
-let plane: ControlPlane;
-
-beforeAll(async () => {
-  layerDir = await buildTestLayer();
-  plane = await startControlPlane();
-});
-
-afterAll(async () => {
-  await plane?.close();
-});
+const setup = useLayerAndControlPlane();
 
 /** A loopback port nobody listens on: the control plane is down. */
 async function closedPort(): Promise<number> {
@@ -40,7 +23,7 @@ async function closedPort(): Promise<number> {
 describe('control plane down', () => {
   it('the function still initialises and answers, without waiting on delivery', async () => {
     const fn = await startFunction({
-      layerDir,
+      layerDir: setup.layerDir,
       env: {
         ES_API_URL: `http://127.0.0.1:${await closedPort()}`,
         ES_LICENSE_KEY: 'adk_live_unreachable',
@@ -64,10 +47,14 @@ describe('control plane down', () => {
 describe('hundreds of invocations', () => {
   it('delivers every event exactly once', async () => {
     // Prepare
-    const licenseKey = await plane.temporaryKey();
+    const licenseKey = await setup.plane.temporaryKey();
     const fn = await startFunction({
-      layerDir,
-      env: { ES_API_URL: plane.url, ES_LICENSE_KEY: licenseKey, ES_POLICY_GROUP_NAME: 'observeAll.ability' },
+      layerDir: setup.layerDir,
+      env: {
+        ES_API_URL: setup.plane.url,
+        ES_LICENSE_KEY: licenseKey,
+        ES_POLICY_GROUP_NAME: 'observeAll.ability',
+      },
     });
     const writes = freshDir('many');
 
@@ -81,10 +68,10 @@ describe('hundreds of invocations', () => {
     // Assess: what the agent spooled is what the control plane has, and each id was sent once
     const spooled = spooledIds(fn.runtimeDir);
     expect(spooled.length).toBeGreaterThanOrEqual(300);
-    const stored = (await plane.storedEvents(licenseKey)).map((event) => event.id as string);
+    const stored = (await setup.plane.storedEvents(licenseKey)).map((event) => event.id as string);
     expect(stored.length).toBe(spooled.length);
     expect(new Set(stored)).toEqual(new Set(spooled));
-    const sentTwice = [...plane.sentIds.entries()].filter(
+    const sentTwice = [...setup.plane.sentIds.entries()].filter(
       ([id, count]) => spooled.includes(id) && count !== 1,
     );
     expect(sentTwice).toEqual([]);
@@ -94,7 +81,7 @@ describe('hundreds of invocations', () => {
 describe('wrapper in the Lambda bootstrap', () => {
   it('runs the function unprotected, saying so once, when the agent is missing from the layer', async () => {
     const broken = freshDir('layer-no-agent');
-    fs.cpSync(layerDir, broken, { recursive: true });
+    fs.cpSync(setup.layerDir, broken, { recursive: true });
     fs.rmSync(join(broken, 'appdefender', 'agent.cjs'));
     const fn = await startFunction({ layerDir: broken, env: { ES_POLICY_FILE: '/nonexistent/policy.json' } });
     const result = await fn.lambda.invoke({ write: join(freshDir('unprotected'), 'x.txt') });
@@ -115,7 +102,7 @@ describe('wrapper in the Lambda bootstrap', () => {
       JSON.stringify({ name: 'local', network: 'deny', filesystem: 'grant', process: 'grant' }),
     );
     const fn = await startFunction({
-      layerDir,
+      layerDir: setup.layerDir,
       env: { ES_CHAINED_WRAPPER: vendor, ES_POLICY_FILE: policyFile },
     });
     const result = await fn.lambda.invoke({ connect: { host: '127.0.0.1', port: await closedPort() } });

@@ -7,38 +7,20 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildTestLayer,
-  type ControlPlane,
-  eventIdsIn,
-  eventually,
-  freshDir,
-  startControlPlane,
-  startFunction,
-} from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { eventIdsIn, eventually, freshDir, startFunction, useLayerAndControlPlane } from './harness.js';
 
-let layerDir: string;
-let plane: ControlPlane;
-
-beforeAll(async () => {
-  layerDir = await buildTestLayer();
-  plane = await startControlPlane();
-});
-
-afterAll(async () => {
-  await plane?.close();
-});
+const setup = useLayerAndControlPlane();
 
 describe('spool bounds across a control plane outage', () => {
   it('rotates while delivering, drops only the oldest undelivered events when full, delivers the rest exactly once, and reports the drops', async () => {
     // Prepare: bounds a few events wide (an event line is a few hundred bytes)
-    const licenseKey = await plane.temporaryKey();
+    const licenseKey = await setup.plane.temporaryKey();
     const eventFile = join(freshDir('event-file'), 'events.ndjson');
     const fn = await startFunction({
-      layerDir,
+      layerDir: setup.layerDir,
       env: {
-        ES_API_URL: plane.url,
+        ES_API_URL: setup.plane.url,
         ES_LICENSE_KEY: licenseKey,
         ES_POLICY_GROUP_NAME: 'observeAll.ability',
         ES_EVENT_FILE: eventFile,
@@ -54,7 +36,8 @@ describe('spool bounds across a control plane outage', () => {
       expect(result.status).toBe('success');
       return result;
     };
-    const stored = async () => (await plane.storedEvents(licenseKey)).map((event) => event.id as string);
+    const stored = async () =>
+      (await setup.plane.storedEvents(licenseKey)).map((event) => event.id as string);
     let rotatedSeen = 0;
     const noteRotation = () => {
       if (fs.existsSync(join(fn.runtimeDir, 'events.ndjson.rotated'))) rotatedSeen++;
@@ -71,7 +54,7 @@ describe('spool bounds across a control plane outage', () => {
     expect(await stored()).toEqual(before);
 
     // Act 2: control plane down; far more than ES_SPOOL_MAX_BYTES is spooled
-    await plane.down();
+    await setup.plane.down();
     for (let index = 0; index < 40; index++) {
       const result = await invoke();
       // the end-of-invocation flush does not wait for an unreachable control plane
@@ -83,13 +66,13 @@ describe('spool bounds across a control plane outage', () => {
     expect((await stored()).length).toBe(before.length);
 
     // Act 3: back up; invoke until the backlog is through (delivery waits out its backoff)
-    await plane.up();
+    await setup.plane.up();
     await eventually(
       'the backlog delivered after the outage',
       async () => {
         await invoke();
         const all = eventIdsIn(eventFile);
-        const dropped = Number((await plane.functions(licenseKey))[0]?.droppedEvents ?? 0);
+        const dropped = Number((await setup.plane.functions(licenseKey))[0]?.droppedEvents ?? 0);
         return dropped > 0 && (await stored()).length + dropped === all.length;
       },
       20_000,
@@ -102,7 +85,7 @@ describe('spool bounds across a control plane outage', () => {
     // one run of events starting with the outage's first; everything before and after it arrived.
     const all = eventIdsIn(eventFile);
     const received = await stored();
-    const dropped = Number((await plane.functions(licenseKey))[0]?.droppedEvents);
+    const dropped = Number((await setup.plane.functions(licenseKey))[0]?.droppedEvents);
     expect(received.length + dropped).toBe(all.length);
     expect(dropped).toBeGreaterThan(0);
     const receivedSet = new Set(received);
@@ -110,7 +93,7 @@ describe('spool bounds across a control plane outage', () => {
     const missing = all.filter((id) => !receivedSet.has(id));
     expect(missing).toEqual(all.slice(before.length, before.length + dropped));
     // each id reached the server once (a retry after a lost answer would show here as 2)
-    expect(received.filter((id) => plane.sentIds.get(id) !== 1)).toEqual([]);
+    expect(received.filter((id) => setup.plane.sentIds.get(id) !== 1)).toEqual([]);
 
     // the drops were also said in the function log, and the spool did not keep what it delivered
     const logs = fn.lambda.logs.join('\n');
