@@ -23,6 +23,13 @@ import { cString, stringStartsWith } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
 import type { HookDescriptor } from './registry.js';
 import { fixEnvPairs, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
+import {
+  initChildNativeLoads,
+  loadsKey,
+  type NativeLoad,
+  nativeLoadsOf,
+  normalizedOptionName,
+} from './support/child-native-loads.js';
 import { stopCachingResolutions } from './support/fs-paths.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -34,10 +41,14 @@ interface SpawnOptions {
 
 const ReflectApply = Reflect.apply;
 
-/** What the ChildProcess layer judged for an options object: command, argv, verdict (null = allowed). */
+/**
+ * What the ChildProcess layer judged for an options object: command, argv, what native code the child
+ * would load at start (`loadsKey`), verdict (null = allowed).
+ */
 interface Judged {
   file: string;
   args: string[];
+  loads: string;
   denied: Error | null;
 }
 const judgedOptions = new WeakMap<object, Judged>();
@@ -104,6 +115,7 @@ export const hook: HookDescriptor = {
   category: 'process',
   install() {
     initAgentPropagation();
+    initChildNativeLoads();
     const processWrap = getBinding('process_wrap')?.Process as { prototype?: object } | undefined;
     patchMethod<AnyFunction>(processWrap?.prototype, 'spawn', wrapProcessWrapSpawn);
     patchMethod<AnyFunction>(getBinding('spawn_sync'), 'spawn', wrapSpawnSyncBinding);
@@ -117,7 +129,6 @@ export const hook: HookDescriptor = {
   },
 };
 
-/** The ERR_ACCESS_DENIED error for spawning `file args...`, or null when allowed. */
 /**
  * Node options under which a Node child runs code without the preload modules NODE_OPTIONS names,
  * so without its agent: `--build-snapshot` and `--build-snapshot-config` run the builder script
@@ -136,7 +147,8 @@ const UNGOVERNED_NODE = 'node (without the agent)';
 
 function skipsPreloadModules(argv: readonly string[]): boolean {
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
+    // Node reads `_` in an option's name as `-`: `--build_snapshot` is `--build-snapshot`
+    const arg = normalizedOptionName(argv[i] as string);
     for (let j = 0; j < PRELOAD_SKIPPING_FLAGS.length; j++) {
       const flag = PRELOAD_SKIPPING_FLAGS[j] as string;
       if (
@@ -149,7 +161,30 @@ function skipsPreloadModules(argv: readonly string[]): boolean {
   return false;
 }
 
-export function judgeSpawn(file: unknown, args: unknown, call: string): Error | null {
+/**
+ * What native code a child started with `args` (argv, argv[0] included) and `envPairs` would load at
+ * start, read as the C strings exec hands the child (support/child-native-loads.ts).
+ */
+function childLoads(args: readonly string[], envPairs: readonly string[]): NativeLoad[] {
+  const argv: string[] = [];
+  for (let i = 1; i < args.length; i++) argv[i - 1] = cString(args[i] as string);
+  const pairs: string[] = [];
+  for (let i = 0; i < envPairs.length; i++) pairs[i] = cString(envPairs[i] as string);
+  return nativeLoadsOf(argv, pairs);
+}
+
+/**
+ * The ERR_ACCESS_DENIED error for spawning `file args...`, or null when allowed. An allowed command
+ * whose child would load native code at start (`loads`: OpenSSL configurations and engines,
+ * LD_PRELOAD) is judged again for each of those, as process operation `load`: a denied one refuses
+ * the spawn.
+ */
+export function judgeSpawn(
+  file: unknown,
+  args: unknown,
+  call: string,
+  loads: readonly NativeLoad[] = [],
+): Error | null {
   // what exec will use: libc reads C strings, which end at a NUL the spawn bindings do not refuse
   // ('/bin/sh\0/../../usr/bin/git' is /bin/sh, though it normalises to an allowed /usr/bin/git)
   const command = cString(typeof file === 'string' ? file : toText(file));
@@ -161,7 +196,12 @@ export function judgeSpawn(file: unknown, args: unknown, call: string): Error | 
     command: skipsPreloadModules(argv) ? UNGOVERNED_NODE : command,
     args: argv,
   };
-  const denied = enforce(op, { call });
+  let denied = enforce(op, { call });
+  for (let i = 0; !denied && i < loads.length; i++) {
+    const load = loads[i] as NativeLoad;
+    const loadOp: Operation = { category: 'process', operation: 'load', command: load.target };
+    denied = enforce(loadOp, { call, via: load.via });
+  }
   if (denied) deniedErrors.add(denied);
   // a child may rearrange links under governed directories at any time: no more cached resolutions
   else stopCachingResolutions();
@@ -177,8 +217,12 @@ function wrapChildProcessSpawn(original: AnyFunction): AnyFunction {
     const rawArgs = options.args;
     const argv: string[] = [];
     if (isArray(rawArgs)) for (let i = 0; i < rawArgs.length; i++) argv[i] = toText(rawArgs[i]);
-    const denied = judgeSpawn(file, argv, 'child_process.spawn');
-    judgedOptions.set(options, { file, args: argv, denied });
+    const rawEnv = options.envPairs;
+    const envPairs: string[] = [];
+    if (isArray(rawEnv)) for (let i = 0; i < rawEnv.length; i++) envPairs[i] = toText(rawEnv[i]);
+    const loads = childLoads(argv, envPairs);
+    const denied = judgeSpawn(file, argv, 'child_process.spawn', loads);
+    judgedOptions.set(options, { file, args: argv, loads: loadsKey(loads), denied });
     if (denied) replaceNextSpawnError(this, denied);
     return ReflectApply(original, this, args);
   };
@@ -242,10 +286,11 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
     const snapshot = snapshotOptions(options);
     const judged = judgedOptions.get(options);
     judgedOptions.delete(options);
+    const loads = childLoads(snapshot.args, snapshot.envPairs);
     const verdict =
-      judged && sameCommand(judged, snapshot.file, snapshot.args)
+      judged && sameCommand(judged, snapshot.file, snapshot.args) && judged.loads === loadsKey(loads)
         ? judged.denied
-        : judgeSpawn(snapshot.file, snapshot.args, "process.binding('process_wrap').Process.spawn");
+        : judgeSpawn(snapshot.file, snapshot.args, "process.binding('process_wrap').Process.spawn", loads);
     if (verdict) {
       // pid 0 makes ChildProcess create handle-less stdio sockets instead of reading unopened pipes
       try {
@@ -265,7 +310,12 @@ function wrapSpawnSyncBinding(original: AnyFunction): AnyFunction {
     const options = args[0] as SpawnOptions | undefined;
     if (!isOptionsObject(options)) return ReflectApply(original, this, args);
     const snapshot = snapshotOptions(options);
-    const denied = judgeSpawn(snapshot.file, snapshot.args, 'child_process.spawnSync');
+    const denied = judgeSpawn(
+      snapshot.file,
+      snapshot.args,
+      'child_process.spawnSync',
+      childLoads(snapshot.args, snapshot.envPairs),
+    );
     if (denied) throw denied;
     fixEnvPairs(snapshot.envPairs);
     return ReflectApply(original, this, withFirst(args, snapshot));
@@ -293,12 +343,17 @@ function wrapExecve(original: AnyFunction): AnyFunction {
     const env = args[2];
     const argv: string[] = [];
     if (isArray(rawArgv)) for (let i = 0; i < rawArgv.length; i++) argv[i] = toText(rawArgv[i]);
-    const denied = judgeSpawn(file, isArray(rawArgv) ? argv : [file], 'process.execve');
-    if (denied) throw denied;
     const fixed = fixedEnv(
       env && typeof env === 'object' ? (env as Record<string, unknown>) : process.env,
       true,
     );
+    // the environment the new program gets: the corrected copy, read once
+    const pairs: string[] = [];
+    const names = objectKeys(fixed);
+    for (let i = 0; i < names.length; i++) pairs[i] = `${names[i]}=${fixed[names[i] as string]}`;
+    const judgedArgv = isArray(rawArgv) ? argv : [file];
+    const denied = judgeSpawn(file, judgedArgv, 'process.execve', childLoads(judgedArgv, pairs));
+    if (denied) throw denied;
     const rest: unknown[] = [file, isArray(rawArgv) ? argv : (rawArgv ?? []), fixed];
     for (let i = 3; i < args.length; i++) rest[i] = args[i];
     return ReflectApply(original, this, rest);

@@ -17,6 +17,7 @@ import { hook as fsBindingHook } from './fs-binding.js';
 import { hook as loaderEscapesHook } from './loader-escapes.js';
 import { hook as nativeAddonsHook } from './native-addons.js';
 import { hook as netHook } from './net.js';
+import { hook as opensslEnginesHook } from './openssl-engines.js';
 import { hook as workerHook } from './worker.js';
 
 export interface HookDescriptor {
@@ -38,6 +39,7 @@ export const HOOKS: readonly HookDescriptor[] = [
   childProcessHook,
   workerHook,
   nativeAddonsHook,
+  opensslEnginesHook,
   // last: syncs ESM namespaces of builtins with everything patched above
   loaderEscapesHook,
 ];
