@@ -24,6 +24,7 @@ import { type PolicyGroup, parsePolicyGroup } from '@appdefender/policy';
 import { isBuiltinLoaded } from './builtin-loads.js';
 import { builtin } from './builtins.js';
 import type { PolicySource } from './context.js';
+import { adoptArmedBuffer } from './hooks/support/armed-writers.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 
@@ -38,6 +39,8 @@ export interface InheritedPolicy {
   hooks?: readonly string[];
   /** The starting thread's application directories (the worker is the same process). */
   appDirs?: readonly string[];
+  /** Which cwd-relative native writers are armed, shared by every thread (hooks/support/armed-writers.ts). */
+  armed?: SharedArrayBuffer;
 }
 
 /**
@@ -73,6 +76,7 @@ export function takeInheritedPolicy(): InheritedPolicy | undefined {
   const handOff = workerThreads.getEnvironmentData(POLICY_KEY) as Partial<InheritedPolicy> | undefined;
   workerThreads.setEnvironmentData(POLICY_KEY, undefined);
   if (!handOff || typeof handOff !== 'object' || typeof handOff.source !== 'string') return undefined;
+  adoptArmedBuffer(handOff.armed);
   return {
     policy: parsePolicyGroup(handOff.policy),
     source: handOff.source,

@@ -2,17 +2,19 @@
  * Public filesystem APIs that do not end in the `fs` binding patched by fs-binding.ts: directory
  * handles (`fs_dir` binding, not reachable through `process.binding`), `fs.openAsBlob` (`blob`
  * binding), `process.loadEnvFile`, WASI preopens, and the diagnostics that write files natively
- * (`process.report.writeReport`, `v8.writeHeapSnapshot`). Each fails the way its API fails.
+ * (`process.report.writeReport`, `v8.writeHeapSnapshot`; V8 flags, near-heap-limit snapshots and
+ * tracing: native-writers.ts). Each fails the way its API fails.
  */
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod, replaceProperty } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
+import { stringCharCodeAt } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
 import { privateBytes } from './fs-binding.js';
 import type { HookDescriptor } from './registry.js';
-import { governedCandidate, resolveGoverned } from './support/fs-paths.js';
+import { governedCandidate, resolveGoverned, workingDirectory } from './support/fs-paths.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -78,7 +80,6 @@ export const hook: HookDescriptor = {
     patchMethod<AnyFunction>(v8, 'writeHeapSnapshot', (original) =>
       syncJudged('v8.writeHeapSnapshot', 'write', original),
     );
-    patchMethod<AnyFunction>(v8, 'setHeapSnapshotNearHeapLimit', (original) => nearHeapLimitJudged(original));
   },
 };
 
@@ -186,24 +187,6 @@ function compileCacheJudged(original: AnyFunction): AnyFunction {
 }
 
 /**
- * `v8.setHeapSnapshotNearHeapLimit` has Node's C++ code write heap snapshots, near the heap limit,
- * into the working directory (a worker with small resourceLimits gets there on demand): judged as a
- * write there when it is asked for (test/redteam-round6.test.ts). Under `--diagnostic-dir`, which
- * only the operator can give the process, that directory is where they go.
- */
-function nearHeapLimitJudged(original: AnyFunction): AnyFunction {
-  return function setHeapSnapshotNearHeapLimit(this: unknown, ...args: unknown[]) {
-    const denied = judgePath(
-      `${process.cwd()}/heap.heapsnapshot`,
-      'write',
-      'v8.setHeapSnapshotNearHeapLimit',
-    );
-    if (denied) throw denied;
-    return ReflectApply(original, this, args);
-  };
-}
-
-/**
  * A Unix-socket listener (`net.Server.listen({ path })`, raw `Pipe.bind`) creates its socket file
  * with bind(2) in pipe_wrap, not through the fs binding: judged as a write of that path, refused
  * the way a bind fails (EACCES, which listen emits as an `error`). Abstract sockets (a leading NUL)
@@ -224,7 +207,15 @@ function pipeBindJudged(original: AnyFunction): AnyFunction {
 function reportPath(filename: string, directory: string): string | null {
   if (filename === 'stdout' || filename === 'stderr') return null;
   const name = filename === '' ? 'report.json' : filename;
-  return name.startsWith('/') ? name : `${directory === '' ? process.cwd() : directory}/${name}`;
+  // relative to the real cwd (judgePath's), not `process.cwd()`, which the app may replace; the
+  // first character read with the captured charCodeAt, not a replaceable `startsWith`
+  if (stringCharCodeAt(name, 0) === 0x2f || directory === '') return name;
+  return `${directory}/${name}`;
+}
+
+/** The working directory as Node knows it (the app may replace `process.cwd`). */
+function realCwd(): string {
+  return workingDirectory() ?? '/';
 }
 
 function judgeReport(filename: string, directory: string): void {
@@ -278,7 +269,7 @@ function guardReportSettings(report: object): void {
     });
   };
   guard('directory', (value) => {
-    const directory = typeof value === 'string' && value === '' && triggered() ? process.cwd() : value;
+    const directory = typeof value === 'string' && value === '' && triggered() ? realCwd() : value;
     if (typeof directory === 'string') judgeReport(toText(settings.filename ?? ''), directory);
     return directory;
   });
@@ -292,7 +283,7 @@ function guardReportSettings(report: object): void {
       let directory = toText(settings.directory ?? '');
       judgeReport(toText(settings.filename ?? ''), directory);
       if (directory === '' && setDirectory) {
-        directory = process.cwd();
+        directory = realCwd();
         ReflectApply(setDirectory, report, [directory]);
       }
       return value;

@@ -16,6 +16,7 @@ import { hook as fsHook } from './fs.js';
 import { hook as fsBindingHook } from './fs-binding.js';
 import { hook as loaderEscapesHook } from './loader-escapes.js';
 import { hook as nativeAddonsHook } from './native-addons.js';
+import { hook as nativeWritersHook } from './native-writers.js';
 import { hook as netHook } from './net.js';
 import { hook as opensslEnginesHook } from './openssl-engines.js';
 import { hook as workerHook } from './worker.js';
@@ -36,6 +37,7 @@ export const HOOKS: readonly HookDescriptor[] = [
   dgramHook,
   fsBindingHook,
   fsHook,
+  nativeWritersHook,
   childProcessHook,
   workerHook,
   nativeAddonsHook,

@@ -21,10 +21,12 @@ import { patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { getContext } from '../context.js';
 import { enforce } from '../enforce.js';
+import { stringCharCodeAt } from '../intrinsics.js';
 import { type InheritedPolicy, MIN_WORKER_STACK_MB, withPolicyHandOff } from '../worker-thread.js';
 import { judgePath } from './fs.js';
 import type { HookDescriptor } from './registry.js';
 import { agentPath, fixEnvInPlace, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
+import { ARMED_DIAGNOSTIC, armCwdWriter, armedBuffer } from './support/armed-writers.js';
 
 type WorkerClass = new (...args: unknown[]) => object;
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -105,6 +107,9 @@ function policyHandOff(): InheritedPolicy | undefined {
     ...(context.installedHooks !== undefined ? { hooks: context.installedHooks } : {}),
     appDirs: context.appDirs,
   };
+  // shared, not copied: what the worker arms, the starting thread's chdir judgement must see
+  const armed = armedBuffer();
+  if (armed) handOffCache.armed = armed;
   return handOffCache;
 }
 
@@ -146,6 +151,7 @@ function judgeDiagnosticFlags(execArgv: unknown): Error | null {
   const flags = execArgv as string[]; // strings already (snapshotOptions)
   let writes = false;
   let named = false;
+  let relativePlace = false;
   let denied: Error | null = null;
   for (let i = 0; i < flags.length; i++) {
     const flag = flags[i] as string;
@@ -154,10 +160,16 @@ function judgeDiagnosticFlags(execArgv: unknown): Error | null {
     if (place === null) continue;
     const value = place[1] ?? toText(flags[++i] ?? '');
     named = true;
+    if (value === '' || stringCharCodeAt(value, 0) !== 0x2f) relativePlace = true;
     denied ??= judgePath(`${value === '' ? '.' : value}/diagnostic`, 'write', 'new Worker');
   }
   if (!writes) return null;
-  return denied ?? (named ? null : judgePath(`${process.cwd()}/diagnostic`, 'write', 'new Worker'));
+  // relative: against the real cwd (judgePath's), not `process.cwd()`, which the app may replace
+  denied ??= named ? null : judgePath('diagnostic', 'write', 'new Worker');
+  // a relative directory (and near-limit snapshots, reports) meets the cwd only when the file is
+  // written, as the worker exits or later: from then on a chdir is judged (native-writers.ts)
+  if (!denied && (relativePlace || !named)) armCwdWriter(ARMED_DIAGNOSTIC);
+  return denied;
 }
 
 /**
