@@ -17,6 +17,8 @@ import { hook as fsBindingHook } from './fs-binding.js';
 import { hook as loaderEscapesHook } from './loader-escapes.js';
 import { hook as nativeAddonsHook } from './native-addons.js';
 import { hook as netHook } from './net.js';
+import { hook as sqliteHook } from './sqlite.js';
+import { hook as sqliteExtensionsHook } from './sqlite-extensions.js';
 import { hook as workerHook } from './worker.js';
 
 export interface HookDescriptor {
@@ -38,6 +40,8 @@ export const HOOKS: readonly HookDescriptor[] = [
   childProcessHook,
   workerHook,
   nativeAddonsHook,
+  sqliteHook,
+  sqliteExtensionsHook,
   // last: syncs ESM namespaces of builtins with everything patched above
   loaderEscapesHook,
 ];
