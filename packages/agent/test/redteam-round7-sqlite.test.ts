@@ -146,6 +146,20 @@ const FINDINGS: Record<string, string> = {
   'VACUUM main INTO a concatenation, and INTO ?': `${MEM}
     report(attempt(() => mem.exec("VACUUM main INTO '" + DIR + "/' || 'a.db'")));
     report(attempt(() => mem.prepare('VACUUM INTO ?').run(TARGET)));`,
+  'new DatabaseSync(path) and ATTACH in a worker thread': `
+    const { Worker } = require('node:worker_threads');
+    await new Promise((resolve) => {
+      const worker = new Worker(\`
+        const { DatabaseSync } = require('node:sqlite');
+        const { parentPort } = require('node:worker_threads');
+        const code = (fn) => { try { fn(); return 'done'; } catch (error) { return error.code; } };
+        parentPort.postMessage({ open: code(() => new DatabaseSync(process.env.RT_TARGET)),
+          attach: code(() => new DatabaseSync(':memory:').exec("ATTACH '" + process.env.RT_TARGET + "2' AS e")) });\`,
+        { eval: true });
+      worker.on('message', (message) => report({ worker: message }));
+      worker.on('error', (error) => report({ workerError: error.code }));
+      worker.on('exit', resolve);
+    });`,
   'backup(db, path)': `${MEM}
     report(await sqlite.backup(mem, TARGET).then((pages) => ({ pages }), (error) => ({ error: error.code })));`,
 };
@@ -172,6 +186,9 @@ describe.skipIf(!haveSqliteNode)('red team 7: node:sqlite files (filesystem deny
         expect(merged(results), JSON.stringify(results)).toMatchObject({ error: 'ERR_ACCESS_DENIED' });
         expect(created).toEqual(['written.db']);
       } else expect(created, JSON.stringify(results)).toEqual([]);
+      // (the worker did run: it reports its own refusals)
+      if (name.includes('worker'))
+        expect(merged(results).worker).toEqual({ open: 'ERR_ACCESS_DENIED', attach: 'ERR_ACCESS_DENIED' });
     });
   }
 
