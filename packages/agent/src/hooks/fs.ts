@@ -297,7 +297,7 @@ function guardReportSettings(report: object): void {
  * ExperimentalWarning that the app did not cause; it is swallowed (the app's own later `require`
  * then prints none, the only visible difference).
  */
-function loadQuietly(id: `node:${string}`): object | undefined {
+export function loadQuietly(id: `node:${string}`): object | undefined {
   const emitWarning = process.emitWarning;
   try {
     process.emitWarning = () => {};

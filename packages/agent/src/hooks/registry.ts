@@ -19,6 +19,8 @@ import { hook as nativeAddonsHook } from './native-addons.js';
 import { hook as nativeWritersHook } from './native-writers.js';
 import { hook as netHook } from './net.js';
 import { hook as opensslEnginesHook } from './openssl-engines.js';
+import { hook as sqliteHook } from './sqlite.js';
+import { hook as sqliteExtensionsHook } from './sqlite-extensions.js';
 import { hook as workerHook } from './worker.js';
 
 export interface HookDescriptor {
@@ -42,6 +44,8 @@ export const HOOKS: readonly HookDescriptor[] = [
   workerHook,
   nativeAddonsHook,
   opensslEnginesHook,
+  sqliteHook,
+  sqliteExtensionsHook,
   // last: syncs ESM namespaces of builtins with everything patched above
   loaderEscapesHook,
 ];
