@@ -19,7 +19,7 @@ import { getBinding, patchMethod } from '../bindings.js';
 import { whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
-import { cString, stringStartsWith } from '../intrinsics.js';
+import { cString, matches, stringSlice, stringStartsWith } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
 import type { HookDescriptor } from './registry.js';
 import { fixEnvPairs, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
@@ -38,6 +38,7 @@ const ReflectApply = Reflect.apply;
 interface Judged {
   file: string;
   args: string[];
+  nodeOptions: string | undefined;
   denied: Error | null;
 }
 const judgedOptions = new WeakMap<object, Judged>();
@@ -149,7 +150,32 @@ function skipsPreloadModules(argv: readonly string[]): boolean {
   return false;
 }
 
-export function judgeSpawn(file: unknown, args: unknown, call: string): Error | null {
+/**
+ * Node options that open the child's inspector before its agent starts (`--inspect`, `--inspect-brk`,
+ * `--inspect-wait`; Node reads `_` as `-`): a debugger attached to the child, the child itself
+ * through an allowed `localhost` or anything reaching the port, reads the originals out of the
+ * hooks' closures (hooks/inspector.ts), so the child runs ungoverned (test/redteam-round7-roads.test.ts).
+ * Looked for in argv, like the flags above, and in the child's NODE_OPTIONS.
+ */
+const INSPECTOR_FLAG = /^--inspect(?:[-_](?:brk|wait|brk[-_]node))?(?:=|$)/;
+const INSPECTOR_IN_NODE_OPTIONS = /(?:^|[\s"])--inspect(?:[-_](?:brk|wait|brk[-_]node))?(?:[=\s"]|$)/;
+
+function opensInspector(argv: readonly string[], nodeOptions: string | undefined): boolean {
+  for (let i = 0; i < argv.length; i++) if (matches(INSPECTOR_FLAG, argv[i] as string)) return true;
+  return nodeOptions !== undefined && matches(INSPECTOR_IN_NODE_OPTIONS, nodeOptions);
+}
+
+/** The NODE_OPTIONS a child gets from `KEY=value` pairs: the first (see fixEnvPairs), as a string. */
+export function nodeOptionsOf(envPairs: unknown): string | undefined {
+  if (!isArray(envPairs)) return undefined;
+  for (let i = 0; i < envPairs.length; i++) {
+    const pair = toText(envPairs[i]);
+    if (stringStartsWith(pair, 'NODE_OPTIONS=')) return stringSlice(pair, 'NODE_OPTIONS='.length);
+  }
+  return undefined;
+}
+
+export function judgeSpawn(file: unknown, args: unknown, call: string, nodeOptions?: string): Error | null {
   // what exec will use: libc reads C strings, which end at a NUL the spawn bindings do not refuse
   // ('/bin/sh\0/../../usr/bin/git' is /bin/sh, though it normalises to an allowed /usr/bin/git)
   const command = cString(typeof file === 'string' ? file : toText(file));
@@ -158,7 +184,7 @@ export function judgeSpawn(file: unknown, args: unknown, call: string): Error | 
   const op: Operation = {
     category: 'process',
     operation: 'spawn',
-    command: skipsPreloadModules(argv) ? UNGOVERNED_NODE : command,
+    command: skipsPreloadModules(argv) || opensInspector(argv, nodeOptions) ? UNGOVERNED_NODE : command,
     args: argv,
   };
   const denied = enforce(op, { call });
@@ -177,8 +203,9 @@ function wrapChildProcessSpawn(original: AnyFunction): AnyFunction {
     const rawArgs = options.args;
     const argv: string[] = [];
     if (isArray(rawArgs)) for (let i = 0; i < rawArgs.length; i++) argv[i] = toText(rawArgs[i]);
-    const denied = judgeSpawn(file, argv, 'child_process.spawn');
-    judgedOptions.set(options, { file, args: argv, denied });
+    const nodeOptions = nodeOptionsOf(options.envPairs);
+    const denied = judgeSpawn(file, argv, 'child_process.spawn', nodeOptions);
+    judgedOptions.set(options, { file, args: argv, nodeOptions, denied });
     if (denied) replaceNextSpawnError(this, denied);
     return ReflectApply(original, this, args);
   };
@@ -242,10 +269,16 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
     const snapshot = snapshotOptions(options);
     const judged = judgedOptions.get(options);
     judgedOptions.delete(options);
+    const nodeOptions = nodeOptionsOf(snapshot.envPairs);
     const verdict =
-      judged && sameCommand(judged, snapshot.file, snapshot.args)
+      judged && sameCommand(judged, snapshot.file, snapshot.args) && judged.nodeOptions === nodeOptions
         ? judged.denied
-        : judgeSpawn(snapshot.file, snapshot.args, "process.binding('process_wrap').Process.spawn");
+        : judgeSpawn(
+            snapshot.file,
+            snapshot.args,
+            "process.binding('process_wrap').Process.spawn",
+            nodeOptions,
+          );
     if (verdict) {
       // pid 0 makes ChildProcess create handle-less stdio sockets instead of reading unopened pipes
       try {
@@ -265,7 +298,12 @@ function wrapSpawnSyncBinding(original: AnyFunction): AnyFunction {
     const options = args[0] as SpawnOptions | undefined;
     if (!isOptionsObject(options)) return ReflectApply(original, this, args);
     const snapshot = snapshotOptions(options);
-    const denied = judgeSpawn(snapshot.file, snapshot.args, 'child_process.spawnSync');
+    const denied = judgeSpawn(
+      snapshot.file,
+      snapshot.args,
+      'child_process.spawnSync',
+      nodeOptionsOf(snapshot.envPairs),
+    );
     if (denied) throw denied;
     fixEnvPairs(snapshot.envPairs);
     return ReflectApply(original, this, withFirst(args, snapshot));
@@ -293,12 +331,13 @@ function wrapExecve(original: AnyFunction): AnyFunction {
     const env = args[2];
     const argv: string[] = [];
     if (isArray(rawArgv)) for (let i = 0; i < rawArgv.length; i++) argv[i] = toText(rawArgv[i]);
-    const denied = judgeSpawn(file, isArray(rawArgv) ? argv : [file], 'process.execve');
-    if (denied) throw denied;
+    // the environment as the new program gets it (one copy, read once), then judged with it
     const fixed = fixedEnv(
       env && typeof env === 'object' ? (env as Record<string, unknown>) : process.env,
       true,
     );
+    const denied = judgeSpawn(file, isArray(rawArgv) ? argv : [file], 'process.execve', fixed.NODE_OPTIONS);
+    if (denied) throw denied;
     const rest: unknown[] = [file, isArray(rawArgv) ? argv : (rawArgv ?? []), fixed];
     for (let i = 3; i < args.length; i++) rest[i] = args[i];
     return ReflectApply(original, this, rest);

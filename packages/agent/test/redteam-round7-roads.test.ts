@@ -1,0 +1,250 @@
+// Red team, round 7 (roads): ways past the agent that earlier rounds missed. A hostile app that knows
+// the agent is there; the observers live in the test process (target files in a fresh directory
+// under /tmp that must not appear). Each finding's test failed against the bundle before its fix
+// (see the commit messages).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { appResults, cleanup, ensureAgentBuilt, requireDependency, runFixture } from './harness.js';
+import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
+
+beforeAll(() => ensureAgentBuilt(), 120_000);
+
+interface Outcome {
+  results: Record<string, unknown>[];
+  created: string[];
+  events: { category: string; action: string; operation: string; target: string }[];
+  stderr: string;
+}
+
+async function attack(body: string, policy: Record<string, unknown> = DENY_ALL): Promise<Outcome> {
+  const target = targetDir();
+  try {
+    const run = await runFixture({
+      policy,
+      source: attackSource(`const DIR = process.env.RT_TARGET_DIR;\n${INSPECTOR_ESCAPE}\n${body}`),
+      env: { RT_TARGET: join(target.dir, 'written'), RT_TARGET_DIR: target.dir },
+      timeoutMs: 30_000,
+    });
+    const results = appResults(run);
+    cleanup(run);
+    return { results, created: readdirSync(target.dir), events: run.events, stderr: run.stderr };
+  } finally {
+    target.remove();
+  }
+}
+
+/**
+ * What a debugger session gives the app: `Runtime.getProperties` lists a function's `[[Scopes]]`,
+ * its closures, where every hook keeps the original it wraps, and `Runtime.callFunctionOn` hands any
+ * of them back to JavaScript. `collectOriginals(post)` gathers the functions in the closures of the
+ * fs binding's (hooked) `open` into `globalThis.__rt7fns`; `useOriginals()` opens TARGET for writing
+ * with whichever of them is Node's own `open`, out of every hook. `post(method, params)` → result.
+ */
+const INSPECTOR_ESCAPE = `
+const WebSocket = ${requireDependency('ws')};
+async function collectOriginals(post) {
+  globalThis.__rt7 = process.binding('fs').open;
+  const { result } = await post('Runtime.evaluate', { expression: 'globalThis.__rt7' });
+  const props = await post('Runtime.getProperties', { objectId: result.objectId });
+  const scopes = (props.internalProperties || []).find((p) => p.name === '[[Scopes]]');
+  const chain = await post('Runtime.getProperties', { objectId: scopes.value.objectId, ownProperties: true });
+  for (const scope of chain.result) {
+    const vars = await post('Runtime.getProperties', { objectId: scope.value.objectId, ownProperties: true });
+    for (const v of vars.result)
+      if (v.value && v.value.type === 'function')
+        await post('Runtime.callFunctionOn', { objectId: v.value.objectId, functionDeclaration: 'function () { (globalThis.__rt7fns ||= []).push(this); }' });
+  }
+}
+function useOriginals() {
+  const binding = process.binding('fs');
+  for (const fn of globalThis.__rt7fns || []) {
+    if (fn.name !== 'open' || fn === binding.open) continue;
+    const fd = fn.call(binding, TARGET, 0o1101, 0o644); // O_WRONLY | O_CREAT | O_TRUNC
+    fs.writeSync(fd, 'escaped');
+    fs.closeSync(fd);
+    return 'escaped';
+  }
+  return 'no original';
+}
+const sessionPost = (session) => (method, params) =>
+  new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+/** A debugger client of this process's own inspector port, as any process that reaches it could be. */
+async function viaWebSocket(url) {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+  let id = 0;
+  const pending = new Map();
+  ws.on('message', (data) => {
+    const message = JSON.parse(String(data));
+    if (message.id && pending.has(message.id)) pending.get(message.id)(message);
+  });
+  const post = (method, params) => new Promise((resolve, reject) => {
+    const n = ++id;
+    pending.set(n, (message) => (message.error ? reject(new Error(message.error.message)) : resolve(message.result)));
+    ws.send(JSON.stringify({ id: n, method, params }));
+  });
+  await collectOriginals(post);
+  ws.close();
+  return useOriginals();
+}
+/** The inspector's URL once it is listening (activation by signal happens on another thread). */
+async function inspectorUrl() {
+  for (let i = 0; i < 100; i++) {
+    const url = require('node:inspector').url();
+    if (url) return url;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return undefined;
+}
+async function escapeStep(name, fn) {
+  try { report({ [name]: await fn() }); } catch (error) { report({ [name]: error.code || String(error.message || error) }); }
+}
+`;
+
+// A debugger attached to this process (an in-process Session, or the inspector's WebSocket, opened
+// by the app or by a signal) can read every closure in the heap, the agent's included: each hook's
+// original, unwrapped. GOT THROUGH before the fix (Node 20 and 22): every one of these wrote TARGET
+// under filesystem deny with Node's own `open`. Fix: a debugger attached to the process is code
+// outside the agent's reach, judged as a process `load` of `node:inspector` (the inspector binding's
+// connections and `open`, `process._debugProcess`, and SIGUSR1, the signal that opens the inspector).
+const INSPECTOR_ATTACKS: Record<string, string> = {
+  'an in-process inspector.Session': `
+    await escapeStep('escape', async () => {
+      const session = new (require('node:inspector').Session)();
+      session.connect();
+      await collectOriginals(sessionPost(session));
+      return useOriginals();
+    });`,
+  "the inspector binding's Connection, raw": `
+    await escapeStep('escape', async () => {
+      const { Connection } = process.binding('inspector');
+      const callbacks = new Map();
+      let id = 0;
+      const connection = new Connection((message) => {
+        const parsed = JSON.parse(message);
+        if (parsed.id && callbacks.has(parsed.id)) callbacks.get(parsed.id)(parsed);
+      });
+      const post = (method, params) => new Promise((resolve, reject) => {
+        const n = ++id;
+        callbacks.set(n, (m) => (m.error ? reject(new Error(m.error.message)) : resolve(m.result)));
+        connection.dispatch(JSON.stringify({ id: n, method, params }));
+      });
+      await collectOriginals(post);
+      return useOriginals();
+    });`,
+  'a worker attached to the main thread (Session.connectToMainThread)': `
+    await escapeStep('escape', async () => {
+      const { Worker } = require('node:worker_threads');
+      const worker = new Worker(\`
+        const { parentPort } = require('node:worker_threads');
+        \${collectOriginals.toString()}
+        const sessionPost = \${sessionPost.toString()};
+        (async () => {
+          const session = new (require('node:inspector').Session)();
+          session.connectToMainThread();
+          await collectOriginals(sessionPost(session));
+          parentPort.postMessage('collected');
+        })().catch((error) => parentPort.postMessage(error.code || String(error)));\`, { eval: true });
+      const message = await new Promise((resolve) => { worker.on('message', resolve); worker.on('error', (e) => resolve(e.code || String(e))); });
+      await worker.terminate();
+      return message === 'collected' ? useOriginals() : message;
+    });`,
+  'inspector.open() and a WebSocket client of its own': `
+    await escapeStep('escape', async () => {
+      require('node:inspector').open(0, '127.0.0.1');
+      return viaWebSocket(require('node:inspector').url());
+    });`,
+  'SIGUSR1 to itself (the signal that starts the inspector)': `
+    await escapeStep('escape', async () => {
+      process.debugPort = 0;
+      process.kill(process.pid, 'SIGUSR1');
+      const url = await inspectorUrl();
+      return url ? viaWebSocket(url) : 'no inspector';
+    });`,
+  'process._debugProcess(process.pid)': `
+    await escapeStep('escape', async () => {
+      process.debugPort = 0;
+      process._debugProcess(process.pid);
+      const url = await inspectorUrl();
+      return url ? viaWebSocket(url) : 'no inspector';
+    });`,
+};
+
+describe('red team 7: a debugger attached to the process (filesystem and process deny)', () => {
+  for (const [name, body] of Object.entries(INSPECTOR_ATTACKS)) {
+    it(`blocks ${name}`, async () => {
+      const { results, created, events, stderr } = await attack(body);
+      const detail = JSON.stringify({ results, events, stderr: stderr.slice(0, 2000) });
+      expect(created, detail).toEqual([]);
+      expect(results, detail).toEqual([{ escape: 'ERR_ACCESS_DENIED' }]);
+      expect(
+        events.map((event) => [event.action, event.operation, event.target]),
+        detail,
+      ).toContainEqual(['deny', 'load', expect.stringMatching(/^node:inspector /)]);
+    });
+  }
+
+  it('under process observe, a session is allowed and reported once', async () => {
+    const { results, events } = await attack(INSPECTOR_ATTACKS['an in-process inspector.Session'] as string, {
+      ...DENY_ALL,
+      process: 'observe',
+    });
+    expect(results).toEqual([{ escape: 'escaped' }]);
+    expect(
+      events
+        .filter((event) => event.category === 'process')
+        .map((event) => [event.action, event.operation, event.target]),
+    ).toEqual([['observe', 'load', 'node:inspector inspector.Session']]);
+  });
+
+  it("'node:inspector' among allowedCommands grants it (process deny)", async () => {
+    const { results, events } = await attack(INSPECTOR_ATTACKS['an in-process inspector.Session'] as string, {
+      ...DENY_ALL,
+      allowedCommands: ['node:inspector'],
+    });
+    expect(results).toEqual([{ escape: 'escaped' }]);
+    expect(events.filter((event) => event.category === 'process')).toEqual([]);
+  });
+
+  it('SIGUSR1 given as a number is judged the same', async () => {
+    const { results, created } = await attack(`
+      await escapeStep('escape', async () => {
+        process.debugPort = 0;
+        process.kill(process.pid, require('node:os').constants.signals.SIGUSR1);
+        const url = await inspectorUrl();
+        return url ? viaWebSocket(url) : 'no inspector';
+      });`);
+    expect(created).toEqual([]);
+    expect(results).toEqual([{ escape: 'ERR_ACCESS_DENIED' }]);
+  });
+});
+
+// A Node child started with --inspect (in its argv or its NODE_OPTIONS) has its inspector open
+// before its agent starts: the child, or anything reaching the port, attaches and unwraps the
+// child's hooks as above, so `node` among allowedCommands started an ungoverned child.
+// GOT THROUGH before the fix: the child wrote TARGET under filesystem deny.
+// Fix: such a spawn is judged as `node (without the agent)`, as --build-snapshot is (round 5).
+describe('red team 7: a Node child with its inspector open (node among allowedCommands)', () => {
+  const child = `const fs = require('node:fs');
+const TARGET = process.env.RT_TARGET;
+${INSPECTOR_ESCAPE}
+viaWebSocket(require('node:inspector').url()).then((outcome) => console.log(outcome), (error) => console.log(String(error)));`;
+  it.each([
+    ['--inspect in argv', `[ '--inspect=127.0.0.1:0', '-e', CHILD ]`, '{}'],
+    ['--inspect in NODE_OPTIONS', `[ '-e', CHILD ]`, `{ NODE_OPTIONS: '--inspect=127.0.0.1:0' }`],
+  ])('blocks %s', async (_name, argv, env) => {
+    const { results, created } = await attack(
+      `
+      const CHILD = ${JSON.stringify(child)};
+      const run = require('node:child_process').spawnSync(process.execPath, ${argv}, {
+        env: { ...process.env, ...${env} }, encoding: 'utf8', timeout: 20000,
+      });
+      report({ child: run.error ? run.error.code : run.stdout.trim() });`,
+      { ...DENY_ALL, allowedCommands: ['node'] },
+    );
+    expect(created, JSON.stringify(results)).toEqual([]);
+    expect(results).toEqual([{ child: 'ERR_ACCESS_DENIED' }]);
+  });
+});
+
