@@ -16,6 +16,7 @@ import { INHERITED_POLICY_KEY, type ParentHandOff, policyDigest, takeParentHandO
 import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
 import { EventSink, spoolFileIn } from './event-sink.js';
 import { hooksNeededBy, installHooks, installHooksBeforePolicy } from './hooks/registry.js';
+import { guardSharedEnvCoverage, setOperatorCoverage } from './hooks/worker.js';
 import { describeError, logLine } from './log.js';
 import { failModePolicy, type LoadedPolicy, loadPolicy, policyHandOffPending } from './policy-source.js';
 import { flushPendingEvents, initReporter } from './report.js';
@@ -149,6 +150,11 @@ function start(): void {
   else if (governsSomething) installed = installHooks(context);
   context.installedHooks = installed;
   if (inWorkerThread) endWorkerMissingHooks(policy, installed, fromThread);
+  if (inWorkerThread) setOperatorCoverage(fromThread?.coverage);
+  if (fromThread?.sharedEnv && policy.filesystem !== 'grant') {
+    const denied = guardSharedEnvCoverage(policy.filesystem);
+    if (denied) endBeforeAppCode(denied.message);
+  }
   if (governsSomething) process.on('exit', flushPendingEvents);
   if (context.spoolEvents) writeRuntimeFile(context);
 }

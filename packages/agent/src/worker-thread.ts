@@ -38,6 +38,10 @@ export interface InheritedPolicy {
   hooks?: readonly string[];
   /** The starting thread's application directories (the worker is the same process). */
   appDirs?: readonly string[];
+  /** NODE_V8_COVERAGE as the operator started the process with it (hooks/worker.ts). */
+  coverage?: string;
+  /** The worker shares this process's environment (SHARE_ENV): it judges its coverage itself. */
+  sharedEnv?: boolean;
 }
 
 /**
@@ -79,6 +83,8 @@ export function takeInheritedPolicy(): InheritedPolicy | undefined {
     ...(typeof handOff.reason === 'string' ? { reason: handOff.reason } : {}),
     ...(Array.isArray(handOff.hooks) ? { hooks: handOff.hooks } : {}),
     ...(Array.isArray(handOff.appDirs) ? { appDirs: handOff.appDirs } : {}),
+    ...(typeof handOff.coverage === 'string' ? { coverage: handOff.coverage } : {}),
+    ...(handOff.sharedEnv === true ? { sharedEnv: true } : {}),
   };
 }
 

@@ -248,3 +248,68 @@ viaWebSocket(require('node:inspector').url()).then((outcome) => console.log(outc
   });
 });
 
+// NODE_V8_COVERAGE: Node turns coverage on in a worker when the process's environment holds the
+// variable as the worker starts, and its C++ code writes `coverage-<pid>-<time>-<thread>.json` (with
+// the app's script URLs and function names) into the directory the worker's own environment names,
+// when the worker exits or calls v8.takeCoverage(): out of every fs hook.
+// GOT THROUGH before the fix (Node 20 and 22): the coverage file landed in DIR under filesystem deny.
+// Fix: the Worker hook judges the directory of the environment the worker gets (a write there); a
+// SHARE_ENV worker, whose environment the app can change after `new Worker`, judges it again before
+// the app's first line and stops coverage the operator did not ask for under filesystem deny.
+const coverageWorker = (setup: string, options: string) => `
+  const { Worker, SHARE_ENV } = require('node:worker_threads');
+  ${setup}
+  await new Promise((resolve) => {
+    let worker;
+    try { worker = new Worker('require("node:v8").takeCoverage(); setTimeout(() => {}, 50)', { eval: true, ...${options} }); }
+    catch (error) { report({ worker: error.code }); resolve(); return; }
+    ${options.includes('SHARE_ENV') ? 'process.env.NODE_V8_COVERAGE = DIR;' : ''}
+    worker.on('error', (error) => report({ workerError: error.code || String(error) }));
+    worker.on('exit', (code) => { report({ exited: code }); resolve(); });
+  });`;
+
+const COVERAGE_ATTACKS: Record<string, string> = {
+  'process.env.NODE_V8_COVERAGE, then a Worker with the default environment': coverageWorker(
+    'process.env.NODE_V8_COVERAGE = DIR;',
+    '{}',
+  ),
+  'a Worker whose env names the directory (the variable in process.env turns coverage on)': coverageWorker(
+    "process.env.NODE_V8_COVERAGE = '/dev/shm';",
+    '{ env: { ...process.env, NODE_V8_COVERAGE: DIR } }',
+  ),
+  'a SHARE_ENV Worker, the variable set right after new Worker': coverageWorker(
+    'delete process.env.NODE_V8_COVERAGE;',
+    '{ env: SHARE_ENV }',
+  ),
+};
+
+describe('red team 7: NODE_V8_COVERAGE and workers (filesystem deny)', () => {
+  for (const [name, body] of Object.entries(COVERAGE_ATTACKS)) {
+    it(`blocks ${name}`, async () => {
+      const { results, created, stderr } = await attack(body);
+      const detail = JSON.stringify({ results, stderr: stderr.slice(0, 2000) });
+      expect(created, detail).toEqual([]);
+      if (name.includes('SHARE_ENV')) {
+        // judged in the worker, before its code: it ends saying why
+        expect(results, detail).toEqual([{ exited: 1 }]);
+        expect(stderr, detail).toMatch(/ERR_ACCESS_DENIED|denied|not in allowedPaths/);
+      } else expect(results, detail).toEqual([{ worker: 'ERR_ACCESS_DENIED' }]);
+    });
+  }
+
+  it('under filesystem observe, the worker runs, writes its coverage and the write is reported', async () => {
+    const { results, created, events } = await attack(
+      COVERAGE_ATTACKS['process.env.NODE_V8_COVERAGE, then a Worker with the default environment'] as string,
+      { ...DENY_ALL, filesystem: 'observe' },
+    );
+    expect(results).toEqual([{ exited: 0 }]);
+    // one from v8.takeCoverage(), one at the worker's exit
+    expect(created.length).toBeGreaterThan(0);
+    for (const file of created) expect(file).toMatch(/^coverage-\d+-\d+-\d+\.json$/);
+    expect(
+      events
+        .filter((event) => event.target.endsWith('/coverage.json'))
+        .map((event) => [event.category, event.action, event.operation]),
+    ).toEqual([['filesystem', 'observe', 'write']]);
+  });
+});

@@ -76,7 +76,15 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
       // (`Boolean.prototype.execArgv = ['--expose-internals']`, `.env = {}`), which the app can fill in
       args[1] = { env: fixedEnv(process.env) };
     }
-    const handOff = policyHandOff();
+    const env = (args[1] as { env?: unknown }).env;
+    const shared = env === SHARE_ENV && SHARE_ENV !== undefined;
+    const coverageDenied = judgeCoverage(
+      shared ? sharedEnv?.NODE_V8_COVERAGE : (env as Record<string, unknown>).NODE_V8_COVERAGE,
+      'new Worker',
+    );
+    if (coverageDenied) throw coverageDenied;
+    const base = policyHandOff();
+    const handOff = base && shared ? { ...base, sharedEnv: true } : base;
     const target = new.target;
     if (!handOff || !setEnvironmentData) return ReflectConstruct(Original, args, target);
     return withPolicyHandOff(setEnvironmentData, handOff, () => ReflectConstruct(Original, args, target));
@@ -104,8 +112,50 @@ function policyHandOff(): InheritedPolicy | undefined {
     ...(context.failReason !== undefined ? { reason: context.failReason } : {}),
     ...(context.installedHooks !== undefined ? { hooks: context.installedHooks } : {}),
     appDirs: context.appDirs,
+    ...(operatorCoverage !== undefined ? { coverage: operatorCoverage } : {}),
   };
   return handOffCache;
+}
+
+/**
+ * NODE_V8_COVERAGE as the operator started the process with it (Node made it absolute before the
+ * agent ran); a worker takes its starting thread's (setOperatorCoverage, from the hand-off).
+ */
+let operatorCoverage: string | undefined = process.env.NODE_V8_COVERAGE || undefined;
+
+export function setOperatorCoverage(value: string | undefined): void {
+  operatorCoverage = value;
+}
+
+/**
+ * NODE_V8_COVERAGE in a worker's environment makes Node's C++ code write the worker's coverage
+ * (`coverage-<pid>-<time>-<thread>.json`, with the app's script URLs and function names) into that
+ * directory when the worker exits or calls `v8.takeCoverage()`, out of every fs hook; Node turns it
+ * on when the process's environment holds the variable as the worker starts, and reads the
+ * directory from the worker's own environment, which is the corrected copy the Worker hook hands
+ * over (or, with SHARE_ENV, this process's). So `process.env.NODE_V8_COVERAGE = '/tmp/x'` and any
+ * Worker wrote under /tmp under filesystem deny (test/redteam-round7-roads.test.ts). Judged as a
+ * write in that directory; the operator's own setting is left alone.
+ */
+function judgeCoverage(value: unknown, call: string): Error | null {
+  if (typeof value !== 'string' || value === '' || value === operatorCoverage) return null;
+  return judgePath(`${value}/coverage.json`, 'write', call);
+}
+
+/**
+ * In a SHARE_ENV worker, before the app's first line: the environment Node read the coverage
+ * directory from is the one the app shares, which it can change between `new Worker` (judged above)
+ * and the worker's start. The directory Node took is judged again as this worker sees it; a refused
+ * one stops the coverage (`v8.stopCoverage()`: Node then writes nothing), and under filesystem deny
+ * coverage the operator did not ask for is stopped anyway, since the app could change the variable
+ * back between Node's read and ours.
+ * @returns the refusal, for the worker to end with, or null
+ */
+export function guardSharedEnvCoverage(filesystemMode: string): Error | null {
+  const denied = judgeCoverage(process.env.NODE_V8_COVERAGE, 'new Worker (SHARE_ENV)');
+  if (denied || (filesystemMode === 'deny' && operatorCoverage === undefined))
+    builtin<typeof import('node:v8')>('node:v8').stopCoverage();
+  return denied;
 }
 
 /**
