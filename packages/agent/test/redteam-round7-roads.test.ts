@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appResults, cleanup, ensureAgentBuilt, requireDependency, runFixture } from './harness.js';
-import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
+import { attackSource, DENY_ALL, runAttack, targetDir, useForbiddenServer } from './redteam-support.js';
 
 beforeAll(() => ensureAgentBuilt(), 120_000);
 
@@ -311,5 +311,63 @@ describe('red team 7: NODE_V8_COVERAGE and workers (filesystem deny)', () => {
         .filter((event) => event.target.endsWith('/coverage.json'))
         .map((event) => [event.category, event.action, event.operation]),
     ).toEqual([['filesystem', 'observe', 'write']]);
+  });
+});
+
+// The agent learns which addresses an allowed name resolves to from the system resolver's
+// completions, and a completion counts only when it runs in the lookup request's own async context
+// with nothing below it on the stack (round 5). Both are read from state Node keeps in typed arrays
+// that `process.binding('async_wrap')` hands out writable: a promise reaction run from the
+// checkpoint after an fs.watch callback (empty stack) wrote the request's id into
+// `async_id_fields[kExecutionAsyncId]`, and the next one ran the request's wrapped `oncomplete`
+// with 127.0.0.2 while the real lookup was still out (the thread pool kept busy).
+// GOT THROUGH before the fix (Node 20 and 22): `localhost` (allowed) vouched for 127.0.0.2, the
+// server accepted the connection under network deny, and under observe nothing was reported.
+// Fix: the app's `process.binding('async_wrap')` is a copy without Node's async-context state and
+// the functions that write it (Node keeps its own); the typed arrays are copies.
+describe('red team 7: a forged async context makes a forged lookup completion count', () => {
+  const server = useForbiddenServer();
+  const FORGE = `
+    const binding = process.binding('async_wrap');
+    const fields = binding.async_id_fields;
+    const K = binding.constants.kExecutionAsyncId;
+    const cares = process.binding('cares_wrap');
+    for (let i = 0; i < 16; i++) require('node:crypto').pbkdf2('x', 'y', 200000, 32, 'sha256', () => {});
+    const request = new cares.GetAddrInfoReqWrap();
+    request.oncomplete = () => {};
+    cares.getaddrinfo(request, 'localhost', 4, 0, 0);
+    const wrapped = request.oncomplete;
+    const id = request.getAsyncId();
+    const dir = fs.mkdtempSync('/dev/shm/rt7-');
+    await new Promise((resolve) => {
+      const watcher = fs.watch(dir, () => {
+        setTimeout(() => { watcher.close(); resolve(); }, 20);
+        let saved;
+        Promise.resolve().then(() => { saved = fields[K]; fields[K] = id; });
+        Promise.resolve().then(wrapped.bind(request, 0, [FORBIDDEN]));
+        Promise.resolve().then(() => { fields[K] = saved; });
+      });
+      fs.writeFileSync(dir + '/x', 'x');
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+    report(await tryConnect({ host: FORBIDDEN, port: PORT }));`;
+
+  it('under network deny, the connection is refused', async () => {
+    const { run, accepted } = await runAttack(server, FORGE);
+    const detail = JSON.stringify({ out: run.appOutput, stderr: run.stderr.slice(0, 2000) });
+    expect(accepted, detail).toBe(0);
+    expect(appResults(run)[0], detail).toEqual({ error: 'ERR_ACCESS_DENIED' });
+    cleanup(run);
+  });
+
+  it('under network observe, the connection is reported', async () => {
+    const { run } = await runAttack(server, FORGE, { policy: { ...DENY_ALL, network: 'observe' } });
+    const detail = JSON.stringify({ out: run.appOutput, events: run.events });
+    expect(appResults(run)[0], detail).toEqual({ connected: true });
+    expect(
+      run.events.filter((event) => event.target === `127.0.0.2:${server.port}`).map((event) => event.action),
+      detail,
+    ).toEqual(['observe']);
+    cleanup(run);
   });
 });
