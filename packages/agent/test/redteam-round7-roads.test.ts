@@ -2,10 +2,20 @@
 // the agent is there; the observers live in the test process (target files in a fresh directory
 // under /tmp that must not appear). Each finding's test failed against the bundle before its fix
 // (see the commit messages).
-import { readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { appResults, cleanup, ensureAgentBuilt, requireDependency, runFixture } from './harness.js';
+import {
+  appResults,
+  cleanup,
+  ensureAgentBuilt,
+  node22Binary,
+  packageDir,
+  requireDependency,
+  runFixture,
+  testNodeBinary,
+} from './harness.js';
 import { attackSource, DENY_ALL, runAttack, targetDir, useForbiddenServer } from './redteam-support.js';
 
 beforeAll(() => ensureAgentBuilt(), 120_000);
@@ -17,10 +27,15 @@ interface Outcome {
   stderr: string;
 }
 
-async function attack(body: string, policy: Record<string, unknown> = DENY_ALL): Promise<Outcome> {
+async function attack(
+  body: string,
+  policy: Record<string, unknown> = DENY_ALL,
+  nodeBinary?: string,
+): Promise<Outcome> {
   const target = targetDir();
   try {
     const run = await runFixture({
+      nodeBinary,
       policy,
       source: attackSource(`const DIR = process.env.RT_TARGET_DIR;\n${INSPECTOR_ESCAPE}\n${body}`),
       env: { RT_TARGET: join(target.dir, 'written'), RT_TARGET_DIR: target.dir },
@@ -369,5 +384,81 @@ describe('red team 7: a forged async context makes a forged lookup completion co
       detail,
     ).toEqual(['observe']);
     cleanup(run);
+  });
+});
+
+// A Node child writes files natively where its flags and environment say, before (or beside) its
+// agent: profiles at exit (--cpu-prof, --heap-prof), coverage (NODE_V8_COVERAGE), the compile cache
+// (NODE_COMPILE_CACHE, Node 22), reports. Round 6 judged these for workers; a child process under
+// process observe (or `node` among allowedCommands) still wrote them under filesystem deny.
+// GOT THROUGH before the fix: the files landed in DIR.
+// Fix: a spawn whose argv, NODE_OPTIONS or environment arms such a writer is judged as a write
+// where the file would land (the child's cwd for relative places); refused, the spawn fails.
+describe('red team 7: a Node child that writes natively (filesystem deny, node allowed)', () => {
+  const CHILD_WRITERS: Array<[string, string, string]> = [
+    ['--cpu-prof --cpu-prof-dir in argv', `['--cpu-prof', '--cpu-prof-dir=' + DIR, '-e', '1']`, '{}'],
+    [
+      '--heap-prof in NODE_OPTIONS, cwd in the target',
+      `['-e', '1']`,
+      `{ NODE_OPTIONS: '--heap-prof' }, cwd: DIR`,
+    ],
+    ['NODE_V8_COVERAGE in its environment', `['-e', '1']`, `{ NODE_V8_COVERAGE: DIR }`],
+    [
+      '--heap-prof-dir and --heap-prof in NODE_OPTIONS',
+      `['-e', '1']`,
+      `{ NODE_OPTIONS: '--heap-prof-dir=' + DIR + ' --heap-prof' }`,
+    ],
+  ];
+  it.each(CHILD_WRITERS)('blocks %s', async (_name, argv, env) => {
+    const [envObject, cwd] = env.split(', cwd: ');
+    const { results, created } = await attack(
+      `
+      const run = require('node:child_process').spawnSync(process.execPath, ${argv}, {
+        env: { ...process.env, ...${envObject} }, ${cwd ? `cwd: ${cwd},` : ''} encoding: 'utf8', timeout: 20000,
+      });
+      report({ child: run.error ? run.error.code : run.status });`,
+      { ...DENY_ALL, allowedCommands: ['node'] },
+    );
+    expect(created, JSON.stringify(results)).toEqual([]);
+    expect(results).toEqual([{ child: 'ERR_ACCESS_DENIED' }]);
+  });
+
+  // Node 22 only: on the Node 22 binary of testing/node22 whichever Node runs the suite
+  const major = Number(
+    execFileSync(testNodeBinary(), ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0],
+  );
+  const compileCacheNode = major >= 22 ? testNodeBinary() : node22Binary;
+  it.skipIf(!existsSync(compileCacheNode))(
+    'blocks NODE_COMPILE_CACHE in its environment (Node 22)',
+    async () => {
+      const { results, created } = await attack(
+        `
+      const run = require('node:child_process').spawnSync(process.execPath, ['-e', 'require(process.env.RT_MODULE)'], {
+        env: { ...process.env, NODE_COMPILE_CACHE: DIR, RT_MODULE: ${JSON.stringify(join(packageDir, 'test', 'fixtures', 'net-helpers.cjs'))} },
+        encoding: 'utf8', timeout: 20000,
+      });
+      report({ child: run.error ? run.error.code : run.status });`,
+        { ...DENY_ALL, allowedCommands: ['node'] },
+        compileCacheNode,
+      );
+      expect(created, JSON.stringify(results)).toEqual([]);
+      expect(results).toEqual([{ child: 'ERR_ACCESS_DENIED' }]);
+    },
+  );
+
+  it('the same child under filesystem observe runs, writes and is reported', async () => {
+    const { results, created, events } = await attack(
+      `
+      const run = require('node:child_process').spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir=' + DIR, '-e', '1'], { encoding: 'utf8' });
+      report({ child: run.error ? run.error.code : run.status });`,
+      { ...DENY_ALL, filesystem: 'observe', allowedCommands: ['node'] },
+    );
+    expect(results).toEqual([{ child: 0 }]);
+    expect(created).toEqual([expect.stringMatching(/\.cpuprofile$/)]);
+    expect(
+      events
+        .filter((event) => event.category === 'filesystem')
+        .map((event) => [event.action, event.operation]),
+    ).toEqual([['observe', 'write']]);
   });
 });

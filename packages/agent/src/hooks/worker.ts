@@ -137,9 +137,9 @@ export function setOperatorCoverage(value: string | undefined): void {
  * Worker wrote under /tmp under filesystem deny (test/redteam-round7-roads.test.ts). Judged as a
  * write in that directory; the operator's own setting is left alone.
  */
-function judgeCoverage(value: unknown, call: string): Error | null {
+export function judgeCoverage(value: unknown, call: string, cwd?: string): Error | null {
   if (typeof value !== 'string' || value === '' || value === operatorCoverage) return null;
-  return judgePath(`${value}/coverage.json`, 'write', call);
+  return judgePath(`${inDirectory(cwd, value)}/coverage.json`, 'write', call);
 }
 
 /**
@@ -191,7 +191,7 @@ const DIAGNOSTIC_PLACE =
  * judged as a write where the file would land (each place named, else the working directory), under
  * the filesystem policy (test/redteam-round6.test.ts).
  */
-function judgeDiagnosticFlags(execArgv: unknown): Error | null {
+export function judgeDiagnosticFlags(execArgv: unknown, call = 'new Worker', cwd?: string): Error | null {
   if (!isArray(execArgv)) return null;
   const flags = execArgv as string[]; // strings already (snapshotOptions)
   let writes = false;
@@ -204,10 +204,28 @@ function judgeDiagnosticFlags(execArgv: unknown): Error | null {
     if (place === null) continue;
     const value = place[1] ?? toText(flags[++i] ?? '');
     named = true;
-    denied ??= judgePath(`${value === '' ? '.' : value}/diagnostic`, 'write', 'new Worker');
+    denied ??= judgePath(`${inDirectory(cwd, value === '' ? '.' : value)}/diagnostic`, 'write', call);
   }
   if (!writes) return null;
-  return denied ?? (named ? null : judgePath(`${process.cwd()}/diagnostic`, 'write', 'new Worker'));
+  return denied ?? (named ? null : judgePath(inDirectory(cwd, 'diagnostic'), 'write', call));
+}
+
+/**
+ * `path` as seen from `cwd`, by default this process's working directory when it is asked for
+ * (absolute paths as they are; a relative one as given when that directory is gone: nothing can
+ * be written there then, and judgePath resolves what it can).
+ */
+function inDirectory(cwd: string | undefined, path: string): string {
+  if (path.charCodeAt(0) === 47 /* / */) return path;
+  let directory = cwd;
+  if (directory === undefined) {
+    try {
+      directory = process.cwd();
+    } catch {
+      return path;
+    }
+  }
+  return `${directory}/${path}`;
 }
 
 /**
