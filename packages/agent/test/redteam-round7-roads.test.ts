@@ -462,3 +462,44 @@ describe('red team 7: a Node child that writes natively (filesystem deny, node a
     ).toEqual([['observe', 'write']]);
   });
 });
+
+// While the agent does its own work (writing an event, resolving the allowed names), Node's
+// internals read properties of plain objects that an app can define on Object.prototype; a hook is
+// then passed only when every frame down to the agent's work is the agent's or Node's (integrity
+// test). Frames were told by file name, and code compiled under the agent's file name (`vm`
+// `filename`) passed for the agent's.
+// GOT THROUGH before the fix (Node 20 and 22): such a getter wrote files under /tmp under
+// filesystem deny. Fix: a frame naming the agent's file counts as the agent's only when V8's script
+// hash is the bundle's.
+describe("red team 7: code compiled under the agent's file name", () => {
+  it('gets no exemption from the agent’s own work (filesystem deny)', async () => {
+    const { results, created } = await attack(`
+      const vm = require('node:vm');
+      const named = (source) => vm.runInThisContext(source, { filename: ${JSON.stringify(
+        join(packageDir, 'dist', 'agent.cjs'),
+      )} });
+      globalThis.__rt7tries = {};
+      globalThis.__rt7write = named(\`(function (name) {
+        const fs = process.mainModule.require('node:fs');
+        try { fs.writeFileSync(process.env.RT_TARGET_DIR + '/inside-' + name, 'x'); return 'wrote'; }
+        catch (error) { return error.code; }
+      })\`);
+      const names = ['hints', 'family', 'verbatim', 'order', 'errno', 'syscall'];
+      for (const name of names)
+        Object.defineProperty(Object.prototype, name, {
+          configurable: true,
+          get: named(\`(function () { globalThis.__rt7tries[\${JSON.stringify(name)}] = globalThis.__rt7write(\${JSON.stringify(name)}); })\`),
+          set(value) { Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true }); },
+        });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // the agent's first resolution of the allowed names (its own work) starts with this connect
+      await tryConnect({ host: FORBIDDEN, port: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const name of names) delete Object.prototype[name];
+      report(globalThis.__rt7tries);`);
+    expect(created, JSON.stringify(results)).toEqual([]);
+    const tries = results[0] as Record<string, string>;
+    expect(Object.keys(tries).length, JSON.stringify(results)).toBeGreaterThan(0);
+    for (const outcome of Object.values(tries)) expect(outcome).toBe('ERR_ACCESS_DENIED');
+  });
+});
