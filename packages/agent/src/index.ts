@@ -13,6 +13,7 @@ import { asAgentWork } from './agent-work.js';
 import { protectStackCapture, withdrawStackCapture } from './attribution.js';
 import { builtin } from './builtins.js';
 import { INHERITED_POLICY_KEY, type ParentHandOff, policyDigest, takeParentHandOff } from './child-policy.js';
+import { guardCodeNames } from './code-names.js';
 import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
 import { EventSink, spoolFileIn } from './event-sink.js';
 import { hooksNeededBy, installHooks, installHooksBeforePolicy } from './hooks/registry.js';
@@ -149,6 +150,8 @@ function start(): void {
   if (installedEarly) installed = installedEarly.keepFor(policy);
   else if (governsSomething) installed = installHooks(context);
   context.installedHooks = installed;
+  // whatever the categories: the agent-work exemption serves them all (code-names.ts)
+  if (governsSomething) guardCodeNames();
   if (inWorkerThread) endWorkerMissingHooks(policy, installed, fromThread);
   if (inWorkerThread) setOperatorCoverage(fromThread?.coverage);
   if (fromThread?.sharedEnv && policy.filesystem !== 'grant') {

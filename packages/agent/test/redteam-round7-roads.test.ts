@@ -3,7 +3,7 @@
 // under /tmp that must not appear). Each finding's test failed against the bundle before its fix
 // (see the commit messages).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -471,13 +471,28 @@ describe('red team 7: a Node child that writes natively (filesystem deny, node a
 // GOT THROUGH before the fix (Node 20 and 22): such a getter wrote files under /tmp under
 // filesystem deny. Fix: a frame naming the agent's file counts as the agent's only when V8's script
 // hash is the bundle's.
-describe("red team 7: code compiled under the agent's file name", () => {
-  it('gets no exemption from the agent’s own work (filesystem deny)', async () => {
+describe("red team 7: code compiled under the agent's file name or a node: one", () => {
+  const AGENT = JSON.stringify(join(packageDir, 'dist', 'agent.cjs'));
+  const ROADS: Array<[string, string]> = [
+    ['vm.runInThisContext, the agent’s file', `vm.runInThisContext(source, { filename: ${AGENT} })`],
+    [
+      'vm.runInThisContext, node:internal/fs/utils',
+      `vm.runInThisContext(source, { filename: 'node:internal/fs/utils' })`,
+    ],
+    ['new vm.Script, node:fs', `new vm.Script(source, { filename: 'node:fs' }).runInThisContext()`],
+    [
+      'vm.compileFunction, node:dns',
+      `vm.compileFunction('return ' + source, [], { filename: 'node:dns' })()`,
+    ],
+    [
+      'Module#_compile, node:internal/dns/utils',
+      `(() => { const m = new (require('node:module'))('node:internal/dns/utils'); m._compile('module.exports = ' + source, 'node:internal/dns/utils'); return m.exports; })()`,
+    ],
+  ];
+  it.each(ROADS)('%s gets no exemption from the agent’s own work (filesystem deny)', async (_name, road) => {
     const { results, created } = await attack(`
       const vm = require('node:vm');
-      const named = (source) => vm.runInThisContext(source, { filename: ${JSON.stringify(
-        join(packageDir, 'dist', 'agent.cjs'),
-      )} });
+      const named = (source) => ${road};
       globalThis.__rt7tries = {};
       globalThis.__rt7write = named(\`(function (name) {
         const fs = process.mainModule.require('node:fs');
@@ -501,5 +516,40 @@ describe("red team 7: code compiled under the agent's file name", () => {
     const tries = results[0] as Record<string, string>;
     expect(Object.keys(tries).length, JSON.stringify(results)).toBeGreaterThan(0);
     for (const outcome of Object.values(tries)) expect(outcome).toBe('ERR_ACCESS_DENIED');
+  });
+});
+
+describe('red team 7: held (regression)', () => {
+  it('a sourceMappingURL naming a governed file is read through the fs binding (judged)', async () => {
+    const mapDir = targetDir();
+    const secret = join(mapDir.dir, 'map.json');
+    writeFileSync(secret, JSON.stringify({ version: 3, secret: 'rt7', sources: [], mappings: '' }));
+    const body = `
+      const module = '/dev/shm/rt7-map-' + process.pid + '.js';
+      fs.writeFileSync(module, 'module.exports = 1;\\n//# sourceMappingURL=' + ${JSON.stringify(secret)} + '\\n');
+      process.setSourceMapsEnabled(true);
+      require(module);
+      const map = require('node:module').findSourceMap(module);
+      report({ sourceMap: map ? map.payload.secret : 'none' });
+      fs.unlinkSync(module);
+      // Node reads NODE_REDIRECT_WARNINGS when it starts, not when a warning is emitted
+      process.env.NODE_REDIRECT_WARNINGS = DIR + '/warnings.txt';
+      process.emitWarning('rt7');
+      await new Promise((resolve) => setTimeout(resolve, 50));`;
+    try {
+      const denied = await attack(body);
+      expect(denied.created).toEqual([]);
+      expect(denied.results).toEqual([{ sourceMap: 'none' }]);
+      // control: under observe the map is read, and the read reported
+      const observed = await attack(body, { ...DENY_ALL, filesystem: 'observe' });
+      expect(observed.results).toEqual([{ sourceMap: 'rt7' }]);
+      expect(observed.events.map((event) => [event.action, event.operation, event.target])).toContainEqual([
+        'observe',
+        'read',
+        secret,
+      ]);
+    } finally {
+      mapDir.remove();
+    }
   });
 });
