@@ -102,6 +102,7 @@ export function withdrawStackCapture(): void {
 function captureCallSiteMethods(): void {
   if (callSiteFileName) return;
   const site = captureSites(captureCallSiteMethods)[0];
+  ownSite = site as NodeJS.CallSite | undefined;
   const proto = site
     ? (Object.getPrototypeOf(site) as { getFileName?: unknown; getFunctionName?: unknown; isEval?: unknown })
     : undefined;
@@ -123,6 +124,27 @@ function captureCallSiteMethods(): void {
   callSiteFileName = (callSite) => Reflect.apply(getFileName as () => unknown, callSite, []);
 }
 
+/** A frame of the agent's own code (its caller at load), whose script hash is the bundle's. */
+let ownSite: NodeJS.CallSite | undefined;
+let ownScriptHash: unknown;
+
+/**
+ * The file a frame's code claims, for the agent's own checks: a frame naming the agent's file whose
+ * code is not the agent's (V8's script hash differs from the bundle's) is nobody's. Code compiled
+ * under the agent's file name (`vm` `filename`, `Module#_compile`, a loader's source) ran, from an
+ * `Object.prototype` getter that Node's internals read during the agent's own work, with the
+ * agent's exemption: its writes passed every hook (test/redteam-round7-roads.test.ts). The
+ * bundle's hash is read once, when first needed (V8 hashes the source then).
+ */
+function checkedFileName(site: NodeJS.CallSite): unknown {
+  const file = (callSiteFileName as (site: NodeJS.CallSite) => unknown)(site);
+  if (file !== agentFile || !callSiteScriptHash) return file;
+  if (ownScriptHash === undefined && ownSite) ownScriptHash = callSiteScriptHash(ownSite) ?? null;
+  const hash = callSiteScriptHash(site);
+  return typeof hash === 'string' && hash === ownScriptHash ? file : NOT_THE_AGENTS_CODE;
+}
+const NOT_THE_AGENTS_CODE = '(code named after the agent)';
+
 let callSiteFunctionName: ((site: NodeJS.CallSite) => unknown) | undefined;
 let callSiteIsEval: ((site: NodeJS.CallSite) => unknown) | undefined;
 let callSiteScriptHash: ((site: NodeJS.CallSite) => unknown) | undefined;
@@ -143,7 +165,7 @@ export function callerFrames(skip: (...args: never[]) => unknown, limit: number)
   const frames: CallerFrame[] = [];
   for (let i = 0; i < sites.length; i++) {
     const site = sites[i] as NodeJS.CallSite;
-    const file = callSiteFileName(site);
+    const file = checkedFileName(site);
     const fn = callSiteFunctionName(site);
     frames[i] = {
       file: typeof file === 'string' ? file : '',
@@ -165,7 +187,7 @@ export function callerFiles(skip: (...args: never[]) => unknown, limit: number):
   if (sites === null || !callSiteFileName) return null;
   const files: string[] = [];
   for (let i = 0; i < sites.length; i++) {
-    const file = callSiteFileName(sites[i] as NodeJS.CallSite);
+    const file = checkedFileName(sites[i] as NodeJS.CallSite);
     files[i] = typeof file === 'string' ? file : '';
   }
   return files;

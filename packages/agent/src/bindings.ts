@@ -54,11 +54,6 @@ export function getBinding(name: string): Binding | undefined {
   return binding ?? undefined;
 }
 
-/** The original `process.binding`, for the loader-escape hook to delegate to. */
-export function getOriginalProcessBinding(): ((name: string) => unknown) | undefined {
-  return originalProcessBinding;
-}
-
 const patched = new WeakSet<object>();
 
 /**
@@ -157,4 +152,57 @@ function copyFunctionShape(from: AnyFunction, to: AnyFunction): void {
       // a frozen function shape is cosmetic only
     }
   }
+}
+
+/** What the app gets from `process.binding` instead of a real binding (see substituteForApp). */
+interface Substitute {
+  real: object;
+  appFacing: object;
+}
+const substitutes: Substitute[] = [];
+let bindingDescriptor: PropertyDescriptor | undefined;
+
+/**
+ * Has `process.binding(name)` give the app `make(real)` instead of the object Node's own modules
+ * use: a copy without the members through which the app could read past a hook or forge the state
+ * the agent's checks read. Made now, while no application code has run (the copy is built with
+ * `Object.keys` and friends, which the app could replace later). One wrapper serves every
+ * substitute, so hooks of different categories can each add theirs; each is taken out with its
+ * hook (undoPatches), and the wrapper when none is left. Nothing the app can reach leads to a real
+ * object or to the original `process.binding` (kept in this closure).
+ */
+export function substituteForApp(name: string, make: (real: Binding) => object): void {
+  const real = getBinding(name);
+  const original = originalProcessBinding;
+  if (!real || !original) return;
+  const entry: Substitute = { real, appFacing: make(real) };
+  substitutes[substitutes.length] = entry;
+  recordUndo(() => {
+    const index = substitutes.indexOf(entry);
+    if (index !== -1) substitutes.splice(index, 1);
+    if (substitutes.length === 0 && bindingDescriptor) {
+      Object.defineProperty(process, 'binding', bindingDescriptor);
+      bindingDescriptor = undefined;
+    }
+  });
+  if (bindingDescriptor) return;
+  const descriptor = Object.getOwnPropertyDescriptor(process, 'binding');
+  if (!descriptor) return;
+  bindingDescriptor = descriptor;
+  const binding = function binding(this: unknown, ...args: unknown[]) {
+    const result = Reflect.apply(original, this, args);
+    for (let i = 0; i < substitutes.length; i++) {
+      const substitute = substitutes[i] as Substitute;
+      if (substitute.real === result) return substitute.appFacing;
+    }
+    return result;
+  };
+  copyFunctionShape(original as AnyFunction, binding);
+  patched.add(binding);
+  Object.defineProperty(process, 'binding', {
+    value: binding,
+    writable: descriptor.writable !== false,
+    enumerable: descriptor.enumerable === true,
+    configurable: true,
+  });
 }

@@ -13,9 +13,11 @@ import { asAgentWork } from './agent-work.js';
 import { protectStackCapture, withdrawStackCapture } from './attribution.js';
 import { builtin } from './builtins.js';
 import { INHERITED_POLICY_KEY, type ParentHandOff, policyDigest, takeParentHandOff } from './child-policy.js';
+import { guardCodeNames } from './code-names.js';
 import { type AgentContext, failModeFromEnv, getContext, metadataFromEnv, setContext } from './context.js';
 import { EventSink, spoolFileIn } from './event-sink.js';
 import { hooksNeededBy, installHooks, installHooksBeforePolicy } from './hooks/registry.js';
+import { guardSharedEnvCoverage, setOperatorCoverage } from './hooks/worker.js';
 import { describeError, logLine } from './log.js';
 import { failModePolicy, type LoadedPolicy, loadPolicy, policyHandOffPending } from './policy-source.js';
 import { flushPendingEvents, initReporter } from './report.js';
@@ -148,7 +150,14 @@ function start(): void {
   if (installedEarly) installed = installedEarly.keepFor(policy);
   else if (governsSomething) installed = installHooks(context);
   context.installedHooks = installed;
+  // whatever the categories: the agent-work exemption serves them all (code-names.ts)
+  if (governsSomething) guardCodeNames();
   if (inWorkerThread) endWorkerMissingHooks(policy, installed, fromThread);
+  if (inWorkerThread) setOperatorCoverage(fromThread?.coverage);
+  if (fromThread?.sharedEnv && policy.filesystem !== 'grant') {
+    const denied = guardSharedEnvCoverage(policy.filesystem);
+    if (denied) endBeforeAppCode(denied.message);
+  }
   if (governsSomething) process.on('exit', flushPendingEvents);
   if (context.spoolEvents) writeRuntimeFile(context);
 }

@@ -41,6 +41,10 @@ export interface InheritedPolicy {
   appDirs?: readonly string[];
   /** Which cwd-relative native writers are armed, shared by every thread (hooks/support/armed-writers.ts). */
   armed?: SharedArrayBuffer;
+  /** NODE_V8_COVERAGE as the operator started the process with it (hooks/worker.ts). */
+  coverage?: string;
+  /** The worker shares this process's environment (SHARE_ENV): it judges its coverage itself. */
+  sharedEnv?: boolean;
 }
 
 /**
@@ -83,6 +87,8 @@ export function takeInheritedPolicy(): InheritedPolicy | undefined {
     ...(typeof handOff.reason === 'string' ? { reason: handOff.reason } : {}),
     ...(Array.isArray(handOff.hooks) ? { hooks: handOff.hooks } : {}),
     ...(Array.isArray(handOff.appDirs) ? { appDirs: handOff.appDirs } : {}),
+    ...(typeof handOff.coverage === 'string' ? { coverage: handOff.coverage } : {}),
+    ...(handOff.sharedEnv === true ? { sharedEnv: true } : {}),
   };
 }
 

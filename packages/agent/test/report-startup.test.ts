@@ -128,7 +128,9 @@ describe('the extension hand-off', () => {
     const fsBinding = process.binding('fs');
     const prepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
     console.log(JSON.stringify({ result: {
-      filesystem: [fn(fs.readFileSync), fn(fs.promises.opendir), fn(fsBinding.open), fn(wasi.value), wasi.writable, fn(process.binding)],
+      filesystem: [fn(fs.readFileSync), fn(fs.promises.opendir), fn(fsBinding.open), fn(wasi.value), wasi.writable],
+      // wrapped while filesystem (the fs binding's copy) or network (async_wrap's) is governed
+      processBinding: fn(process.binding),
       network: [fn(net.Socket.prototype.connect), fn(require('node:dns').lookup), fn(process.binding('tcp_wrap').TCP.prototype.connect)],
       process: [fn(childProcess.ChildProcess.prototype.spawn), fn(process.dlopen)],
       stackCapture: prepare ? [fn(prepare.get), prepare.configurable] : null,
@@ -163,6 +165,7 @@ describe('the extension hand-off', () => {
     expect(withAgent?.filesystem).toEqual(bare.filesystem);
     expect(withAgent?.process).toEqual(bare.process);
     expect(withAgent?.network).not.toEqual(bare.network);
+    expect(withAgent?.processBinding).not.toEqual(bare.processBinding);
     expect(withAgent?.stackCapture).toEqual([expect.any(String), false]);
     expect(probe).toEqual({ error: 'ERR_ACCESS_DENIED' });
   });

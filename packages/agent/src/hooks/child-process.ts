@@ -19,8 +19,9 @@ import { getBinding, patchMethod } from '../bindings.js';
 import { whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
-import { cString, stringStartsWith } from '../intrinsics.js';
+import { cString, matches, stringSlice, stringStartsWith } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
+import { judgePath } from './fs.js';
 import type { HookDescriptor } from './registry.js';
 import { fixEnvPairs, fixedEnv, initAgentPropagation } from './support/agent-propagation.js';
 import {
@@ -31,6 +32,7 @@ import {
   normalizedOptionName,
 } from './support/child-native-loads.js';
 import { stopCachingResolutions } from './support/fs-paths.js';
+import { judgeCoverage, judgeDiagnosticFlags } from './worker.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 interface SpawnOptions {
@@ -49,6 +51,7 @@ interface Judged {
   file: string;
   args: string[];
   loads: string;
+  setting: ChildSetting;
   denied: Error | null;
 }
 const judgedOptions = new WeakMap<object, Judged>();
@@ -174,16 +177,142 @@ function childLoads(args: readonly string[], envPairs: readonly string[]): Nativ
 }
 
 /**
+ * Node options that open the child's inspector before its agent starts (`--inspect`, `--inspect-brk`,
+ * `--inspect-wait`; Node reads `_` as `-`): a debugger attached to the child, the child itself
+ * through an allowed `localhost` or anything reaching the port, reads the originals out of the
+ * hooks' closures (hooks/inspector.ts), so the child runs ungoverned (test/redteam-round7-roads.test.ts).
+ * Looked for in argv, like the flags above, and in the child's NODE_OPTIONS.
+ */
+const INSPECTOR_FLAG = /^--inspect(?:[-_](?:brk|wait|brk[-_]node))?(?:=|$)/;
+const INSPECTOR_IN_NODE_OPTIONS = /(?:^|[\s"])--inspect(?:[-_](?:brk|wait|brk[-_]node))?(?:[=\s"]|$)/;
+
+function opensInspector(argv: readonly string[], nodeOptions: string | undefined): boolean {
+  for (let i = 0; i < argv.length; i++) if (matches(INSPECTOR_FLAG, argv[i] as string)) return true;
+  return nodeOptions !== undefined && matches(INSPECTOR_IN_NODE_OPTIONS, nodeOptions);
+}
+
+/**
+ * What a Node child reads from its environment and working directory that makes it write files
+ * natively, or open its inspector: the first of each variable in `KEY=value` pairs (the child's
+ * getenv() answers the first; see fixEnvPairs), and the directory relative places are in.
+ */
+export interface ChildSetting {
+  nodeOptions: string | undefined;
+  coverage: string | undefined;
+  compileCache: string | undefined;
+  /** undefined: this process's, when it is needed (it may have been removed) */
+  cwd: string | undefined;
+}
+
+function firstValue(envPairs: unknown, key: string): string | undefined {
+  if (!isArray(envPairs)) return undefined;
+  const prefix = `${key}=`;
+  for (let i = 0; i < envPairs.length; i++) {
+    const pair = toText(envPairs[i]);
+    if (stringStartsWith(pair, prefix)) return stringSlice(pair, prefix.length);
+  }
+  return undefined;
+}
+
+/** The child's setting from spawn options (`envPairs` and `cwd`, each read once by the caller). */
+export function childSettingOf(envPairs: unknown, cwd: unknown): ChildSetting {
+  let directory: string | undefined;
+  if (typeof cwd === 'string' && cwd !== '') {
+    directory = cwd;
+    if (!stringStartsWith(cwd, '/')) {
+      try {
+        directory = `${process.cwd()}/${cwd}`;
+      } catch {
+        // this process's directory is gone: the child's relative one cannot be reached either
+      }
+    }
+  }
+  return {
+    nodeOptions: firstValue(envPairs, 'NODE_OPTIONS'),
+    coverage: firstValue(envPairs, 'NODE_V8_COVERAGE'),
+    compileCache: firstValue(envPairs, 'NODE_COMPILE_CACHE'),
+    cwd: directory,
+  };
+}
+
+function sameSetting(a: ChildSetting | undefined, b: ChildSetting | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.nodeOptions === b.nodeOptions &&
+    a.coverage === b.coverage &&
+    a.compileCache === b.compileCache &&
+    a.cwd === b.cwd
+  );
+}
+
+/** NODE_OPTIONS as Node splits it: at white space, double quotes grouping (src/node_options.cc). */
+function nodeOptionTokens(nodeOptions: string): string[] {
+  const tokens: string[] = [];
+  let current = '';
+  let quoted = false;
+  let inToken = false;
+  for (let i = 0; i < nodeOptions.length; i++) {
+    const c = nodeOptions[i] as string;
+    if (c === '\\' && quoted && i + 1 < nodeOptions.length) {
+      current += nodeOptions[++i] as string;
+      inToken = true;
+    } else if (c === '"') {
+      quoted = !quoted;
+      inToken = true;
+    } else if (!quoted && (c === ' ' || c === '\t' || c === '\n')) {
+      if (inToken) tokens[tokens.length] = current;
+      current = '';
+      inToken = false;
+    } else {
+      current += c;
+      inToken = true;
+    }
+  }
+  if (inToken) tokens[tokens.length] = current;
+  return tokens;
+}
+
+// NODE_COMPILE_CACHE as the operator started the process with it: left alone
+const operatorCompileCache = process.env.NODE_COMPILE_CACHE || undefined;
+
+/**
+ * A Node child writes files natively, before its agent starts or where no hook sees: profiles and
+ * reports its flags ask for (argv or NODE_OPTIONS, judged as a worker's are: hooks/worker.ts),
+ * coverage into NODE_V8_COVERAGE, the compile cache into NODE_COMPILE_CACHE (Node 22). Each place
+ * is judged as a write (relative ones in the child's working directory); the operator's own
+ * coverage and cache settings are left alone. Any program's spawn is looked at: a flag that means
+ * nothing to it only makes its start judged as a write (test/redteam-round7-roads.test.ts).
+ */
+function judgeNativeWriters(argv: readonly string[], setting: ChildSetting, call: string): Error | null {
+  const { cwd } = setting;
+  const denied =
+    judgeDiagnosticFlags(argv, call, cwd) ??
+    (setting.nodeOptions === undefined
+      ? null
+      : judgeDiagnosticFlags(nodeOptionTokens(setting.nodeOptions), call, cwd)) ??
+    judgeCoverage(setting.coverage, call, cwd);
+  if (denied) return denied;
+  const cache = setting.compileCache;
+  if (cache === undefined || cache === '' || cache === operatorCompileCache) return null;
+  return judgePath(
+    `${stringStartsWith(cache, '/') || cwd === undefined ? cache : `${cwd}/${cache}`}/cache`,
+    'write',
+    call,
+  );
+}
+
+/**
  * The ERR_ACCESS_DENIED error for spawning `file args...`, or null when allowed. An allowed command
  * whose child would load native code at start (`loads`: OpenSSL configurations and engines,
- * LD_PRELOAD) is judged again for each of those, as process operation `load`: a denied one refuses
- * the spawn.
+ * LD_PRELOAD) is judged again for each of those, as process operation `load`, and the files a Node
+ * child would write natively (`setting`) as writes: a denied one refuses the spawn.
  */
 export function judgeSpawn(
   file: unknown,
   args: unknown,
   call: string,
   loads: readonly NativeLoad[] = [],
+  setting?: ChildSetting,
 ): Error | null {
   // what exec will use: libc reads C strings, which end at a NUL the spawn bindings do not refuse
   // ('/bin/sh\0/../../usr/bin/git' is /bin/sh, though it normalises to an allowed /usr/bin/git)
@@ -193,7 +322,8 @@ export function judgeSpawn(
   const op: Operation = {
     category: 'process',
     operation: 'spawn',
-    command: skipsPreloadModules(argv) ? UNGOVERNED_NODE : command,
+    command:
+      skipsPreloadModules(argv) || opensInspector(argv, setting?.nodeOptions) ? UNGOVERNED_NODE : command,
     args: argv,
   };
   let denied = enforce(op, { call });
@@ -202,6 +332,7 @@ export function judgeSpawn(
     const loadOp: Operation = { category: 'process', operation: 'load', command: load.target };
     denied = enforce(loadOp, { call, via: load.via });
   }
+  denied ??= setting ? judgeNativeWriters(argv, setting, call) : null;
   if (denied) deniedErrors.add(denied);
   // a child may rearrange links under governed directories at any time: no more cached resolutions
   else stopCachingResolutions();
@@ -221,8 +352,9 @@ function wrapChildProcessSpawn(original: AnyFunction): AnyFunction {
     const envPairs: string[] = [];
     if (isArray(rawEnv)) for (let i = 0; i < rawEnv.length; i++) envPairs[i] = toText(rawEnv[i]);
     const loads = childLoads(argv, envPairs);
-    const denied = judgeSpawn(file, argv, 'child_process.spawn', loads);
-    judgedOptions.set(options, { file, args: argv, loads: loadsKey(loads), denied });
+    const setting = childSettingOf(options.envPairs, (options as { cwd?: unknown }).cwd);
+    const denied = judgeSpawn(file, argv, 'child_process.spawn', loads, setting);
+    judgedOptions.set(options, { file, args: argv, loads: loadsKey(loads), setting, denied });
     if (denied) replaceNextSpawnError(this, denied);
     return ReflectApply(original, this, args);
   };
@@ -287,10 +419,14 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
     const judged = judgedOptions.get(options);
     judgedOptions.delete(options);
     const loads = childLoads(snapshot.args, snapshot.envPairs);
+    const setting = childSettingOf(snapshot.envPairs, snapshot.cwd);
     const verdict =
-      judged && sameCommand(judged, snapshot.file, snapshot.args) && judged.loads === loadsKey(loads)
+      judged &&
+      sameCommand(judged, snapshot.file, snapshot.args) &&
+      judged.loads === loadsKey(loads) &&
+      sameSetting(judged.setting, setting)
         ? judged.denied
-        : judgeSpawn(snapshot.file, snapshot.args, "process.binding('process_wrap').Process.spawn", loads);
+        : judgeSpawn(snapshot.file, snapshot.args, "process.binding('process_wrap').Process.spawn", loads, setting);
     if (verdict) {
       // pid 0 makes ChildProcess create handle-less stdio sockets instead of reading unopened pipes
       try {
@@ -315,6 +451,7 @@ function wrapSpawnSyncBinding(original: AnyFunction): AnyFunction {
       snapshot.args,
       'child_process.spawnSync',
       childLoads(snapshot.args, snapshot.envPairs),
+      childSettingOf(snapshot.envPairs, snapshot.cwd),
     );
     if (denied) throw denied;
     fixEnvPairs(snapshot.envPairs);
@@ -352,7 +489,13 @@ function wrapExecve(original: AnyFunction): AnyFunction {
     const names = objectKeys(fixed);
     for (let i = 0; i < names.length; i++) pairs[i] = `${names[i]}=${fixed[names[i] as string]}`;
     const judgedArgv = isArray(rawArgv) ? argv : [file];
-    const denied = judgeSpawn(file, judgedArgv, 'process.execve', childLoads(judgedArgv, pairs));
+    const setting: ChildSetting = {
+      nodeOptions: fixed.NODE_OPTIONS,
+      coverage: fixed.NODE_V8_COVERAGE,
+      compileCache: fixed.NODE_COMPILE_CACHE,
+      cwd: undefined,
+    };
+    const denied = judgeSpawn(file, judgedArgv, 'process.execve', childLoads(judgedArgv, pairs), setting);
     if (denied) throw denied;
     const rest: unknown[] = [file, isArray(rawArgv) ? argv : (rawArgv ?? []), fixed];
     for (let i = 3; i < args.length; i++) rest[i] = args[i];

@@ -14,7 +14,7 @@
  */
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
-import { getBinding, patchMethod } from '../bindings.js';
+import { getBinding, patchMethod, substituteForApp } from '../bindings.js';
 import { loadForAgent, whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import type { AgentContext } from '../context.js';
@@ -101,6 +101,7 @@ function install(agentContext: AgentContext): void {
   executionAsyncId = builtin<typeof import('node:async_hooks')>('node:async_hooks').executionAsyncId;
   context = agentContext;
   patchBinding();
+  substituteForApp('async_wrap', appFacingAsyncWrap);
   // the module when it loads, if ever (net loads it for its first lookup): the binding above judges
   // every query until then
   let originalLookup: typeof import('node:dns').lookup | undefined;
@@ -364,6 +365,31 @@ function runsAsItsOwnCompletion(request: object): boolean {
   } catch {
     return false; // not a real request: its completion would never come from libuv
   }
+}
+
+/**
+ * The app's `process.binding('async_wrap')`. Node keeps the async context in typed arrays on that
+ * binding (`async_id_fields[kExecutionAsyncId]`, the saved ids in `async_ids_stack`...), which the
+ * real object hands out writable, with the functions that push, pop and clear it and the trampoline
+ * every callback from C++ goes through: an app writing them made a forged completion, run as a
+ * promise reaction with nothing under it, look like the request's own (runsAsItsOwnCompletion), so
+ * that an allowed name vouched for any address (test/redteam-round7-roads.test.ts). The copy keeps
+ * the constants (copied) and copies of the typed arrays as they were at start; no function of the
+ * binding. Node's own modules keep the real object.
+ */
+function appFacingAsyncWrap(real: Record<string, unknown>): object {
+  const copy: Record<string, unknown> = {};
+  const keys = Object.keys(real);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = real[key];
+    if (typeof value === 'function') continue;
+    if (ArrayBuffer.isView(value)) copy[key] = (value as unknown as { slice(): unknown }).slice();
+    else if (Array.isArray(value)) copy[key] = [];
+    else if (value !== null && typeof value === 'object') copy[key] = { ...(value as object) };
+    else copy[key] = value;
+  }
+  return copy;
 }
 
 function learnOnComplete(request: unknown, hostname: string): void {

@@ -12,7 +12,7 @@
  *   when first imported; the registry calls `module.syncBuiltinESMExports()` after all hooks, so any
  *   namespace that already exists is brought in line with the hooked functions.
  */
-import { getBinding, getOriginalProcessBinding, patchMethod } from '../bindings.js';
+import { substituteForApp } from '../bindings.js';
 import { judgedMethod, LOADER_ONLY_METHODS } from './fs-binding.js';
 import type { HookDescriptor } from './registry.js';
 
@@ -24,24 +24,7 @@ export const hook: HookDescriptor = {
   name: 'loader-escapes',
   category: 'filesystem',
   install() {
-    const originalBinding = getOriginalProcessBinding();
-    const realFs = getBinding('fs');
-    if (originalBinding && realFs) {
-      // made at the app's first process.binding('fs') (few apps make one), from the binding as
-      // patched at start: copying its ~100 members at every cold start cost ~0.3 MB of young heap
-      let appFs: Record<string, unknown> | undefined;
-      patchMethod<AnyFunction>(
-        process,
-        'binding',
-        (original) =>
-          function binding(this: unknown, ...args: unknown[]) {
-            const result = ReflectApply(original, this, args);
-            if (result !== realFs) return result;
-            appFs ??= appFacingFsBinding(realFs);
-            return appFs;
-          },
-      );
-    }
+    substituteForApp('fs', appFacingFsBinding);
   },
 };
 

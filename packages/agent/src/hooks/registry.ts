@@ -14,6 +14,7 @@ import { hook as dgramHook } from './dgram.js';
 import { hook as dnsHook } from './dns.js';
 import { hook as fsHook } from './fs.js';
 import { hook as fsBindingHook } from './fs-binding.js';
+import { hook as inspectorHook } from './inspector.js';
 import { hook as loaderEscapesHook } from './loader-escapes.js';
 import { hook as nativeAddonsHook } from './native-addons.js';
 import { hook as nativeWritersHook } from './native-writers.js';
@@ -46,6 +47,7 @@ export const HOOKS: readonly HookDescriptor[] = [
   opensslEnginesHook,
   sqliteHook,
   sqliteExtensionsHook,
+  inspectorHook,
   // last: syncs ESM namespaces of builtins with everything patched above
   loaderEscapesHook,
 ];

@@ -78,7 +78,15 @@ function wrapWorker(Original: WorkerClass): AnyFunction {
       // (`Boolean.prototype.execArgv = ['--expose-internals']`, `.env = {}`), which the app can fill in
       args[1] = { env: fixedEnv(process.env) };
     }
-    const handOff = policyHandOff();
+    const env = (args[1] as { env?: unknown }).env;
+    const shared = env === SHARE_ENV && SHARE_ENV !== undefined;
+    const coverageDenied = judgeCoverage(
+      shared ? sharedEnv?.NODE_V8_COVERAGE : (env as Record<string, unknown>).NODE_V8_COVERAGE,
+      'new Worker',
+    );
+    if (coverageDenied) throw coverageDenied;
+    const base = policyHandOff();
+    const handOff = base && shared ? { ...base, sharedEnv: true } : base;
     const target = new.target;
     if (!handOff || !setEnvironmentData) return ReflectConstruct(Original, args, target);
     return withPolicyHandOff(setEnvironmentData, handOff, () => ReflectConstruct(Original, args, target));
@@ -106,11 +114,53 @@ function policyHandOff(): InheritedPolicy | undefined {
     ...(context.failReason !== undefined ? { reason: context.failReason } : {}),
     ...(context.installedHooks !== undefined ? { hooks: context.installedHooks } : {}),
     appDirs: context.appDirs,
+    ...(operatorCoverage !== undefined ? { coverage: operatorCoverage } : {}),
   };
   // shared, not copied: what the worker arms, the starting thread's chdir judgement must see
   const armed = armedBuffer();
   if (armed) handOffCache.armed = armed;
   return handOffCache;
+}
+
+/**
+ * NODE_V8_COVERAGE as the operator started the process with it (Node made it absolute before the
+ * agent ran); a worker takes its starting thread's (setOperatorCoverage, from the hand-off).
+ */
+let operatorCoverage: string | undefined = process.env.NODE_V8_COVERAGE || undefined;
+
+export function setOperatorCoverage(value: string | undefined): void {
+  operatorCoverage = value;
+}
+
+/**
+ * NODE_V8_COVERAGE in a worker's environment makes Node's C++ code write the worker's coverage
+ * (`coverage-<pid>-<time>-<thread>.json`, with the app's script URLs and function names) into that
+ * directory when the worker exits or calls `v8.takeCoverage()`, out of every fs hook; Node turns it
+ * on when the process's environment holds the variable as the worker starts, and reads the
+ * directory from the worker's own environment, which is the corrected copy the Worker hook hands
+ * over (or, with SHARE_ENV, this process's). So `process.env.NODE_V8_COVERAGE = '/tmp/x'` and any
+ * Worker wrote under /tmp under filesystem deny (test/redteam-round7-roads.test.ts). Judged as a
+ * write in that directory; the operator's own setting is left alone.
+ */
+export function judgeCoverage(value: unknown, call: string, cwd?: string): Error | null {
+  if (typeof value !== 'string' || value === '' || value === operatorCoverage) return null;
+  return judgePath(`${inDirectory(cwd, value)}/coverage.json`, 'write', call);
+}
+
+/**
+ * In a SHARE_ENV worker, before the app's first line: the environment Node read the coverage
+ * directory from is the one the app shares, which it can change between `new Worker` (judged above)
+ * and the worker's start. The directory Node took is judged again as this worker sees it; a refused
+ * one stops the coverage (`v8.stopCoverage()`: Node then writes nothing), and under filesystem deny
+ * coverage the operator did not ask for is stopped anyway, since the app could change the variable
+ * back between Node's read and ours.
+ * @returns the refusal, for the worker to end with, or null
+ */
+export function guardSharedEnvCoverage(filesystemMode: string): Error | null {
+  const denied = judgeCoverage(process.env.NODE_V8_COVERAGE, 'new Worker (SHARE_ENV)');
+  if (denied || (filesystemMode === 'deny' && operatorCoverage === undefined))
+    builtin<typeof import('node:v8')>('node:v8').stopCoverage();
+  return denied;
 }
 
 /**
@@ -146,7 +196,7 @@ const DIAGNOSTIC_PLACE =
  * judged as a write where the file would land (each place named, else the working directory), under
  * the filesystem policy (test/redteam-round6.test.ts).
  */
-function judgeDiagnosticFlags(execArgv: unknown): Error | null {
+export function judgeDiagnosticFlags(execArgv: unknown, call = 'new Worker', cwd?: string): Error | null {
   if (!isArray(execArgv)) return null;
   const flags = execArgv as string[]; // strings already (snapshotOptions)
   let writes = false;
@@ -161,15 +211,25 @@ function judgeDiagnosticFlags(execArgv: unknown): Error | null {
     const value = place[1] ?? toText(flags[++i] ?? '');
     named = true;
     if (value === '' || stringCharCodeAt(value, 0) !== 0x2f) relativePlace = true;
-    denied ??= judgePath(`${value === '' ? '.' : value}/diagnostic`, 'write', 'new Worker');
+    denied ??= judgePath(`${inDirectory(cwd, value === '' ? '.' : value)}/diagnostic`, 'write', call);
   }
   if (!writes) return null;
-  // relative: against the real cwd (judgePath's), not `process.cwd()`, which the app may replace
-  denied ??= named ? null : judgePath('diagnostic', 'write', 'new Worker');
-  // a relative directory (and near-limit snapshots, reports) meets the cwd only when the file is
-  // written, as the worker exits or later: from then on a chdir is judged (native-writers.ts)
-  if (!denied && (relativePlace || !named)) armCwdWriter(ARMED_DIAGNOSTIC);
+  denied ??= named ? null : judgePath(inDirectory(cwd, 'diagnostic'), 'write', call);
+  // a relative directory (and near-limit snapshots, reports) of this process's own worker meets the
+  // cwd only when the file is written, as the worker exits or later: from then on a chdir is judged
+  // (native-writers.ts). A child's cwd is its own: this process's chdir cannot move it.
+  if (!denied && cwd === undefined && (relativePlace || !named)) armCwdWriter(ARMED_DIAGNOSTIC);
   return denied;
+}
+
+/**
+ * `path` as seen from `cwd` (a child's working directory). Without one, a relative path stays
+ * relative: judgePath resolves it against the real working directory, not `process.cwd()`, which
+ * the app may replace.
+ */
+function inDirectory(cwd: string | undefined, path: string): string {
+  if (cwd === undefined || stringCharCodeAt(path, 0) === 0x2f) return path;
+  return `${cwd}/${path}`;
 }
 
 /**
