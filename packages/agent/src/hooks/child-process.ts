@@ -426,7 +426,13 @@ function wrapProcessWrapSpawn(original: AnyFunction): AnyFunction {
       judged.loads === loadsKey(loads) &&
       sameSetting(judged.setting, setting)
         ? judged.denied
-        : judgeSpawn(snapshot.file, snapshot.args, "process.binding('process_wrap').Process.spawn", loads, setting);
+        : judgeSpawn(
+            snapshot.file,
+            snapshot.args,
+            "process.binding('process_wrap').Process.spawn",
+            loads,
+            setting,
+          );
     if (verdict) {
       // pid 0 makes ChildProcess create handle-less stdio sockets instead of reading unopened pipes
       try {
