@@ -157,7 +157,9 @@ function copyFunctionShape(from: AnyFunction, to: AnyFunction): void {
 /** What the app gets from `process.binding` instead of a real binding (see substituteForApp). */
 interface Substitute {
   real: object;
-  appFacing: object;
+  make: (real: Binding) => object;
+  /** made now, or at the app's first ask when `make` reads only what the agent captured at load */
+  appFacing: object | undefined;
 }
 const substitutes: Substitute[] = [];
 let bindingDescriptor: PropertyDescriptor | undefined;
@@ -165,17 +167,18 @@ let bindingDescriptor: PropertyDescriptor | undefined;
 /**
  * Has `process.binding(name)` give the app `make(real)` instead of the object Node's own modules
  * use: a copy without the members through which the app could read past a hook or forge the state
- * the agent's checks read. Made now, while no application code has run (the copy is built with
- * `Object.keys` and friends, which the app could replace later). One wrapper serves every
+ * the agent's checks read. Made now, while no application code has run (a copy built with
+ * `Object.keys` and friends, which the app could replace later), or, with `whenAsked`, at the app's
+ * first ask, for a `make` that uses only functions the agent captured at load. One wrapper serves every
  * substitute, so hooks of different categories can each add theirs; each is taken out with its
  * hook (undoPatches), and the wrapper when none is left. Nothing the app can reach leads to a real
  * object or to the original `process.binding` (kept in this closure).
  */
-export function substituteForApp(name: string, make: (real: Binding) => object): void {
+export function substituteForApp(name: string, make: (real: Binding) => object, whenAsked = false): void {
   const real = getBinding(name);
   const original = originalProcessBinding;
   if (!real || !original) return;
-  const entry: Substitute = { real, appFacing: make(real) };
+  const entry: Substitute = { real, make, appFacing: whenAsked ? undefined : make(real) };
   substitutes[substitutes.length] = entry;
   recordUndo(() => {
     const index = substitutes.indexOf(entry);
@@ -193,7 +196,10 @@ export function substituteForApp(name: string, make: (real: Binding) => object):
     const result = Reflect.apply(original, this, args);
     for (let i = 0; i < substitutes.length; i++) {
       const substitute = substitutes[i] as Substitute;
-      if (substitute.real === result) return substitute.appFacing;
+      if (substitute.real === result) {
+        substitute.appFacing ??= substitute.make(result as Binding);
+        return substitute.appFacing;
+      }
     }
     return result;
   };

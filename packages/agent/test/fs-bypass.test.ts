@@ -229,6 +229,27 @@ describe('raw bindings and loader internals', () => {
     expect(existsSync(join(dir, 'secret.txt'))).toBe(true);
   });
 
+  it("judges the loader-only reader when the app tampered with Object.keys/defineProperty/entries and the array iterator before its first process.binding('fs')", async () => {
+    // the app-facing copy is made at the first ask (loader-escapes.ts): a copy built with the app's
+    // functions could skip the judged readers and keep the real ones
+    const dir = governedDir();
+    const { outcome } = await attempts(
+      dir,
+      `const realKeys = Object.keys;
+       Object.keys = (o) => realKeys(o).filter((k) => !k.startsWith('internalModule'));
+       Object.entries = () => [];
+       Object.defineProperty = (o, k, d) => { if (!String(k).startsWith('internalModule')) Reflect.defineProperty(o, k, d); return o; };
+       Array.prototype[Symbol.iterator] = function* () {};
+       const b = process.binding('fs');
+       const reader = typeof b.internalModuleReadJSON === 'function' ? 'internalModuleReadJSON' : 'internalModuleStat';
+       await attempt('loaderReader', () => JSON.stringify(b[reader](dir + '/secret.txt')));
+       await attempt('open', () => b.open(dir + '/raw.txt', fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644));`,
+    );
+    expect(outcome.loaderReader).toMatchObject({ ok: false, code: 'ERR_ACCESS_DENIED' });
+    expect(outcome.open).toMatchObject({ ok: false, code: 'ERR_ACCESS_DENIED' });
+    expect(existsSync(join(dir, 'raw.txt'))).toBe(false);
+  });
+
   it('judges process.getBuiltinModule and a fake module handed to the CommonJS loader', async () => {
     const dir = governedDir();
     const { outcome } = await attempts(
