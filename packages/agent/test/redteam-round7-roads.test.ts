@@ -520,6 +520,29 @@ describe("red team 7: code compiled under the agent's file name or a node: one",
 });
 
 describe('red team 7: held (regression)', () => {
+  it("node:test's run() starts its test files in child processes: refused under process deny", async () => {
+    // the test file writes DIR/ran when it runs; under deny it must never run
+    const body = `
+      const testFile = '/dev/shm/rt7-run-' + process.pid + '.test.js';
+      fs.writeFileSync(testFile, "require('node:fs').writeFileSync(" + JSON.stringify(DIR + '/ran') + ", 'x');");
+      const stream = require('node:test').run({ files: [testFile] });
+      let failed = 0;
+      stream.on('test:fail', () => failed++);
+      await new Promise((resolve) => { stream.on('end', resolve); stream.on('close', resolve); stream.resume(); });
+      fs.unlinkSync(testFile);
+      report({ failed: failed > 0 });`;
+    const denied = await attack(body, { ...DENY_ALL, filesystem: 'observe' });
+    expect(denied.created).toEqual([]);
+    expect(denied.results).toEqual([{ failed: true }]);
+    expect(denied.events.some((event) => event.action === 'deny' && event.operation === 'spawn')).toBe(true);
+    // control: under process observe the test file runs (and its start is reported)
+    const observed = await attack(body, { ...DENY_ALL, filesystem: 'observe', process: 'observe' });
+    expect(observed.created).toEqual(['ran']);
+    expect(observed.events.some((event) => event.action === 'observe' && event.operation === 'spawn')).toBe(
+      true,
+    );
+  });
+
   it('a sourceMappingURL naming a governed file is read through the fs binding (judged)', async () => {
     const mapDir = targetDir();
     const secret = join(mapDir.dir, 'map.json');
