@@ -4,18 +4,10 @@
 // checks that nothing appeared there. Each finding's test failed against the bundle before its fix
 // (see the commit messages); attacks that held are kept, grouped, as a regression test.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  appResults,
-  cleanup,
-  ensureAgentBuilt,
-  node22Binary,
-  runFixture,
-  testNodeBinary,
-} from './harness.js';
-import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
+import { ensureAgentBuilt, node22Binary, testNodeBinary } from './harness.js';
+import { type FileAttack, runFileAttack } from './redteam-support.js';
 
 beforeAll(() => ensureAgentBuilt(), 120_000);
 
@@ -24,25 +16,8 @@ const NODE_MAJOR = Number(
   execFileSync(testNodeBinary(), ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0],
 );
 
-async function attack(
-  body: string,
-  nodeBinary?: string,
-): Promise<{ results: Record<string, unknown>[]; created: string[] }> {
-  const target = targetDir();
-  try {
-    const run = await runFixture({
-      nodeBinary,
-      policy: DENY_ALL,
-      source: attackSource(`const DIR = process.env.RT_TARGET_DIR;\n${body}`),
-      env: { RT_TARGET: join(target.dir, 'written'), RT_TARGET_DIR: target.dir },
-      timeoutMs: 30_000,
-    });
-    const results = appResults(run);
-    cleanup(run);
-    return { results, created: readdirSync(target.dir) };
-  } finally {
-    target.remove();
-  }
+function attack(body: string, nodeBinary?: string): Promise<FileAttack> {
+  return runFileAttack(body, { nodeBinary });
 }
 
 const workerExit = (execArgv: string[]) => `

@@ -3,7 +3,7 @@
 // under /tmp that must not appear). Each finding's test failed against the bundle before its fix
 // (see the commit messages).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,40 +13,25 @@ import {
   node22Binary,
   packageDir,
   requireDependency,
-  runFixture,
   testNodeBinary,
 } from './harness.js';
-import { attackSource, DENY_ALL, runAttack, targetDir, useForbiddenServer } from './redteam-support.js';
+import {
+  DENY_ALL,
+  type FileAttack,
+  runAttack,
+  runFileAttack,
+  targetDir,
+  useForbiddenServer,
+} from './redteam-support.js';
 
 beforeAll(() => ensureAgentBuilt(), 120_000);
 
-interface Outcome {
-  results: Record<string, unknown>[];
-  created: string[];
-  events: { category: string; action: string; operation: string; target: string }[];
-  stderr: string;
-}
-
-async function attack(
+function attack(
   body: string,
   policy: Record<string, unknown> = DENY_ALL,
   nodeBinary?: string,
-): Promise<Outcome> {
-  const target = targetDir();
-  try {
-    const run = await runFixture({
-      nodeBinary,
-      policy,
-      source: attackSource(`const DIR = process.env.RT_TARGET_DIR;\n${INSPECTOR_ESCAPE}\n${body}`),
-      env: { RT_TARGET: join(target.dir, 'written'), RT_TARGET_DIR: target.dir },
-      timeoutMs: 30_000,
-    });
-    const results = appResults(run);
-    cleanup(run);
-    return { results, created: readdirSync(target.dir), events: run.events, stderr: run.stderr };
-  } finally {
-    target.remove();
-  }
+): Promise<FileAttack> {
+  return runFileAttack(`${INSPECTOR_ESCAPE}\n${body}`, { policy, nodeBinary });
 }
 
 /**

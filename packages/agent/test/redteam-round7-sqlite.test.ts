@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type AgentEvent,
   appResults,
   cleanup,
   ensureAgentBuilt,
@@ -19,7 +18,7 @@ import {
   runFixture,
   testNodeBinary,
 } from './harness.js';
-import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
+import { attackSource, DENY_ALL, type FileAttack, runFileAttack, targetDir } from './redteam-support.js';
 
 beforeAll(() => ensureAgentBuilt(), 120_000);
 
@@ -33,43 +32,20 @@ const haveSqliteNode = existsSync(sqliteNode);
 if (!haveSqliteNode)
   console.log(`redteam-round7-sqlite: no Node 22 binary at ${sqliteNode} (npm ci --prefix testing/node22)`);
 
-interface Outcome {
-  results: Record<string, unknown>[];
-  created: string[];
-  events: AgentEvent[];
-  stderr: string;
-}
-
-async function attack(
+function attack(
   body: string,
   options: {
     policy?: Record<string, unknown> | ((dir: string) => Record<string, unknown>);
     setup?: (dir: string) => void;
   } = {},
-): Promise<Outcome> {
-  const target = targetDir();
-  try {
-    options.setup?.(target.dir);
-    const chosen = typeof options.policy === 'function' ? options.policy(target.dir) : options.policy;
-    const run = await runFixture({
-      nodeBinary: sqliteNode,
-      policy: chosen ?? DENY_ALL,
-      source: attackSource(
-        `const DIR = process.env.RT_TARGET_DIR;
-const LOADED_AT_START = process.moduleLoadList.includes('NativeModule sqlite');
+): Promise<FileAttack> {
+  return runFileAttack(
+    `const LOADED_AT_START = process.moduleLoadList.includes('NativeModule sqlite');
 const sqlite = require('node:sqlite');
 const { DatabaseSync } = sqlite;
 ${body}`,
-      ),
-      env: { RT_TARGET: join(target.dir, 'written.db'), RT_TARGET_DIR: target.dir },
-      timeoutMs: 30_000,
-    });
-    const results = appResults(run);
-    cleanup(run);
-    return { results, created: readdirSync(target.dir), events: run.events, stderr: run.stderr };
-  } finally {
-    target.remove();
-  }
+    { ...options, nodeBinary: sqliteNode, targetName: 'written.db' },
+  );
 }
 
 const merged = (results: Record<string, unknown>[]): Record<string, unknown> => Object.assign({}, ...results);

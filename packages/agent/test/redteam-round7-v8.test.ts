@@ -6,19 +6,10 @@
 // agent let the app arm from an ungoverned working directory must not follow a later `chdir` into a
 // governed one. Each finding's test failed against the bundle before its fix (see the commit messages).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AgentEvent,
-  appResults,
-  cleanup,
-  ensureAgentBuilt,
-  node22Binary,
-  runFixture,
-  testNodeBinary,
-} from './harness.js';
-import { attackSource, DENY_ALL, targetDir } from './redteam-support.js';
+import { ensureAgentBuilt, node22Binary, testNodeBinary } from './harness.js';
+import { DENY_ALL, type FileAttack, runFileAttack } from './redteam-support.js';
 
 beforeAll(() => ensureAgentBuilt(), 120_000);
 
@@ -28,13 +19,6 @@ const NODE_MAJOR = Number(
 );
 const OBSERVE = { ...DENY_ALL, filesystem: 'observe' };
 
-interface Outcome {
-  results: Record<string, unknown>[];
-  created: string[];
-  events: AgentEvent[];
-  stderr: string;
-}
-
 /**
  * Runs `body` with DIR (a fresh governed directory that must stay empty under deny) and SHM (a fresh
  * ungoverned directory under /dev/shm, where the app may write), `optimize(source)` (TurboFan
@@ -43,33 +27,26 @@ interface Outcome {
 async function attack(
   body: string,
   options: { policy?: Record<string, unknown>; nodeBinary?: string; nodeArgs?: string[] } = {},
-): Promise<Outcome> {
-  const target = targetDir();
+): Promise<FileAttack> {
   const shm = mkdtempSync('/dev/shm/rt7-');
   try {
-    const run = await runFixture({
-      nodeBinary: options.nodeBinary,
-      policy: options.policy ?? DENY_ALL,
-      // natives syntax from the command line: optimize() must not depend on a flag the hook judges
-      nodeArgs: ['--allow-natives-syntax', ...(options.nodeArgs ?? [])],
-      source: attackSource(`
-        const DIR = process.env.RT_TARGET_DIR;
-        const SHM = process.env.RT_SHM;
+    return await runFileAttack(
+      `const SHM = process.env.RT_SHM;
         const v8 = require('node:v8');
         const optimize = (source) => {
           const f = new Function('x', source);
           new Function('f', '%PrepareFunctionForOptimization(f); f(1); f(2); %OptimizeFunctionOnNextCall(f); f(3);')(f);
         };
-        ${body}`),
-      env: { RT_TARGET: join(target.dir, 'written'), RT_TARGET_DIR: target.dir, RT_SHM: shm },
-      timeoutMs: 30_000,
-    });
-    const results = appResults(run);
-    const outcome = { results, created: readdirSync(target.dir), events: run.events, stderr: run.stderr };
-    cleanup(run);
-    return outcome;
+        ${body}`,
+      {
+        nodeBinary: options.nodeBinary,
+        policy: options.policy,
+        // natives syntax from the command line: optimize() must not depend on a flag the hook judges
+        nodeArgs: ['--allow-natives-syntax', ...(options.nodeArgs ?? [])],
+        env: { RT_SHM: shm },
+      },
+    );
   } finally {
-    target.remove();
     rmSync(shm, { recursive: true, force: true });
   }
 }

@@ -4,12 +4,15 @@
  * reach: a loopback TCP server on 127.0.0.2 (a second loopback address the policies never allow)
  * that must see no connection, and target files in a fresh directory under /tmp that must not exist.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import {
+  type AgentEvent,
+  appResults,
+  cleanup,
   ensureAgentBuilt,
   fixturePath,
   policy,
@@ -107,6 +110,47 @@ export async function runAttack(
 export function targetDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'redteam-target-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** What a file attack left behind: the app's reports, what appeared in its target directory, the events. */
+export interface FileAttack {
+  results: Record<string, unknown>[];
+  created: string[];
+  events: AgentEvent[];
+  stderr: string;
+}
+
+/**
+ * Runs the attack `body` (under DENY_ALL unless `options.policy` says otherwise) with `DIR`, a fresh
+ * directory under /tmp (governed) that must stay empty under deny, and `TARGET`, the file
+ * `targetName` in it. `policy` may be made from that directory, and `setup` prepares it.
+ */
+export async function runFileAttack(
+  body: string,
+  options: Omit<Partial<RunOptions>, 'policy' | 'setup' | 'source'> & {
+    policy?: Record<string, unknown> | ((dir: string) => Record<string, unknown>);
+    setup?: (dir: string) => void;
+    targetName?: string;
+  } = {},
+): Promise<FileAttack> {
+  const { policy: chosen, setup, targetName = 'written', env, ...runOptions } = options;
+  const target = targetDir();
+  try {
+    setup?.(target.dir);
+    const run = await runFixture({
+      timeoutMs: 30_000,
+      ...runOptions,
+      policy: (typeof chosen === 'function' ? chosen(target.dir) : chosen) ?? DENY_ALL,
+      source: attackSource(`const DIR = process.env.RT_TARGET_DIR;\n${body}`),
+      env: { RT_TARGET: join(target.dir, targetName), RT_TARGET_DIR: target.dir, ...env },
+    });
+    const results = appResults(run);
+    const outcome = { results, created: readdirSync(target.dir), events: run.events, stderr: run.stderr };
+    cleanup(run);
+    return outcome;
+  } finally {
+    target.remove();
+  }
 }
 
 /**
