@@ -112,6 +112,19 @@ export function replaceProperty(target: object, key: PropertyKey, descriptor: Pr
 }
 
 /**
+ * Makes the prototype of the class `Original` lead to `replacement`, its judging stand-in:
+ * `instance.constructor` (and `Object.getPrototypeOf(instance).constructor`) must not hand the app the
+ * unjudged original. Journaled like every patch.
+ */
+export function pointConstructorTo(Original: { prototype: object }, replacement: AnyFunction): void {
+  replaceProperty(Original.prototype, 'constructor', {
+    value: replacement,
+    writable: true,
+    configurable: true,
+  });
+}
+
+/**
  * Replaces `target[key]` with `makeWrapper(original)`, in place, keeping the original only in the
  * wrapper's closure (nothing on the wrapper leads back to it) and the original's name and length,
  * so libraries that inspect functions see no difference. Patching the same method twice is a no-op,

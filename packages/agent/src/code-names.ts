@@ -14,7 +14,7 @@
  * Node's own loaders captured theirs at start), `vm.compileFunction` (its internal helper captured
  * the binding's at start) and `Module.prototype._compile`.
  */
-import { getBinding, patchMethod, replaceProperty } from './bindings.js';
+import { getBinding, patchMethod, pointConstructorTo } from './bindings.js';
 import { whenBuiltinLoaded } from './builtin-loads.js';
 import { builtin } from './builtins.js';
 
@@ -100,11 +100,6 @@ function renamingConstructor(original: AnyFunction): AnyFunction {
     return ReflectConstruct(Original, renamedAt(args, 1), new.target);
   } as unknown as AnyFunction & { prototype: object };
   Renaming.prototype = Original.prototype;
-  replaceProperty(Original.prototype, 'constructor', {
-    value: Renaming,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
+  pointConstructorTo(Original, Renaming);
   return Renaming;
 }

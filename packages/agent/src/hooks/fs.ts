@@ -7,7 +7,7 @@
  */
 import type { Operation } from '@appdefender/policy';
 import { isAgentWork } from '../agent-work.js';
-import { getBinding, patchMethod, replaceProperty } from '../bindings.js';
+import { getBinding, patchMethod, pointConstructorTo, replaceProperty } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
 import { stringCharCodeAt } from '../intrinsics.js';
@@ -343,10 +343,6 @@ function wrapWasi(original: AnyFunction): AnyFunction {
     return ReflectConstruct(Original, args, new.target);
   } as unknown as AnyFunction & { prototype: object };
   WASI.prototype = Original.prototype;
-  replaceProperty(Original.prototype, 'constructor', {
-    value: WASI,
-    writable: true,
-    configurable: true,
-  });
+  pointConstructorTo(Original, WASI);
   return WASI;
 }

@@ -16,7 +16,7 @@
  * A Node child started with `--inspect*` is judged in child-process.ts.
  */
 import type { Operation } from '@appdefender/policy';
-import { getBinding, patchMethod, replaceProperty } from '../bindings.js';
+import { getBinding, patchMethod, pointConstructorTo } from '../bindings.js';
 import { enforce } from '../enforce.js';
 import type { HookDescriptor } from './registry.js';
 
@@ -101,11 +101,6 @@ function judgedConstructor(Original: Constructor, call: string): AnyFunction {
     return ReflectConstruct(Original, args, new.target);
   } as unknown as AnyFunction & { prototype: object };
   Judged.prototype = Original.prototype;
-  replaceProperty(Original.prototype, 'constructor', {
-    value: Judged,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
+  pointConstructorTo(Original, Judged);
   return Judged;
 }

@@ -26,7 +26,7 @@
  * costs about 2.5 M instructions of a Node 22 cold start, and none on Node 20, which has no node:sqlite.
  */
 import { isAgentWork } from '../agent-work.js';
-import { patchMethod, replaceProperty } from '../bindings.js';
+import { patchMethod, pointConstructorTo, replaceProperty } from '../bindings.js';
 import { enforce } from '../enforce.js';
 import { stringCharCodeAt, stringStartsWith, weakMapGet, weakMapSet } from '../intrinsics.js';
 import { judgePath, loadQuietly } from './fs.js';
@@ -116,11 +116,7 @@ function wrapDatabaseSync(original: AnyFunction): AnyFunction {
     value: Original.prototype,
     writable: getOwnPropertyDescriptor(Original, 'prototype')?.writable === true,
   });
-  replaceProperty(Original.prototype, 'constructor', {
-    value: DatabaseSync,
-    writable: true,
-    configurable: true,
-  });
+  pointConstructorTo(Original, DatabaseSync);
   return DatabaseSync;
 }
 
