@@ -352,7 +352,7 @@ function wrapChildProcessSpawn(original: AnyFunction): AnyFunction {
     const envPairs: string[] = [];
     if (isArray(rawEnv)) for (let i = 0; i < rawEnv.length; i++) envPairs[i] = toText(rawEnv[i]);
     const loads = childLoads(argv, envPairs);
-    const setting = childSettingOf(options.envPairs, (options as { cwd?: unknown }).cwd);
+    const setting = childSettingOf(envPairs, (options as { cwd?: unknown }).cwd);
     const denied = judgeSpawn(file, argv, 'child_process.spawn', loads, setting);
     judgedOptions.set(options, { file, args: argv, loads: loadsKey(loads), setting, denied });
     if (denied) replaceNextSpawnError(this, denied);
