@@ -23,6 +23,7 @@
  */
 import { POLICY_GROUP_FIELDS, type PolicyGroup, parsePolicyGroup } from '@appdefender/policy';
 import { getContext, type PolicySource } from './context.js';
+import { isArray, jsonStringify, matches, stringCharCodeAt } from './intrinsics.js';
 import { describeError } from './log.js';
 import { sha256Hex } from './sha256.js';
 
@@ -34,19 +35,9 @@ const INLINE_MAX_LENGTH = 64 * 1024;
 const POLICY_SOURCES: readonly PolicySource[] = ['file', 'extension', 'control-plane', 'cache', 'fail-mode'];
 
 // captured at load: the hand-off is built at the first spawn, long after the app's code ran
-const jsonStringify = JSON.stringify;
-const isArray = Array.isArray;
 const Bytes = Uint8Array;
-const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt) as (
-  text: string,
-  index: number,
-) => number;
 const HEX = '0123456789abcdef';
 const DIGEST = /^[0-9a-f]{64}$/;
-const regExpTest = Function.prototype.call.bind(RegExp.prototype.test) as (
-  regExp: RegExp,
-  text: string,
-) => boolean;
 
 /**
  * A JSON string literal in ASCII (non-ASCII characters as `\uXXXX`). `JSON.stringify` of a
@@ -56,7 +47,7 @@ function asciiJsonString(text: string): string {
   const json = jsonStringify(text) as string;
   let out = '';
   for (let i = 0; i < json.length; i++) {
-    const code = charCodeAt(json, i);
+    const code = stringCharCodeAt(json, i);
     if (code < 0x7f) out += json[i];
     else
       out += `\\u${HEX[(code >> 12) & 0xf]}${HEX[(code >> 8) & 0xf]}${HEX[(code >> 4) & 0xf]}${HEX[code & 0xf]}`;
@@ -90,7 +81,7 @@ export function canonicalPolicyJson(policy: PolicyGroup): string {
 export function policyDigest(policy: PolicyGroup): string {
   const json = canonicalPolicyJson(policy);
   const bytes = new Bytes(json.length);
-  for (let i = 0; i < json.length; i++) bytes[i] = charCodeAt(json, i);
+  for (let i = 0; i < json.length; i++) bytes[i] = stringCharCodeAt(json, i);
   return sha256Hex(bytes);
 }
 
@@ -135,7 +126,7 @@ export function takeParentHandOff(env: NodeJS.ProcessEnv): ParentHandOff | undef
     if (!isArray(appDirs) || !appDirs.every((dir) => typeof dir === 'string' && dir.startsWith('/')))
       throw new Error('appDirs is not a list of absolute paths');
     if (typeof value.digest === 'string') {
-      if (!regExpTest(DIGEST, value.digest)) throw new Error('digest is not a SHA-256');
+      if (!matches(DIGEST, value.digest)) throw new Error('digest is not a SHA-256');
       return { digest: value.digest, source, appDirs };
     }
     return {

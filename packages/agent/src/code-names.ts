@@ -17,21 +17,17 @@
 import { getBinding, patchMethod, pointConstructorTo } from './bindings.js';
 import { whenBuiltinLoaded } from './builtin-loads.js';
 import { builtin } from './builtins.js';
+import { objectKeys, stringStartsWith } from './intrinsics.js';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Constructor = new (...args: unknown[]) => object;
 
 const ReflectApply = Reflect.apply;
 const ReflectConstruct = Reflect.construct;
-const objectKeys = Object.keys;
-const startsWith = Function.prototype.call.bind(
-  Function.prototype.bind,
-  Function.prototype.call,
-)(String.prototype.startsWith) as (text: string, prefix: string) => boolean;
 
 /** `name` as the app's code may be called: a `node:` name gets an `app:` prefix. */
 function appName(name: unknown): unknown {
-  return typeof name === 'string' && startsWith(name, 'node:') ? `app:${name}` : name;
+  return typeof name === 'string' && stringStartsWith(name, 'node:') ? `app:${name}` : name;
 }
 
 /** A copy of `args` with the element at `index` renamed (read once). */

@@ -8,7 +8,7 @@
 
 import { asAgentWork } from './agent-work.js';
 import { builtin } from './builtins.js';
-import { isArray, jsonStringify } from './intrinsics.js';
+import { isArray, jsonStringify, objectKeys } from './intrinsics.js';
 import { describeError, logOnce } from './log.js';
 
 const fs = builtin<typeof import('node:fs')>('node:fs');
@@ -77,7 +77,6 @@ export class EventSink {
   }
 }
 
-const objectKeys = Object.keys;
 const objectCreate = Object.create;
 const { setPrototypeOf } = Reflect;
 

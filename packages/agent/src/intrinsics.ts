@@ -12,6 +12,7 @@
 
 export const apply: typeof Reflect.apply = Reflect.apply;
 export const isArray: typeof Array.isArray = Array.isArray;
+export const objectKeys: typeof Object.keys = Object.keys;
 export const getOwnPropertySymbols: typeof Object.getOwnPropertySymbols = Object.getOwnPropertySymbols;
 export const dateNow: typeof Date.now = Date.now;
 export const jsonStringify: typeof JSON.stringify = JSON.stringify;
@@ -20,7 +21,7 @@ type Method<T, A extends unknown[], R> = (this: T, ...args: A) => R;
 // `call` bound to the method at load: neither a later Function.prototype.call/bind nor Reflect.apply
 // is consulted, and unlike a rest-args wrapper around apply it allocates no argument array per call
 // (these run several times per connect)
-const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call) as <
+export const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call) as <
   T,
   A extends unknown[],
   R,

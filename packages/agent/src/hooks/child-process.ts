@@ -19,7 +19,7 @@ import { getBinding, patchMethod } from '../bindings.js';
 import { whenBuiltinLoaded } from '../builtin-loads.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
-import { cString, matches, stringSlice, stringStartsWith } from '../intrinsics.js';
+import { cString, matches, objectKeys, stringSlice, stringStartsWith } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
 import { judgePath } from './fs.js';
 import type { HookDescriptor } from './registry.js';
@@ -55,7 +55,6 @@ interface Judged {
   denied: Error | null;
 }
 const judgedOptions = new WeakMap<object, Judged>();
-const objectKeys = Object.keys;
 const isArray = Array.isArray;
 const toText = String;
 

@@ -10,7 +10,7 @@ import { isAgentWork } from '../agent-work.js';
 import { getBinding, patchMethod, pointConstructorTo, replaceProperty } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { enforce } from '../enforce.js';
-import { stringCharCodeAt } from '../intrinsics.js';
+import { objectKeys, stringCharCodeAt } from '../intrinsics.js';
 import { UV_EACCES } from '../network/errno.js';
 import { privateBytes } from './fs-binding.js';
 import type { HookDescriptor } from './registry.js';
@@ -25,7 +25,6 @@ const { fileURLToPath } = builtin<typeof import('node:url')>('node:url');
 // not `import fs from 'node:fs'`: esbuild's interop copies every export of the module into a
 // namespace of getters at load (about 100 closures, 27 KB of the young generation at cold start)
 const fs = builtin<typeof import('node:fs')>('node:fs');
-const objectKeys = Object.keys;
 const toText = String;
 
 /**

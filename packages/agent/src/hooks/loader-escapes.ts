@@ -13,6 +13,7 @@
  *   namespace that already exists is brought in line with the hooked functions.
  */
 import { substituteForApp } from '../bindings.js';
+import { objectKeys } from '../intrinsics.js';
 import { judgedMethod, LOADER_ONLY_METHODS } from './fs-binding.js';
 import type { HookDescriptor } from './registry.js';
 
@@ -20,7 +21,6 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 const ReflectApply = Reflect.apply;
 // captured at load: the copy is made at the app's first process.binding('fs'), after its code ran
-const objectKeys = Object.keys;
 const defineProperty = Object.defineProperty;
 const LOADER_ONLY_NAMES = objectKeys(LOADER_ONLY_METHODS);
 

@@ -10,7 +10,16 @@
  */
 import { getBinding, patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
-import { apply, cString, getOwnPropertySymbols, stringCharCodeAt, toLowerCase } from '../intrinsics.js';
+import {
+  apply,
+  cString,
+  getOwnPropertySymbols,
+  stringCharCodeAt,
+  stringIndexOf,
+  stringSlice,
+  toLowerCase,
+  uncurry,
+} from '../intrinsics.js';
 import { inWorkerThread } from '../worker-thread.js';
 import { judgePath } from './fs.js';
 import type { HookDescriptor } from './registry.js';
@@ -27,16 +36,8 @@ import { workingDirectory } from './support/fs-paths.js';
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 const getPrototypeOf = Object.getPrototypeOf;
-const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call) as <
-  A extends unknown[],
-  R,
->(
-  method: (this: string, ...args: A) => R,
-) => (text: string, ...args: A) => R;
 const includes = uncurry(String.prototype.includes as (this: string, search: string) => boolean);
 const endsWith = uncurry(String.prototype.endsWith as (this: string, search: string) => boolean);
-const indexOf = uncurry(String.prototype.indexOf as (this: string, search: string) => number);
-const slice = uncurry(String.prototype.slice as (this: string, start?: number, end?: number) => string);
 const replaceAll = uncurry(
   String.prototype.replaceAll as (this: string, search: string, replacement: string) => string,
 );
@@ -111,7 +112,7 @@ function splitFlags(text: string): string[] {
   for (let i = 0; i <= text.length; i++) {
     const separator = i === text.length || isSeparator(stringCharCodeAt(text, i));
     if (separator && start !== -1) {
-      tokens[tokens.length] = slice(text, start, i);
+      tokens[tokens.length] = stringSlice(text, start, i);
       start = -1;
     } else if (!separator && start === -1) start = i;
   }
@@ -122,10 +123,10 @@ function splitFlags(text: string): string[] {
 function parseFlag(token: string): { name: string; value: string | undefined } {
   let begin = 0;
   while (begin < token.length && stringCharCodeAt(token, begin) === 0x2d /* - */) begin++;
-  const equals = indexOf(token, '=');
+  const equals = stringIndexOf(token, '=');
   const end = equals === -1 ? token.length : equals;
-  const name = replaceAll(toLowerCase(slice(token, begin, end)), '_', '-');
-  return { name, value: equals === -1 ? undefined : slice(token, equals + 1) };
+  const name = replaceAll(toLowerCase(stringSlice(token, begin, end)), '_', '-');
+  return { name, value: equals === -1 ? undefined : stringSlice(token, equals + 1) };
 }
 
 function isWriterFlag(name: string): boolean {

@@ -21,7 +21,7 @@ import { patchMethod } from '../bindings.js';
 import { builtin } from '../builtins.js';
 import { getContext } from '../context.js';
 import { enforce } from '../enforce.js';
-import { stringCharCodeAt } from '../intrinsics.js';
+import { isArray, objectKeys, regExpExec, stringCharCodeAt } from '../intrinsics.js';
 import { type InheritedPolicy, MIN_WORKER_STACK_MB, withPolicyHandOff } from '../worker-thread.js';
 import { judgePath } from './fs.js';
 import type { HookDescriptor } from './registry.js';
@@ -33,14 +33,8 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 const ReflectConstruct = Reflect.construct;
 // captured at load: the app may replace Array.prototype.some/map, RegExp.prototype.test, Object.keys...
-const isArray = Array.isArray;
-const objectKeys = Object.keys;
 const objectCreate = Object.create;
 const toText = String;
-const regExpExec = Function.prototype.call.bind(
-  Function.prototype.bind,
-  Function.prototype.call,
-)(RegExp.prototype.exec) as (regExp: RegExp, text: string) => RegExpExecArray | null;
 const EXPOSE_INTERNALS = /^--expose[-_]internals\b/;
 let SHARE_ENV: symbol | undefined;
 /** The process's real environment store, which SHARE_ENV shares (the app may replace `process.env`). */
